@@ -1,0 +1,213 @@
+"""The sandbox server: vendor sub-applications, the hostile-API middleware, control routes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook
+from api_sandbox.settings import SandboxSettings
+from api_sandbox.vendor import VendorAPI, json_response
+from api_sandbox.vendors import VENDOR_CLASSES
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CONTROL_PREFIX = "/_sandbox"
+
+
+@dataclass
+class VendorStats:
+    """What one vendor's API saw; read by tests and benchmarks through /_sandbox/stats."""
+
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    paths: Counter[str] = field(default_factory=Counter)
+    headers_seen: dict[str, list[str]] = field(default_factory=dict)
+    first_at: float | None = None
+    last_at: float | None = None
+    peak_per_second: int = 0
+    _window: deque[float] = field(default_factory=deque)
+
+    RECORDED_HEADERS = ("user-agent", "x-amilia-origin", "api-version", "amperity-tenant")
+
+    def record(self, request: web.Request, status: int) -> None:
+        """Count one answered request."""
+        now = time.monotonic()
+        self.requests += 1
+        self.statuses[status] += 1
+        resource = request.match_info.route.resource
+        self.paths[resource.canonical if resource else request.path] += 1
+        self.first_at = self.first_at if self.first_at is not None else now
+        self.last_at = now
+        self._window.append(now)
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        self.peak_per_second = max(self.peak_per_second, len(self._window))
+        for name in self.RECORDED_HEADERS:
+            value = request.headers.get(name)
+            if value is not None:
+                seen = self.headers_seen.setdefault(name, [])
+                if value not in seen and len(seen) < 20:
+                    seen.append(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        span = (self.last_at - self.first_at) if self.first_at and self.last_at else 0.0
+        return {
+            "requests": self.requests,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "rate_limited": self.statuses.get(429, 0),
+            "paths": dict(self.paths),
+            "headers_seen": self.headers_seen,
+            "span_s": span,
+            "peak_per_second": self.peak_per_second,
+        }
+
+
+class Sandbox:
+    """The running state of one sandbox server."""
+
+    def __init__(self, settings: SandboxSettings, vendors: list[VendorAPI] | None = None) -> None:
+        self.settings = settings
+        self.vendors = vendors if vendors is not None else [cls(settings) for cls in VENDOR_CLASSES]
+        self.faults = FaultBook()
+        self.stats: dict[str, VendorStats] = {v.name: VendorStats() for v in self.vendors}
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    # --- the hostile-API middleware, one per vendor -------------------------------------
+    def middleware(self, vendor: VendorAPI) -> Any:
+        """Latency, rate limit, faults and statistics around every route of ``vendor``."""
+
+        @web.middleware
+        async def hostile_api(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if self.settings.latency_ms:
+                await asyncio.sleep(self.settings.latency_ms / 1000)
+            response = await self._answer(vendor, request, handler)
+            self.stats[vendor.name].record(request, response.status)
+            return response
+
+        return hostile_api
+
+    async def _answer(self, vendor: VendorAPI, request: web.Request, handler: Handler) -> web.StreamResponse:
+        rate = self.settings.rate_limit_for(vendor.name, vendor.default_rate_limit)
+        if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), vendor.name):
+            return vendor.rate_limited_response(request)
+        path = request.path[len(vendor.prefix):]
+        if self.faults.active(vendor.name, "revoke"):
+            self.faults.take(vendor.name, path)
+            return vendor.error_response(request, 401, "Unauthorized: token revoked")
+        fault = self.faults.take(vendor.name, path)
+        if fault is None:
+            return await handler(request)
+        return await self._apply(fault, vendor, request, handler)
+
+    async def _apply(
+        self, fault: Fault, vendor: VendorAPI, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        if fault.kind == "status":
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            return vendor.error_response(request, fault.status, f"injected {fault.status}", headers)
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay_s)
+            return await handler(request)
+        if fault.kind == "expire_tokens":
+            vendor.revoke_tokens()
+            return await handler(request)
+        if fault.kind == "html":
+            html = "<html><head><title>Service Unavailable</title></head><body><h1>Oops</h1></body></html>"
+            return web.Response(text=html, content_type="text/html")
+        if fault.kind in ("repeat_page_token", "empty_page"):
+            request[PAGE_FAULT] = fault.kind
+            return await handler(request)
+        good = await handler(request)
+        body = good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
+        cut = body[: max(1, len(body) // 2)]
+        if fault.kind == "truncate":
+            return web.Response(body=cut, status=good.status, content_type="application/json")
+        # reset: promise the whole body, send half, then drop the connection.
+        response = web.StreamResponse(status=good.status, headers={"Content-Type": "application/json"})
+        response.content_length = len(body)
+        await response.prepare(request)
+        await response.write(cut)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+
+    # --- control routes ------------------------------------------------------------------
+    async def health(self, _: web.Request) -> web.Response:
+        return json_response({"status": "ok", "vendors": {v.name: v.prefix for v in self.vendors}})
+
+    async def get_stats(self, _: web.Request) -> web.Response:
+        return json_response({name: s.to_dict() for name, s in self.stats.items()})
+
+    async def reset(self, _: web.Request) -> web.Response:
+        self.faults.clear()
+        self.stats = {v.name: VendorStats() for v in self.vendors}
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        for vendor in self.vendors:
+            vendor.reset()
+        return json_response({"status": "reset"})
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        try:
+            fault = Fault.from_dict(orjson.loads(await request.read()))
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, status=400)
+        if fault.vendor not in self.stats:
+            return json_response({"error": f"unknown vendor {fault.vendor!r}"}, status=400)
+        self.faults.add(fault)
+        return json_response(fault.to_dict(), status=201)
+
+    async def list_faults(self, _: web.Request) -> web.Response:
+        return json_response([f.to_dict() for f in self.faults.faults])
+
+    async def clear_faults(self, _: web.Request) -> web.Response:
+        self.faults.clear()
+        return json_response({"status": "cleared"})
+
+    async def configure(self, request: web.Request) -> web.Response:
+        """Change latency, rate limits or token lifetimes of the running server."""
+        body = orjson.loads(await request.read())
+        if "latency_ms" in body:
+            self.settings.latency_ms = float(body["latency_ms"])
+        self.settings.rate_limits.update({k: float(v) for k, v in body.get("rate_limits", {}).items()})
+        self.settings.token_ttl_s.update({k: float(v) for k, v in body.get("token_ttl_s", {}).items()})
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        return json_response(
+            {
+                "latency_ms": self.settings.latency_ms,
+                "rate_limits": self.settings.rate_limits,
+                "token_ttl_s": self.settings.token_ttl_s,
+            }
+        )
+
+    def build(self) -> web.Application:
+        """The aiohttp application: one sub-application per vendor plus control routes."""
+        app = web.Application()
+        app.router.add_get(f"{CONTROL_PREFIX}/health", self.health)
+        app.router.add_get(f"{CONTROL_PREFIX}/stats", self.get_stats)
+        app.router.add_post(f"{CONTROL_PREFIX}/reset", self.reset)
+        app.router.add_get(f"{CONTROL_PREFIX}/faults", self.list_faults)
+        app.router.add_post(f"{CONTROL_PREFIX}/faults", self.add_fault)
+        app.router.add_delete(f"{CONTROL_PREFIX}/faults", self.clear_faults)
+        app.router.add_post(f"{CONTROL_PREFIX}/config", self.configure)
+        for vendor in self.vendors:
+            sub = web.Application(middlewares=[self.middleware(vendor)])
+            vendor.add_routes(sub)
+            app.add_subapp(vendor.prefix, sub)
+        app["sandbox"] = self
+        return app
+
+
+def build_app(settings: SandboxSettings) -> web.Application:
+    """The sandbox application for ``settings`` with every vendor mounted."""
+    return Sandbox(settings).build()

@@ -1,0 +1,118 @@
+"""Faults the sandbox injects on request, so tests can play a hostile API.
+
+A fault matches one vendor and, optionally, a regular expression searched in the request
+path (below the vendor prefix). It lets ``skip`` matching requests through, then hits the
+next ``count`` ones. Response-level kinds are applied by the middleware; page-level kinds
+(``repeat_page_token``, ``empty_page``) are handed to the vendor's paging code through
+``request[PAGE_FAULT]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FaultKind = Literal[
+    "status",  # reply `status` (429, 500, 502, ...) with the vendor's error body
+    "slow",  # wait `delay_s` before answering (past the client's timeout)
+    "reset",  # send headers and half a body, then drop the connection
+    "truncate",  # 200 with a JSON body cut short
+    "html",  # 200 with an HTML error page instead of JSON
+    "expire_tokens",  # every token issued so far stops working (401 until re-auth)
+    "revoke",  # 401 on every call, token endpoint included, while the fault lasts
+    "repeat_page_token",  # the page's next token equals the one just sent
+    "empty_page",  # an empty page that still points to a next page
+]
+FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
+PAGE_FAULT = "api_sandbox.page_fault"
+
+
+@dataclass
+class Fault:
+    """One fault rule."""
+
+    vendor: str
+    kind: str
+    path: str = ""
+    count: int = 1
+    skip: int = 0
+    status: int = 500
+    retry_after: float | None = None
+    delay_s: float = 5.0
+    hits: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            msg = f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}"
+            raise ValueError(msg)
+        self._pattern = re.compile(self.path) if self.path else None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the fault hit all the requests it was meant for (count < 0: never)."""
+        return 0 <= self.count <= self.hits
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return asdict(self)
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """Parse the CLI form ``vendor=amilia,kind=status,status=429,count=3,retry_after=1``."""
+        fields: dict[str, Any] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                msg = f"fault {text!r}: expected key=value pairs separated by commas"
+                raise ValueError(msg)
+            fields[key.strip()] = value.strip()
+        return cls.from_dict(fields)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Build from JSON or CLI fields, converting numbers."""
+        converters = {"count": int, "skip": int, "status": int, "retry_after": float, "delay_s": float}
+        known = {"vendor", "kind", "path", *converters}
+        unknown = set(data) - known
+        if unknown:
+            msg = f"unknown fault field(s): {', '.join(sorted(unknown))}"
+            raise ValueError(msg)
+        values = {k: (converters[k](v) if k in converters and v is not None else v) for k, v in data.items()}
+        return cls(**values)
+
+
+class FaultBook:
+    """The active faults of one server. The server is single-threaded asyncio: no lock."""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.passed: dict[int, int] = {}
+
+    def add(self, fault: Fault) -> None:
+        """Arm a fault."""
+        self.faults.append(fault)
+
+    def clear(self) -> None:
+        """Disarm every fault."""
+        self.faults.clear()
+        self.passed.clear()
+
+    def take(self, vendor: str, path: str) -> Fault | None:
+        """The fault that hits this request, if any, counting the hit."""
+        for fault in self.faults:
+            if fault.vendor != vendor or fault.exhausted:
+                continue
+            if fault._pattern is not None and not fault._pattern.search(path):
+                continue
+            seen = self.passed.get(id(fault), 0)
+            if seen < fault.skip:
+                self.passed[id(fault)] = seen + 1
+                continue
+            fault.hits += 1
+            return fault
+        return None
+
+    def active(self, vendor: str, kind: str) -> bool:
+        """True while an unexhausted fault of this kind is armed (used by `revoke`)."""
+        return any(f.vendor == vendor and f.kind == kind and not f.exhausted for f in self.faults)

@@ -1,0 +1,145 @@
+"""Start a sandbox in a child process for tests and benchmarks, and drive it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+
+class SandboxProcess:
+    """A sandbox server in a child process on a free loopback port.
+
+    >>> with SandboxProcess(scale=0.1) as sandbox:
+    ...     sandbox.url("amilia")  # 'http://127.0.0.1:PORT/amilia'
+    """
+
+    def __init__(self, *args: str, scale: float = 1.0, seed: int = 42, latency_ms: float = 0.0) -> None:
+        self.extra_args = list(args)
+        self.scale = scale
+        self.seed = seed
+        self.latency_ms = latency_ms
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, vendor_prefix: str) -> str:
+        """The base URL of a vendor prefix, e.g. ``url("amilia")``."""
+        return f"{self.base_url}/{vendor_prefix.strip('/')}"
+
+    def start(self, timeout_s: float = 20.0) -> SandboxProcess:
+        """Start the server and wait until it answers its health check."""
+        with tempfile.TemporaryDirectory() as tmp:
+            port_file = Path(tmp) / "port"
+            command = [
+                sys.executable, "-m", "api_sandbox", "--port", "0", "--port-file", str(port_file),
+                "--scale", str(self.scale), "--seed", str(self.seed),
+                "--latency-ms", str(self.latency_ms), *self.extra_args,
+            ]
+            self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+                command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
+            )
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    msg = f"sandbox exited with {self._process.returncode}: {self.output()}"
+                    raise RuntimeError(msg)
+                if port_file.exists() and port_file.read_text():
+                    self.port = int(port_file.read_text())
+                    try:
+                        self.control("GET", "health")
+                        return self
+                    except OSError:
+                        pass
+                time.sleep(0.05)
+        self.stop()
+        msg = f"sandbox did not start within {timeout_s}s: {self.output()}"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def output(self) -> str:
+        """What the server printed so far."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def control(self, method: str, route: str, body: Any = None) -> Any:
+        """Call a ``/_sandbox/<route>`` control endpoint and return its JSON."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{self.base_url}/_sandbox/{route}", data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def add_fault(self, vendor: str, kind: str, **fields: Any) -> dict[str, Any]:
+        """Arm a fault (see :mod:`api_sandbox.faults`)."""
+        result: dict[str, Any] = self.control("POST", "faults", {"vendor": vendor, "kind": kind, **fields})
+        return result
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        self.control("DELETE", "faults")
+
+    def stats(self) -> dict[str, Any]:
+        """Per-vendor request statistics."""
+        result: dict[str, Any] = self.control("GET", "stats")
+        return result
+
+    def reset(self) -> None:
+        """Clear faults, statistics and issued tokens."""
+        self.control("POST", "reset")
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change latency_ms, rate_limits or token_ttl_s while running."""
+        result: dict[str, Any] = self.control("POST", "config", settings)
+        return result
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        self._log.close()
+
+
+_SHARED: dict[tuple[str, ...], SandboxProcess] = {}
+
+
+def shared_sandbox(*args: str, scale: float = 0.05, seed: int = 42) -> SandboxProcess:
+    """One sandbox per (args, scale, seed) for the whole test process, stopped at exit.
+
+    Module-level test classes (``get_tap_test_class``) need a URL at import time, before
+    fixtures exist; this starts the server on first use and reuses it afterwards.
+    """
+    key = (*args, str(scale), str(seed))
+    if key not in _SHARED:
+        import atexit
+
+        sandbox = SandboxProcess(*args, scale=scale, seed=seed).start()
+        atexit.register(sandbox.stop)
+        _SHARED[key] = sandbox
+    return _SHARED[key]
