@@ -97,11 +97,13 @@ class Sandbox:
 
         return hostile_api
 
-    async def _answer(self, vendor: VendorAPI, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _answer(
+        self, vendor: VendorAPI, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         rate = self.settings.rate_limit_for(vendor.name, vendor.default_rate_limit)
         if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), vendor.name):
             return vendor.rate_limited_response(request)
-        path = request.path[len(vendor.prefix):]
+        path = request.path[len(vendor.prefix) :]
         if self.faults.active(vendor.name, "revoke"):
             self.faults.take(vendor.name, path)
             return vendor.error_response(request, 401, "Unauthorized: token revoked")
@@ -114,7 +116,9 @@ class Sandbox:
         self, fault: Fault, vendor: VendorAPI, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
         if fault.kind == "status":
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            headers = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            )
             return vendor.error_response(request, fault.status, f"injected {fault.status}", headers)
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay_s)
@@ -129,12 +133,16 @@ class Sandbox:
             request[PAGE_FAULT] = fault.kind
             return await handler(request)
         good = await handler(request)
-        body = good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
+        body = (
+            good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
+        )
         cut = body[: max(1, len(body) // 2)]
         if fault.kind == "truncate":
             return web.Response(body=cut, status=good.status, content_type="application/json")
         # reset: promise the whole body, send half, then drop the connection.
-        response = web.StreamResponse(status=good.status, headers={"Content-Type": "application/json"})
+        response = web.StreamResponse(
+            status=good.status, headers={"Content-Type": "application/json"}
+        )
         response.content_length = len(body)
         await response.prepare(request)
         await response.write(cut)
@@ -179,8 +187,12 @@ class Sandbox:
         body = orjson.loads(await request.read())
         if "latency_ms" in body:
             self.settings.latency_ms = float(body["latency_ms"])
-        self.settings.rate_limits.update({k: float(v) for k, v in body.get("rate_limits", {}).items()})
-        self.settings.token_ttl_s.update({k: float(v) for k, v in body.get("token_ttl_s", {}).items()})
+        self.settings.rate_limits.update(
+            {k: float(v) for k, v in body.get("rate_limits", {}).items()}
+        )
+        self.settings.token_ttl_s.update(
+            {k: float(v) for k, v in body.get("token_ttl_s", {}).items()}
+        )
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         return json_response(
             {
@@ -204,7 +216,6 @@ class Sandbox:
             sub = web.Application(middlewares=[self.middleware(vendor)])
             vendor.add_routes(sub)
             app.add_subapp(vendor.prefix, sub)
-        app["sandbox"] = self
         return app
 
 

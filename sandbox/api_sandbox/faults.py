@@ -13,6 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from aiohttp import web
+
 FaultKind = Literal[
     "status",  # reply `status` (429, 500, 502, ...) with the vendor's error body
     "slow",  # wait `delay_s` before answering (past the client's timeout)
@@ -25,7 +27,7 @@ FaultKind = Literal[
     "empty_page",  # an empty page that still points to a next page
 ]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
-PAGE_FAULT = "api_sandbox.page_fault"
+PAGE_FAULT: web.RequestKey[str] = web.RequestKey("api_sandbox.page_fault", str)
 
 
 @dataclass
@@ -72,13 +74,22 @@ class Fault:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
         """Build from JSON or CLI fields, converting numbers."""
-        converters = {"count": int, "skip": int, "status": int, "retry_after": float, "delay_s": float}
+        converters = {
+            "count": int,
+            "skip": int,
+            "status": int,
+            "retry_after": float,
+            "delay_s": float,
+        }
         known = {"vendor", "kind", "path", *converters}
         unknown = set(data) - known
         if unknown:
             msg = f"unknown fault field(s): {', '.join(sorted(unknown))}"
             raise ValueError(msg)
-        values = {k: (converters[k](v) if k in converters and v is not None else v) for k, v in data.items()}
+        values = {
+            k: (converters[k](v) if k in converters and v is not None else v)
+            for k, v in data.items()
+        }
         return cls(**values)
 
 

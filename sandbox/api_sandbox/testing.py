@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -14,6 +15,13 @@ from types import TracebackType
 from typing import Any
 
 
+class SandboxStartError(RuntimeError):
+    """The sandbox process exited before it was ready (e.g. its port is taken)."""
+
+    def __init__(self, last_lines: list[str]) -> None:
+        super().__init__(" ".join(last_lines))
+
+
 class SandboxProcess:
     """A sandbox server in a child process on a free loopback port.
 
@@ -21,14 +29,17 @@ class SandboxProcess:
     ...     sandbox.url("amilia")  # 'http://127.0.0.1:PORT/amilia'
     """
 
-    def __init__(self, *args: str, scale: float = 1.0, seed: int = 42, latency_ms: float = 0.0) -> None:
+    def __init__(
+        self, *args: str, scale: float = 1.0, seed: int = 42, latency_ms: float = 0.0, port: int = 0
+    ) -> None:
         self.extra_args = list(args)
+        self.requested_port = port
         self.scale = scale
         self.seed = seed
         self.latency_ms = latency_ms
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
 
     @property
     def base_url(self) -> str:
@@ -44,9 +55,20 @@ class SandboxProcess:
         with tempfile.TemporaryDirectory() as tmp:
             port_file = Path(tmp) / "port"
             command = [
-                sys.executable, "-m", "api_sandbox", "--port", "0", "--port-file", str(port_file),
-                "--scale", str(self.scale), "--seed", str(self.seed),
-                "--latency-ms", str(self.latency_ms), *self.extra_args,
+                sys.executable,
+                "-m",
+                "api_sandbox",
+                "--port",
+                str(self.requested_port),
+                "--port-file",
+                str(port_file),
+                "--scale",
+                str(self.scale),
+                "--seed",
+                str(self.seed),
+                "--latency-ms",
+                str(self.latency_ms),
+                *self.extra_args,
             ]
             self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
                 command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
@@ -54,8 +76,9 @@ class SandboxProcess:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
-                    msg = f"sandbox exited with {self._process.returncode}: {self.output()}"
-                    raise RuntimeError(msg)
+                    raise SandboxStartError(
+                        self.output().strip().splitlines()[-1:] or ["no output"]
+                    )
                 if port_file.exists() and port_file.read_text():
                     self.port = int(port_file.read_text())
                     try:
@@ -87,7 +110,9 @@ class SandboxProcess:
         """Call a ``/_sandbox/<route>`` control endpoint and return its JSON."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 - loopback only
-            f"{self.base_url}/_sandbox/{route}", data=data, method=method,
+            f"{self.base_url}/_sandbox/{route}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -95,7 +120,9 @@ class SandboxProcess:
 
     def add_fault(self, vendor: str, kind: str, **fields: Any) -> dict[str, Any]:
         """Arm a fault (see :mod:`api_sandbox.faults`)."""
-        result: dict[str, Any] = self.control("POST", "faults", {"vendor": vendor, "kind": kind, **fields})
+        result: dict[str, Any] = self.control(
+            "POST", "faults", {"vendor": vendor, "kind": kind, **fields}
+        )
         return result
 
     def clear_faults(self) -> None:
@@ -120,7 +147,10 @@ class SandboxProcess:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
         self._log.close()
@@ -137,8 +167,6 @@ def shared_sandbox(*args: str, scale: float = 0.05, seed: int = 42) -> SandboxPr
     """
     key = (*args, str(scale), str(seed))
     if key not in _SHARED:
-        import atexit
-
         sandbox = SandboxProcess(*args, scale=scale, seed=seed).start()
         atexit.register(sandbox.stop)
         _SHARED[key] = sandbox

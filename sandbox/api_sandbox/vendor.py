@@ -13,7 +13,9 @@ from aiohttp import web
 from api_sandbox.settings import SandboxSettings
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response encoded with orjson (fast enough for benchmark pages)."""
     return web.Response(
         body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"

@@ -1,0 +1,59 @@
+# Two commands do everything on a fresh machine (Python 3.11+ and make): `make demo`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# Use uv from PATH when there is one, else bootstrap it into .tools/ (a project-local venv).
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+BIN := .venv/bin
+MELTANO := $(BIN)/meltano
+SANDBOX_PORT ?= 8765
+SANDBOX_SCALE ?= 1
+PYTEST_ARGS ?=
+
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+export MELTANO_DISABLE_TRACKING := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install demo test lint typecheck pytest sandbox readmes clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock tap-amilia/pyproject.toml tap-amperity/pyproject.toml tap-agyletime/pyproject.toml sandbox/pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+.meltano/.installed: .venv/.synced meltano.yml
+	$(MELTANO) install
+	@touch $@
+
+install: .meltano/.installed  ## set up .venv (uv) and the Meltano plugins
+
+sandbox: .venv/.synced  ## run the local vendor APIs in the foreground on SANDBOX_PORT
+	$(BIN)/python -m api_sandbox --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
+
+demo: install  ## run all three taps into DuckDB against the sandbox, then print a summary
+	@$(BIN)/python scripts/demo.py --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
+
+lint: .venv/.synced  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: .venv/.synced  ## mypy (strict)
+	$(BIN)/mypy tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox scripts
+
+pytest: install  ## unit, SDK standard and end-to-end tests
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## everything CI runs
+
+readmes: .venv/.synced  ## regenerate each tap README's settings table from --about
+	$(BIN)/python scripts/sync_readmes.py
+
+clean:  ## remove environments, Meltano state and output
+	rm -rf .venv .tools .meltano output/*.duckdb output/jsonl
