@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+
 from api_sandbox.testing import SandboxProcess, SandboxStartError
 
 ROOT = Path(__file__).resolve().parent.parent

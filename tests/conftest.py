@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from repo_support import ROOT
 
 

@@ -6,10 +6,12 @@ import importlib.util
 from typing import Any
 
 import pytest
+
 from repo_support import ROOT, TAPS, about_json
 
 spec = importlib.util.spec_from_file_location("sync_readmes", ROOT / "scripts" / "sync_readmes.py")
-assert spec and spec.loader
+assert spec is not None
+assert spec.loader is not None
 sync_readmes = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync_readmes)
 

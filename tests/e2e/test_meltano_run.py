@@ -15,9 +15,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from repo_support import BIN, ROOT
 
 from api_sandbox.testing import SandboxProcess
+from repo_support import BIN, ROOT
 
 pytestmark = pytest.mark.e2e
 SCALE = 0.05

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from api_sandbox.app import Sandbox
 from api_sandbox.data import page_bounds, rng_for, scaled
 from api_sandbox.faults import PAGE_FAULT, Fault
