@@ -104,9 +104,6 @@ class Sandbox:
         if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), vendor.name):
             return vendor.rate_limited_response(request)
         path = request.path[len(vendor.prefix) :]
-        if self.faults.active(vendor.name, "revoke"):
-            self.faults.take(vendor.name, path)
-            return vendor.error_response(request, 401, "Unauthorized: token revoked")
         fault = self.faults.take(vendor.name, path)
         if fault is None:
             return await handler(request)
@@ -123,6 +120,11 @@ class Sandbox:
         if fault.kind == "slow":
             await asyncio.sleep(fault.delay_s)
             return await handler(request)
+        if fault.kind == "revoke":
+            # Revoked access: every token issued so far is void and the request is refused,
+            # for as long as the fault lasts, even with a freshly issued token.
+            vendor.revoke_tokens()
+            return vendor.error_response(request, 401, "Unauthorized: token revoked")
         if fault.kind == "expire_tokens":
             vendor.revoke_tokens()
             return await handler(request)

@@ -117,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.port_file, "w", encoding="utf-8") as handle:
             handle.write(str(port))
     names = ", ".join(f"{v.name} at http://{args.host}:{port}{v.prefix}" for v in sandbox.vendors)
-    logging.getLogger("api_sandbox").info("serving %s (seed %s, scale %s)", names, args.seed, args.scale)
+    logging.getLogger("api_sandbox").info(
+        "serving %s (seed %s, scale %s)", names, args.seed, args.scale
+    )
     web.run_app(
         sandbox.build(),
         sock=sock,

@@ -22,7 +22,7 @@ FaultKind = Literal[
     "truncate",  # 200 with a JSON body cut short
     "html",  # 200 with an HTML error page instead of JSON
     "expire_tokens",  # every token issued so far stops working (401 until re-auth)
-    "revoke",  # 401 on every call, token endpoint included, while the fault lasts
+    "revoke",  # 401 on matching calls, tokens voided; fresh tokens refused while it lasts
     "repeat_page_token",  # the page's next token equals the one just sent
     "empty_page",  # an empty page that still points to a next page
 ]
@@ -123,7 +123,3 @@ class FaultBook:
             fault.hits += 1
             return fault
         return None
-
-    def active(self, vendor: str, kind: str) -> bool:
-        """True while an unexhausted fault of this kind is armed (used by `revoke`)."""
-        return any(f.vendor == vendor and f.kind == kind and not f.exhausted for f in self.faults)

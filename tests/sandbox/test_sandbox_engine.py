@@ -167,11 +167,13 @@ def test_expire_tokens_and_revoke() -> None:
         assert (await client.get("/tiny/items", headers=headers)).status == 401
         fresh = await token_headers(client)
         assert (await client.get("/tiny/items", headers=fresh)).status == 200
-        sandbox.faults.add(Fault(vendor="tiny", kind="revoke", count=3))
-        assert (await client.post("/tiny/token")).status == 401
-        assert (await client.get("/tiny/items", headers=fresh)).status == 401
-        assert (await client.get("/tiny/items", headers=fresh)).status == 401
+        sandbox.faults.add(Fault(vendor="tiny", kind="revoke", path="/items", skip=1, count=2))
         assert (await client.get("/tiny/items", headers=fresh)).status == 200
+        assert (await client.get("/tiny/items", headers=fresh)).status == 401
+        refreshed = await token_headers(client)  # the token endpoint still answers...
+        assert (await client.get("/tiny/items", headers=refreshed)).status == 401  # ...in vain
+        assert (await client.get("/tiny/items", headers=refreshed)).status == 401, "voided"
+        assert (await client.get("/tiny/items", headers=await token_headers(client))).status == 200
 
     run(scenario)
 
