@@ -1,0 +1,1 @@
+"""Singer tap for Agyle Time (Playvox WFM), built with the Meltano Singer SDK."""

@@ -32,6 +32,10 @@ class TapProfile:
     record_key: Callable[[dict[str, Any]], Any]
     uses_tokens: bool
     """True if the tap's auth has a token that can expire or be revoked."""
+    crash_streams: dict[str, tuple[tuple[str, ...], Callable[[], set[Any]]]]
+    """Streams of the crash/resume test: key columns and the keys the sandbox holds."""
+    crash_env: Callable[[SandboxProcess], dict[str, str]]
+    """Meltano environment for the crash/resume runs (start date, small pages)."""
 
 
 def _agyletime() -> TapProfile:
@@ -49,6 +53,15 @@ def _agyletime() -> TapProfile:
         expected_keys=lambda: expected_keys("tasks", days_ago(4)),
         record_key=lambda record: (record["id"], record["createdAt"]),
         uses_tokens=True,
+        crash_streams={
+            "tasks": (("id", "createdAt"), lambda: expected_keys("tasks", days_ago(10))),
+            "users": (("id",), lambda: expected_keys("users", days_ago(10))),
+        },
+        crash_env=lambda _: {
+            "TAP_AGYLETIME_START_DATE": days_ago(10).isoformat(),
+            "TAP_AGYLETIME_PAGE_SIZE": "3",
+            "TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND": "15",
+        },
     )
 
 

@@ -1,0 +1,5 @@
+"""``python -m tap_agyletime``."""
+
+from tap_agyletime.tap import TapAgyleTime
+
+TapAgyleTime.cli()

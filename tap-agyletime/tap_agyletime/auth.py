@@ -1,0 +1,158 @@
+"""Access key -> bearer JWT, refreshed ahead of expiry and once after a 401."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import jwt
+import requests
+from pyrate_limiter import Limiter
+from requests.auth import HTTPBasicAuth
+from singer_sdk.authenticators import OAuthAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_agyletime.responses import vendor_message
+
+logger = logging.getLogger("tap-agyletime.auth")
+
+DEFAULT_TOKEN_LIFETIME_S = 900.0
+"""Used when the token response has no ``expiresIn`` and the token carries no ``exp``."""
+MAX_REFRESH_MARGIN_S = 60.0
+
+
+def token_lifetime(data: dict[str, Any], token: str) -> float:
+    """Seconds the token lives: ``data.expiresIn``, else the JWT's ``exp`` claim, else 15 min.
+
+    ``expireIn`` (no "s") is read too: one third-party client maps that spelling.
+    """
+    expires_in = data.get("expiresIn", data.get("expireIn"))
+    try:
+        if expires_in is not None and float(expires_in) > 0:
+            return float(expires_in)
+    except (TypeError, ValueError):
+        pass
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return DEFAULT_TOKEN_LIFETIME_S
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and exp > time.time():
+        return float(exp) - time.time()
+    return DEFAULT_TOKEN_LIFETIME_S
+
+
+def token_data(body: Any) -> dict[str, Any]:
+    """The object holding ``accessToken``: JSend ``data`` (documented), else the body itself."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict):
+        return data
+    if isinstance(body, dict):
+        return body
+    msg = "the token response is not a JSON object"
+    raise TypeError(msg)
+
+
+class AgyleTimeAuthenticator(OAuthAuthenticator):
+    """``POST {tenant_url}/authority/token`` with HTTP Basic; the token goes out as Bearer.
+
+    One instance per tap, shared by every stream. Token requests are paced by the tap's
+    limiter and fail as API errors the streams retry (429, 5xx, non-JSON) or stop on
+    (401/403/400: the access key is wrong).
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_endpoint: str,
+        client_id: str,
+        client_secret: str,
+        limiter: Limiter,
+        timeout: float,
+    ) -> None:
+        super().__init__(
+            auth_endpoint=auth_endpoint, client_id=client_id, client_secret=client_secret
+        )
+        self._limiter = limiter
+        self._timeout = timeout
+        # A plain session: the SDK's one retries POSTs by itself, bypassing the pacing.
+        self._session = requests.Session()
+        self._expires_at: float | None = None
+        self._refresh_margin_s = 0.0
+        self._refreshed_after_401 = False
+        self.tokens_issued = 0
+
+    @property
+    def oauth_request_body(self) -> dict[str, Any]:
+        """Form body of the token request (the key itself goes in the Basic header)."""
+        return {"grant_type": "client_credentials"}
+
+    def is_token_valid(self) -> bool:
+        """True while the token has more than its refresh margin left."""
+        return (
+            self.access_token is not None
+            and self._expires_at is not None
+            and time.monotonic() < self._expires_at - self._refresh_margin_s
+        )
+
+    def update_access_token(self) -> None:
+        """Request a new token (paced), or raise an API error naming the token endpoint."""
+        self._limiter.try_acquire("agyletime", blocking=True)
+        logger.info("Requesting a new Agyle Time access token")
+        response = self._session.post(
+            self.auth_endpoint,
+            auth=HTTPBasicAuth(self.client_id or "", self.client_secret or ""),
+            data=self.oauth_request_body,
+            timeout=self._timeout,
+        )
+        where = f"POST {urlparse(self.auth_endpoint).path}"
+        status = response.status_code
+        if status == 429 or status >= 500:
+            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+            raise RetriableAPIError(msg, response)
+        if status in (401, 403):
+            msg = (
+                f"Agyle Time refused the access key: HTTP {status} from {where}: "
+                f"{vendor_message(response)}. Check access_key_id and access_key_secret."
+            )
+            raise FatalAPIError(msg)
+        if status >= 400:
+            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+            raise FatalAPIError(msg)
+        try:
+            data = token_data(response.json())
+            token = data["accessToken"]
+        except (ValueError, KeyError, TypeError):
+            msg = f"token request: HTTP {status} from {where} is not a JSend token response"
+            raise RetriableAPIError(msg, response) from None
+        if not isinstance(token, str) or not token:
+            msg = f"token request: {where} returned no data.accessToken"
+            raise RetriableAPIError(msg, response)
+        lifetime = token_lifetime(data, token)
+        self.access_token = token
+        self.last_refreshed = datetime.now(UTC)
+        self.expires_in = int(lifetime)
+        self._expires_at = time.monotonic() + lifetime
+        self._refresh_margin_s = min(MAX_REFRESH_MARGIN_S, lifetime / 10)
+        self.tokens_issued += 1
+        logger.info("Got an access token valid for %.0f s", lifetime)
+
+    def forget_rejected_token(self) -> bool:
+        """A call answered 401: drop the token so the retry gets a new one.
+
+        Returns False when the token was already renewed because of a 401 and the fresh one
+        was refused too, so the caller stops instead of looping.
+        """
+        if self._refreshed_after_401:
+            return False
+        self._refreshed_after_401 = True
+        self.access_token = None
+        self._expires_at = None
+        return True
+
+    def token_accepted(self) -> None:
+        """A call succeeded: a later 401 again deserves one refresh."""
+        self._refreshed_after_401 = False

@@ -1,0 +1,227 @@
+"""tap-agyletime: settings, their checks, and the stream list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlparse
+
+from pyrate_limiter import Duration, Limiter, Rate
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_agyletime.auth import AgyleTimeAuthenticator
+from tap_agyletime.client import AgyleTimeStream, parse_instant
+from tap_agyletime.streams import STREAM_TYPES
+
+REGIONS = ("eu", "us", "au")
+SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ApiUrls:
+    """Base URLs of the two hosts, without a trailing slash."""
+
+    tenant: str
+    regional: str
+
+    @property
+    def token(self) -> str:
+        """The token endpoint (tenant host)."""
+        return f"{self.tenant}/authority/token"
+
+
+def api_urls(config: Mapping[str, Any]) -> ApiUrls:
+    """``tenant_url``/``regional_url``, or the production hosts of subdomain and region."""
+    tenant = config.get("tenant_url") or f"https://{config.get('subdomain')}.cloud.agyletime.io/api"
+    regional = (
+        config.get("regional_url") or f"https://api-{config.get('region')}.cloud.agyletime.io"
+    )
+    return ApiUrls(tenant.rstrip("/"), regional.rstrip("/"))
+
+
+def _invalid(message: str) -> ConfigValidationError:
+    return ConfigValidationError(message, errors=[message])
+
+
+def check_url(name: str, value: str) -> None:
+    """An absolute https URL (http only for localhost), without query or fragment."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise _invalid(f"{name} must be an absolute https:// URL: {value!r}")
+    if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
+        raise _invalid(
+            f"{name} must be an https:// URL (http is allowed only for localhost): {value!r}"
+        )
+    if parsed.query or parsed.fragment:
+        raise _invalid(f"{name} must not have a query string or fragment: {value!r}")
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Raise ConfigValidationError, naming the setting, for the first bad value."""
+    subdomain = str(config.get("subdomain") or "")
+    if not SUBDOMAIN.match(subdomain):
+        raise _invalid(
+            "subdomain must be the tenant's host name, e.g. 'acme' for "
+            f"https://acme.cloud.agyletime.io: {subdomain!r}"
+        )
+    if not config.get("region") and not config.get("regional_url"):
+        raise _invalid("region is required (eu, us or au) unless regional_url is set")
+    for name in ("access_key_id", "access_key_secret"):
+        if not str(config.get(name) or "").strip():
+            raise _invalid(f"{name} must not be empty")
+    for name in ("tenant_url", "regional_url"):
+        if config.get(name):
+            check_url(name, str(config[name]))
+    minimums = {
+        "page_size": 1,
+        "lookback_days": 0,
+        "max_requests_per_second": 1,
+        "request_timeout": 1,
+        "max_retries": 1,
+    }
+    for name, minimum in minimums.items():
+        if name in config and int(config[name]) < minimum:
+            raise _invalid(f"{name} must be at least {minimum}: {config[name]!r}")
+    if config.get("start_date"):
+        try:
+            start = parse_instant(str(config["start_date"]))
+        except ValueError:
+            raise _invalid(
+                f"start_date must be an ISO-8601 date or date-time: {config['start_date']!r}"
+            ) from None
+        if start > datetime.now(UTC):
+            raise _invalid(f"start_date is in the future: {config['start_date']!r}")
+
+
+class TapAgyleTime(Tap):
+    """Singer tap for Agyle Time (Playvox WFM)."""
+
+    name = "tap-agyletime"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "subdomain",
+            th.StringType,
+            required=True,
+            description="Tenant subdomain: 'acme' for https://acme.cloud.agyletime.io",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            allowed_values=list(REGIONS),
+            description=(
+                "Region the tenant is provisioned in (eu, us or au), for the regional host "
+                "https://api-{region}.cloud.agyletime.io. Required unless regional_url is set."
+            ),
+        ),
+        th.Property(
+            "access_key_id",
+            th.StringType,
+            required=True,
+            description="Access key id: the user name of the token request's basic auth",
+        ),
+        th.Property(
+            "access_key_secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Access key secret: the password of the token request's basic auth",
+        ),
+        th.Property(
+            "tenant_url",
+            th.StringType,
+            description=(
+                "Tenant API base URL, default https://{subdomain}.cloud.agyletime.io/api "
+                "(token, metrics, tasks, task definitions)"
+            ),
+        ),
+        th.Property(
+            "regional_url",
+            th.StringType,
+            description=(
+                "Regional API base URL, default https://api-{region}.cloud.agyletime.io "
+                "(no /api; users, roles, workstreams, contacts, interactions, shifts)"
+            ),
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description=(
+                "Earliest date (UTC) for date-ranged streams on the first run; "
+                "default: lookback_days before the first run"
+            ),
+        ),
+        th.Property(
+            "lookback_days",
+            th.IntegerType,
+            default=14,
+            description="Days before the bookmark re-read on every run (data changes after the fact)",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=500,
+            description="pageLimit of each request (the API may lower it)",
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.IntegerType,
+            default=3,
+            description="Client-side pacing of all requests, token requests included",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for a response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kwargs.get("validate_config", True):
+            check_settings(self.config)
+
+    @cached_property
+    def urls(self) -> ApiUrls:
+        """Tenant and regional base URLs."""
+        return api_urls(self.config)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """One pace for every request of this tap, token requests included."""
+        return Limiter(Rate(int(self.config.get("max_requests_per_second", 3)), Duration.SECOND))
+
+    @cached_property
+    def token_authenticator(self) -> AgyleTimeAuthenticator:
+        """The access token every stream shares."""
+        return AgyleTimeAuthenticator(
+            auth_endpoint=self.urls.token,
+            client_id=str(self.config.get("access_key_id", "")),
+            client_secret=str(self.config.get("access_key_secret", "")),
+            limiter=self.limiter,
+            timeout=float(self.config.get("request_timeout", 60)),
+        )
+
+    def discover_streams(self) -> list[AgyleTimeStream]:
+        """Every stream; contacts and interactions are not selected by default."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+
+if __name__ == "__main__":
+    TapAgyleTime.cli()

@@ -1,0 +1,123 @@
+"""SIGKILL the tap at random points of a `meltano run` into DuckDB, run again, lose nothing.
+
+Each tap syncs a date-windowed stream and a full-table or child stream with small pages and
+small loader batches (so state is committed mid-run). The tap process is killed twice at
+seeded random moments; a final run completes. The DuckDB tables must then hold exactly the
+sandbox's primary keys: nothing lost, and no key twice (the loader upserts on the keys).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+import pytest
+from e2e.meltano_support import isolated_env, tap_env
+from resilience.tap_profiles import SCALE, SEED, profile
+
+from api_sandbox.testing import SandboxProcess
+from repo_support import BIN, ROOT, TAPS
+
+pytestmark = pytest.mark.e2e
+KILLS = int(__import__("os").environ.get("CRASH_KILLS", "2"))
+RUN_TIMEOUT_S = 180
+
+
+def start_run(tap: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as stderr:  # a file, not a pipe: nobody reads a killed run's output
+        return subprocess.Popen(
+            [str(BIN / "meltano"), "run", tap, "target-duckdb"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+def tap_process(
+    run: subprocess.Popen[bytes], tap: str, wait_s: float = 60
+) -> psutil.Process | None:
+    """The tap's own process among the run's descendants, once it has started."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and run.poll() is None:
+        for child in psutil.Process(run.pid).children(recursive=True):
+            try:
+                if any(part.endswith(f"/{tap}") for part in child.cmdline()):
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.05)
+    return None
+
+
+def normalise(value: Any) -> Any:
+    """Key values as comparable Python values: datetimes in UTC, the rest as strings."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return normalise(parsed) if "T" in value else value
+    return str(value)
+
+
+def loaded_keys(
+    path: Path, schema: str, table: str, columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    column_sql = ", ".join(f'"{c.lower()}"' for c in columns)
+    with duckdb.connect(str(path), read_only=True) as db:
+        rows = db.execute(f'select {column_sql} from "{schema}"."{table.lower()}"').fetchall()
+    return [tuple(normalise(v) for v in row) for row in rows]
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_killed_runs_resume_to_exactly_the_sandbox_data(tap: str, tmp_path: Path) -> None:
+    tap_profile = profile(tap)
+    rng = random.Random(f"{SEED}-{tap}")
+    with SandboxProcess(scale=SCALE, seed=SEED, latency_ms=15) as sandbox:
+        env = {
+            **isolated_env(tmp_path),
+            **tap_env(tap, sandbox),
+            **tap_profile.crash_env(sandbox),
+            f"{tap.upper().replace('-', '_')}__SELECT": json.dumps(
+                [f"{stream}.*" for stream in tap_profile.crash_streams]
+            ),
+            "TARGET_DUCKDB_BATCH_SIZE_ROWS": "10",
+        }
+        killed = 0
+        for _ in range(KILLS):
+            run = start_run(tap, env, tmp_path / "killed-runs.log")
+            process = tap_process(run, tap)
+            if process is not None:
+                time.sleep(rng.uniform(0.3, 2.0))
+                try:
+                    process.send_signal(signal.SIGKILL)
+                    killed += 1
+                except psutil.NoSuchProcess:
+                    pass  # it finished first: the next run starts from complete state
+            run.wait(timeout=RUN_TIMEOUT_S)
+        assert killed or not KILLS, "no kill landed while the tap was running"
+        final_log = tmp_path / "final-run.log"
+        final = start_run(tap, env, final_log)
+        final.wait(timeout=RUN_TIMEOUT_S)
+        assert final.returncode == 0, final_log.read_text(encoding="utf-8")[-3000:]
+
+    schema = tap.replace("-", "_")
+    for stream, (columns, expected) in tap_profile.crash_streams.items():
+        keys = loaded_keys(tmp_path / "warehouse.duckdb", schema, stream, columns)
+        assert len(keys) == len(set(keys)), f"{stream}: a primary key was loaded twice"
+        want = {
+            tuple(normalise(v) for v in (k if isinstance(k, tuple) else (k,))) for k in expected()
+        }
+        got = set(keys)
+        assert got == want, f"{stream}: {len(want - got)} missing, {len(got - want)} unexpected"
