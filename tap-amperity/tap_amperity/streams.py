@@ -1,0 +1,343 @@
+"""Amperity streams: one small class each; schemas inline, shared fragments first."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from itertools import islice
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import typing as th
+
+from tap_amperity.client import (
+    PROFILE_API,
+    UNSTABLE_API,
+    AmperityStream,
+    DateWindowStream,
+    iso_z,
+    parse_instant,
+)
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_amperity.tap import TapAmperity
+
+logger = logging.getLogger("tap-amperity.streams")
+
+# --- shared fragments --------------------------------------------------------------------------
+WORKFLOW_ERROR = th.ObjectType(
+    th.Property("type", th.StringType),
+    th.Property("message", th.StringType),
+    th.Property("attribution", th.StringType, description="customer or platform"),
+    th.Property("data", th.AnyType),
+)
+TASK_INSTANCE = th.ObjectType(
+    th.Property("id", th.StringType),
+    th.Property("state", th.StringType),
+    th.Property("tenant", th.StringType),
+    th.Property("created_at", th.DateTimeType),
+    th.Property("ended_at", th.DateTimeType),
+    th.Property("state_changed_at", th.DateTimeType),
+    th.Property("execution_type", th.StringType),
+    th.Property("label", th.StringType),
+    th.Property("run_id", th.StringType),
+    th.Property("task_definition_id", th.StringType),
+    th.Property("task_definition_type", th.StringType),
+    th.Property("timeout_ms", th.IntegerType),
+    th.Property("workflow_id", th.StringType),
+    th.Property("error", WORKFLOW_ERROR),
+)
+INGEST_FILE = th.ObjectType(
+    th.Property("file_id", th.StringType),
+    th.Property("name", th.StringType),
+    th.Property("read", th.IntegerType),
+    th.Property("errors", th.IntegerType),
+)
+INGEST_FEED = th.ObjectType(
+    th.Property("feed_id", th.StringType),
+    th.Property("job_id", th.StringType),
+    th.Property("table_name", th.StringType),
+    th.Property("state", th.StringType),
+    th.Property("read", th.IntegerType),
+    th.Property("errors", th.IntegerType),
+    th.Property("rejected", th.IntegerType),
+    th.Property("inserted", th.IntegerType),
+    th.Property("updated", th.IntegerType),
+    th.Property("started_at", th.DateTimeType),
+    th.Property("ended_at", th.DateTimeType),
+    th.Property("files", th.ArrayType(INGEST_FILE)),
+)
+CAMPAIGN = th.PropertiesList(
+    th.Property("id", th.StringType, required=True),
+    th.Property("name", th.StringType),
+    th.Property("deliver_at", th.DateTimeType, description="When it was or will be delivered"),
+    additional_properties=True,
+).to_dict()
+
+
+def schema(*properties: th.Property[Any]) -> dict[str, Any]:
+    """A record schema that keeps fields the tap does not declare."""
+    return th.PropertiesList(*properties, additional_properties=True).to_dict()
+
+
+# --- Amperity API (api_version) ----------------------------------------------------------------
+class AuditEventsStream(AmperityStream):
+    """``GET /audit-events``, incremental on ``happened_at`` (``happened_from`` is inclusive)."""
+
+    name = "audit_events"
+    path = "/audit-events"
+    primary_keys = ("event_id",)
+    replication_key = "happened_at"
+    schema = schema(
+        th.Property("event_id", th.StringType, required=True),
+        th.Property("event_type", th.StringType),
+        th.Property("tenant", th.StringType),
+        th.Property("tenant_family", th.StringType),
+        th.Property("happened_at", th.DateTimeType),
+        th.Property("principal_id", th.StringType),
+        th.Property("principal_name", th.StringType),
+        th.Property("principal_email", th.StringType),
+        th.Property("object_id", th.StringType),
+        th.Property("object_name", th.StringType),
+        th.Property("origin_ip", th.StringType),
+        th.Property("user_agent", th.StringType),
+        th.Property("session_id", th.StringType),
+    )
+
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        """``happened_from`` = the bookmark, else start_date."""
+        start = self.get_starting_timestamp(context)
+        return {"happened_from": iso_z(start)} if start else {}
+
+
+class CampaignsStream(AmperityStream):
+    """``GET /campaigns`` (no timestamps to filter on: full table)."""
+
+    name = "campaigns"
+    path = "/campaigns"
+    primary_keys = ("id",)
+    schema = CAMPAIGN
+
+
+class CampaignDraftsStream(AmperityStream):
+    """``GET /campaign-drafts``, only in ``api-version: unstable`` (``include_unstable``)."""
+
+    name = "campaign_drafts"
+    path = "/campaign-drafts"
+    primary_keys = ("id",)
+    schema = CAMPAIGN
+    api_version_setting = UNSTABLE_API
+
+
+class SegmentsStream(AmperityStream):
+    """``GET /segments``; ``status`` is missing on older API descriptions, so optional."""
+
+    name = "segments"
+    path = "/segments"
+    primary_keys = ("id",)
+    schema = schema(
+        th.Property("id", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("status", th.StringType),
+    )
+
+
+class WorkflowRunsStream(AmperityStream):
+    """``GET /workflow/runs``, incremental on ``created_at``.
+
+    Runs change state after they are created and the API has no ``updated_at``, so each
+    run re-reads ``workflow_lookback_days`` before the bookmark.
+    """
+
+    name = "workflow_runs"
+    path = "/workflow/runs"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+    schema = schema(
+        th.Property("id", th.StringType, required=True),
+        th.Property("state", th.StringType),
+        th.Property("type", th.StringType),
+        th.Property("name", th.StringType),
+        th.Property("tenant", th.StringType),
+        th.Property("created_at", th.DateTimeType),
+        th.Property("ended_at", th.DateTimeType),
+        th.Property("principal_id", th.StringType),
+        th.Property("principal_name", th.StringType),
+        th.Property("principal_email", th.StringType),
+        th.Property("launched_version", th.StringType),
+        th.Property("current_version", th.StringType),
+        th.Property("warn_after_ms", th.IntegerType),
+        th.Property("error", WORKFLOW_ERROR),
+        th.Property("task_instances", th.ArrayType(TASK_INSTANCE)),
+    )
+
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        """``created_from`` = the bookmark minus the lookback (not before start_date)."""
+        configured = self.config.get("start_date")
+        start_date = parse_instant(configured) if configured else None
+        value = self.get_starting_replication_key_value(context)
+        start: datetime | None = start_date
+        if value and value != configured:
+            lookback = timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
+            start = parse_instant(str(value)) - lookback
+            if start_date is not None:
+                start = max(start, start_date)
+        return {"created_from": iso_z(start)} if start else {}
+
+
+class IngestJobsStream(DateWindowStream):
+    """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
+
+    The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
+    usable): one request per window. The bookmark is the end of the last completed window;
+    each run re-reads one day before it, for jobs that were still running.
+    """
+
+    name = "ingest_jobs"
+    path = "/ingest/jobs"
+    primary_keys = ("id",)
+    replication_key = "started_at"
+    paged = False
+    lookback = timedelta(days=1)
+    schema = schema(
+        th.Property("id", th.StringType, required=True),
+        th.Property("workflow_id", th.StringType),
+        th.Property(
+            "started_at",
+            th.DateTimeType,
+            description="Earliest tables[].started_at (added by the tap; the API windows on it)",
+        ),
+        th.Property("tables", th.ArrayType(INGEST_FEED)),
+    )
+
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """Add ``started_at`` unless the API already sends one."""
+        if row.get("started_at") is None:
+            starts = [
+                str(table["started_at"])
+                for table in row.get("tables") or []
+                if isinstance(table, dict) and table.get("started_at")
+            ]
+            row["started_at"] = min(starts, key=parse_instant) if starts else None
+        return row
+
+
+# --- Profile API (profile_api_version) ---------------------------------------------------------
+class ProfileIndexesStream(AmperityStream):
+    """``GET /indexes`` (Profile API): full table, the parent of ``index_profiles``."""
+
+    name = "profile_indexes"
+    path = "/indexes"
+    primary_keys = ("id",)
+    api_version_setting = PROFILE_API
+    schema = schema(
+        th.Property("id", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("description", th.StringType),
+        th.Property("created_at", th.DateTimeType),
+        th.Property("updated_at", th.DateTimeType),
+    )
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
+        """Only the index id: the child's path needs nothing else."""
+        return {"index_id": record["id"]}
+
+
+JSON_TYPES: dict[type, th.JSONTypeHelper[Any]] = {
+    Decimal: th.NumberType(),
+    bool: th.BooleanType(),
+    int: th.IntegerType(),
+    float: th.NumberType(),
+    str: th.StringType(),
+}
+
+
+class IndexProfilesStream(AmperityStream):
+    """``GET /indexes/{index_id}/profiles`` (Profile API), once per index, full table.
+
+    ``attributes`` is an object whose properties are the attribute names found in a first
+    page of each index's profiles at discovery; other keys are kept too.
+    """
+
+    name = "index_profiles"
+    path = "/indexes/{index_id}/profiles"
+    primary_keys = ("index_id", "id")
+    api_version_setting = PROFILE_API
+    parent_stream_type = ProfileIndexesStream
+    state_partitioning_keys: ClassVar[list[str]] = []  # full table: no state per index
+    sample_indexes: ClassVar[int] = 20
+    """Indexes sampled at discovery (an index has at most 30 attributes)."""
+    sample_tries: ClassVar[int] = 2
+    """Tries per sampling request: discovery falls back to an open object rather than wait."""
+
+    def __init__(self, tap: TapAmperity) -> None:
+        super().__init__(tap=tap)
+        self._tap_ref = tap
+
+    @cached_property
+    def _discovered_schema(self) -> dict[str, Any]:
+        entry = (
+            self._tap_ref.input_catalog.get_stream(self.name)
+            if self._tap_ref.input_catalog
+            else None
+        )
+        if entry is not None and entry.schema.properties:
+            return entry.schema.to_dict()
+        return schema(
+            th.Property("id", th.StringType, required=True),
+            th.Property("index_id", th.StringType, required=True),
+            th.Property(
+                "attributes",
+                th.ObjectType(*self._sample_attributes(), additional_properties=True),
+                description="Attributes of the index's query (names found at discovery)",
+            ),
+        )
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """Declared fields plus the attribute names of a sample of profiles."""
+        return self._discovered_schema
+
+    def _sample_attributes(self) -> list[th.Property[Any]]:
+        """Attribute names (and JSON types) of a first page of profiles of each index."""
+        found: dict[str, th.JSONTypeHelper[Any]] = {}
+        indexes = ProfileIndexesStream(tap=self._tap_ref)
+        indexes.max_tries = self.max_tries = self.sample_tries
+        try:
+            for number, index in enumerate(indexes.request_records(None)):
+                if number >= self.sample_indexes:
+                    break
+                first_page = islice(
+                    self.request_records({"index_id": index["id"]}),
+                    int(self.config.get("page_size", 100)),
+                )
+                for profile in first_page:
+                    for key, value in (profile.get("attributes") or {}).items():
+                        if value is not None and key not in found:
+                            found[key] = JSON_TYPES.get(type(value), th.StringType())
+        except Exception as exc:
+            logger.warning(
+                "index_profiles: could not sample profile attributes (%s); "
+                "'attributes' is declared as an open object",
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+        finally:
+            self.max_tries = None
+        return [th.Property(key, helper) for key, helper in sorted(found.items())]
+
+
+STREAM_TYPES: tuple[type[AmperityStream], ...] = (
+    AuditEventsStream,
+    CampaignsStream,
+    SegmentsStream,
+    WorkflowRunsStream,
+    IngestJobsStream,
+    ProfileIndexesStream,
+    IndexProfilesStream,
+)
+UNSTABLE_STREAM_TYPES: tuple[type[AmperityStream], ...] = (CampaignDraftsStream,)

@@ -1,0 +1,285 @@
+"""tap-amperity: settings, their checks, and the stream list."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from pyrate_limiter import Limiter, Rate
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_amperity.auth import (
+    AmperityAuthenticator,
+    ClientCredentialsAuthenticator,
+    StaticTokenAuthenticator,
+)
+from tap_amperity.client import AmperityStream, parse_instant
+from tap_amperity.streams import STREAM_TYPES, UNSTABLE_STREAM_TYPES
+
+TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$|^unstable$")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+PACING_WINDOW_MS = 1050
+"""The rate window, a little over a second: requests reach the API a few ms after they are
+paced, and the API counts arrivals on a strict one-second window."""
+
+
+def api_url(config: Mapping[str, Any]) -> str:
+    """``api_url``, or ``https://{tenant_id}.amperity.com/api``; no trailing slash."""
+    url = config.get("api_url") or f"https://{config.get('tenant_id')}.amperity.com/api"
+    return str(url).rstrip("/")
+
+
+def token_url(config: Mapping[str, Any]) -> str:
+    """``token_url``, or ``{api_url}/v0/oauth2/token``."""
+    return str(config.get("token_url") or f"{api_url(config)}/v0/oauth2/token")
+
+
+def _invalid(message: str) -> ConfigValidationError:
+    return ConfigValidationError(message, errors=[message])
+
+
+def check_url(name: str, value: str) -> None:
+    """An absolute https URL (http only for localhost), without query or fragment."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise _invalid(f"{name} must be an absolute https:// URL: {value!r}")
+    if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
+        raise _invalid(
+            f"{name} must be an https:// URL (http is allowed only for localhost): {value!r}"
+        )
+    if parsed.query or parsed.fragment:  # not echoed: a query string may hold a secret
+        raise _invalid(f"{name} must not have a query string or fragment")
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Raise ConfigValidationError, naming the setting, for the first bad value."""
+    tenant = str(config.get("tenant_id") or "")
+    if not TENANT_ID.match(tenant):
+        raise _invalid(
+            f"tenant_id must be the tenant's id, e.g. 'acme' for https://acme.amperity.com: "
+            f"{tenant!r}"
+        )
+    has_client = bool(config.get("client_id") or config.get("client_secret"))
+    has_token = bool(config.get("access_token"))
+    if has_client and has_token:
+        raise _invalid("set either client_id + client_secret or access_token, not both")
+    if not has_client and not has_token:
+        raise _invalid("client_id + client_secret (OAuth) or access_token is required")
+    if has_client:
+        for name in ("client_id", "client_secret"):
+            if not str(config.get(name) or "").strip():
+                raise _invalid(f"{name} must not be empty when using OAuth client credentials")
+    for name in ("api_url", "token_url"):
+        if config.get(name):
+            check_url(name, str(config[name]))
+    for name in ("api_version", "profile_api_version"):
+        if config.get(name) and not API_VERSION.match(str(config[name])):
+            raise _invalid(
+                f"{name} must be a date like 2024-04-01 (or 'unstable'): {config[name]!r}"
+            )
+    minimums = {
+        "page_size": 1,
+        "workflow_lookback_days": 0,
+        "max_requests_per_second": 1,
+        "request_timeout": 1,
+        "max_retries": 1,
+    }
+    for name, minimum in minimums.items():
+        if name in config and config[name] is not None and int(config[name]) < minimum:
+            raise _invalid(f"{name} must be at least {minimum}: {config[name]!r}")
+    if config.get("start_date"):
+        try:
+            start = parse_instant(str(config["start_date"]))
+        except ValueError:
+            raise _invalid(
+                f"start_date must be an ISO-8601 date or date-time: {config['start_date']!r}"
+            ) from None
+        if start > datetime.now(UTC):
+            raise _invalid(f"start_date is in the future: {config['start_date']!r}")
+
+
+class TapAmperity(Tap):
+    """Singer tap for the Amperity API and Profile API."""
+
+    name = "tap-amperity"
+    message_writer_class = MsgSpecWriter
+    dynamic_catalog = True  # index_profiles' attribute names come from the API
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "tenant_id",
+            th.StringType,
+            required=True,
+            description="Tenant id, sent as the Amperity-Tenant header on every call",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description=(
+                "API base URL, default https://{tenant_id}.amperity.com/api "
+                "(AWS tenants: https://app.amperity.com/api)"
+            ),
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            description="Auth mode 1, OAuth2 client credentials: the API key's client id",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            description="Auth mode 1: the API key's client secret",
+        ),
+        th.Property(
+            "token_url",
+            th.StringType,
+            description="OAuth2 token endpoint, default {api_url}/v0/oauth2/token",
+        ),
+        th.Property(
+            "access_token",
+            th.StringType,
+            secret=True,
+            description=(
+                "Auth mode 2: a token generated in the Amperity UI, sent as Bearer "
+                "(it cannot be renewed: the sync stops when it expires)"
+            ),
+        ),
+        th.Property(
+            "api_version",
+            th.StringType,
+            default="2024-04-01",
+            description="api-version header of the Amperity API streams",
+        ),
+        th.Property(
+            "profile_api_version",
+            th.StringType,
+            default="2025-07-31",
+            description="api-version header of the Profile API streams (indexes, profiles)",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description=(
+                "Earliest date (UTC) for audit_events, workflow_runs and ingest_jobs on the "
+                "first run; default: all history (ingest_jobs: the last 7 days)"
+            ),
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=100,
+            description="limit of each cursor-paged request",
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.IntegerType,
+            default=10,
+            description="Client-side pacing of all requests, token requests included",
+        ),
+        th.Property(
+            "workflow_lookback_days",
+            th.IntegerType,
+            default=3,
+            description="Days before the bookmark workflow_runs re-reads to catch state changes",
+        ),
+        th.Property(
+            "include_unstable",
+            th.BooleanType,
+            default=False,
+            description="Add the campaign_drafts stream (api-version: unstable)",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for a response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._deprecations_logged: set[tuple[str, str, str]] = set()
+        super().__init__(**kwargs)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check, then ours, before any stream (or discovery) touches the API."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        if raise_errors:
+            check_settings(self.config)
+        return errors
+
+    @cached_property
+    def api_url(self) -> str:
+        """Base URL of both APIs."""
+        return api_url(self.config)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """One pace for every request of this tap, token requests included."""
+        per_second = int(self.config.get("max_requests_per_second", 10))
+        return Limiter(Rate(per_second, PACING_WINDOW_MS))
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """The HTTP session every stream and the token requests share."""
+        return requests.Session()
+
+    @cached_property
+    def token_authenticator(self) -> AmperityAuthenticator:
+        """The access token every stream shares (OAuth, or the UI token)."""
+        if self.config.get("access_token"):
+            return StaticTokenAuthenticator(token=str(self.config["access_token"]))
+        return ClientCredentialsAuthenticator(
+            auth_endpoint=token_url(self.config),
+            client_id=str(self.config.get("client_id", "")),
+            client_secret=str(self.config.get("client_secret", "")),
+            tenant_id=str(self.config.get("tenant_id", "")),
+            session=self.session,
+            limiter=self.limiter,
+            timeout=float(self.config.get("request_timeout", 60)),
+        )
+
+    def note_deprecation(self, response: requests.Response) -> None:
+        """Warn once per run about ``Deprecation``/``Sunset`` headers of an endpoint."""
+        deprecation = response.headers.get("Deprecation", "")
+        sunset = response.headers.get("Sunset", "")
+        if not deprecation and not sunset:
+            return
+        key = (urlparse(response.url).path, deprecation, sunset)
+        if key in self._deprecations_logged:
+            return
+        self._deprecations_logged.add(key)
+        logging.getLogger("tap-amperity").warning(
+            "GET %s is deprecated (Deprecation: %s; Sunset: %s): check the Amperity API "
+            "changelog and update api_version",
+            key[0],
+            deprecation or "-",
+            sunset or "-",
+        )
+
+    def discover_streams(self) -> list[AmperityStream]:
+        """Every stream; campaign_drafts only with include_unstable."""
+        types = list(STREAM_TYPES)
+        if self.config.get("include_unstable"):
+            types += UNSTABLE_STREAM_TYPES
+        return [stream_type(tap=self) for stream_type in types]
+
+
+if __name__ == "__main__":
+    TapAmperity.cli()

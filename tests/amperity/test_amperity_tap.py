@@ -1,0 +1,160 @@
+"""Discovery, --about and config checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from amperity.amperity_support import DEFAULT_STREAMS, data, sandbox_config
+from api_sandbox.testing import SandboxProcess
+from tap_amperity.tap import TapAmperity
+
+ISSUE_SETTINGS = {
+    "tenant_id",
+    "api_url",
+    "client_id",
+    "client_secret",
+    "token_url",
+    "access_token",
+    "api_version",
+    "profile_api_version",
+    "start_date",
+    "page_size",
+    "max_requests_per_second",
+    "workflow_lookback_days",
+    "include_unstable",
+}
+KEYS = {
+    "audit_events": ["event_id"],
+    "campaigns": ["id"],
+    "segments": ["id"],
+    "workflow_runs": ["id"],
+    "ingest_jobs": ["id"],
+    "profile_indexes": ["id"],
+    "index_profiles": ["index_id", "id"],
+    "campaign_drafts": ["id"],
+}
+
+
+def catalog(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    entries = TapAmperity(config=config).catalog_dict["streams"]
+    return {entry["tap_stream_id"]: entry for entry in entries}
+
+
+def test_discovery_lists_every_stream_with_keys(sandbox: SandboxProcess) -> None:
+    streams = catalog(sandbox_config(sandbox))
+    assert set(streams) == set(DEFAULT_STREAMS)
+    for name, entry in streams.items():
+        assert list(entry["key_properties"]) == KEYS[name]
+        assert entry["schema"]["additionalProperties"] is True, "unknown fields are kept"
+    with_drafts = catalog(sandbox_config(sandbox, include_unstable=True))
+    assert set(with_drafts) == {*DEFAULT_STREAMS, "campaign_drafts"}
+
+
+def test_discovery_shows_the_attribute_names_of_the_indexes(sandbox: SandboxProcess) -> None:
+    page_size = 5
+    attributes = catalog(sandbox_config(sandbox, page_size=page_size))["index_profiles"]["schema"][
+        "properties"
+    ]["attributes"]
+    model = data()
+    expected = {
+        name
+        for number in range(model.index_count)
+        for position in range(min(page_size, model.profiles_per_index))
+        for name, value in model.profile(number, position)["attributes"].items()
+        if value is not None
+    }
+    assert set(attributes["properties"]) == expected
+    assert attributes["additionalProperties"] is True
+
+
+def test_discovery_without_the_profile_api_still_works(sandbox: SandboxProcess) -> None:
+    sandbox.add_fault("amperity", "status", path="/api/indexes", status=403, count=-1)
+    streams = catalog(sandbox_config(sandbox))
+    attributes = streams["index_profiles"]["schema"]["properties"]["attributes"]
+    assert attributes.get("properties", {}) == {}
+    assert attributes["additionalProperties"] is True
+
+
+def test_about_documents_every_setting() -> None:
+    about = subprocess.run(
+        [str(Path(sys.executable).parent / "tap-amperity"), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    settings = json.loads(about.stdout)["settings"]["properties"]
+    assert set(settings) >= ISSUE_SETTINGS
+    for name in ISSUE_SETTINGS:
+        assert settings[name].get("description"), f"{name} is undocumented"
+    assert settings["client_secret"]["secret"] is True
+    assert settings["access_token"]["secret"] is True
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "tenant_id": "acme",
+        "client_id": "id",
+        "client_secret": "secret",
+    }
+    config.update(overrides)
+    return {k: v for k, v in config.items() if v is not None}
+
+
+FUTURE = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"tenant_id": "acme.amperity.com"}, "tenant_id"),
+        ({"client_id": None, "client_secret": None}, "access_token"),
+        ({"access_token": "t"}, "access_token"),
+        ({"client_secret": None}, "client_secret"),
+        ({"api_url": "http://acme.amperity.com/api"}, "api_url"),
+        ({"api_url": "acme.amperity.com"}, "api_url"),
+        ({"token_url": "https://x.example/token?secret=1"}, "token_url"),
+        ({"api_version": "v2"}, "api_version"),
+        ({"profile_api_version": "latest"}, "profile_api_version"),
+        ({"page_size": 0}, "page_size"),
+        ({"max_requests_per_second": 0}, "max_requests_per_second"),
+        ({"workflow_lookback_days": -1}, "workflow_lookback_days"),
+        ({"start_date": FUTURE}, "start_date"),
+    ],
+)
+def test_bad_config_names_the_setting(overrides: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapAmperity(config=base_config(**overrides))
+    message = str(raised.value)
+    assert setting in message
+    assert "\n" not in message
+    assert "secret" not in message.replace("client_secret", "") or setting == "client_secret"
+
+
+def test_cli_exits_non_zero_on_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(base_config(page_size=0)))
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "tap-amperity"), "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "page_size" in run.stderr
+
+
+def test_default_urls_follow_the_tenant() -> None:
+    tap = TapAmperity(config=base_config())
+    assert tap.api_url == "https://acme.amperity.com/api"
+    authenticator = tap.token_authenticator
+    assert getattr(authenticator, "auth_endpoint", None) == (
+        "https://acme.amperity.com/api/v0/oauth2/token"
+    )
