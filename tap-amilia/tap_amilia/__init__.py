@@ -1,0 +1,1 @@
+"""Singer tap for the Amilia v3 organization API."""

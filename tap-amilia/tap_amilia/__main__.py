@@ -1,0 +1,5 @@
+"""``python -m tap_amilia``."""
+
+from tap_amilia.tap import TapAmilia
+
+TapAmilia.cli()

@@ -1,0 +1,449 @@
+"""Amilia streams: one small class each; shared schema fragments first.
+
+Field names are the API's. Every schema allows additional properties, so a field Amilia
+adds later reaches the target instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.types import Context
+
+from tap_amilia.client import AmiliaStream, DateWindowStream
+
+
+def schema(*properties: th.Property[Any]) -> dict[str, Any]:
+    """A record schema that keeps fields it does not declare."""
+    return {**th.PropertiesList(*properties).to_dict(), "additionalProperties": True}
+
+
+def ints(*names: str) -> list[th.Property[Any]]:
+    """Nullable integer properties."""
+    return [th.Property(name, th.IntegerType) for name in names]
+
+
+def strings(*names: str) -> list[th.Property[Any]]:
+    """Nullable string properties."""
+    return [th.Property(name, th.StringType) for name in names]
+
+
+def booleans(*names: str) -> list[th.Property[Any]]:
+    """Nullable boolean properties."""
+    return [th.Property(name, th.BooleanType) for name in names]
+
+
+def datetimes(*names: str) -> list[th.Property[Any]]:
+    """Date-times such as ``2025-06-02T18:30:00.1234560-04:00`` (7 fractional digits)."""
+    return [th.Property(name, th.DateTimeType) for name in names]
+
+
+# --- shared fragments --------------------------------------------------------------------------
+ID_NAME = th.ObjectType(*ints("Id"), *strings("Name"))
+ADDRESS = th.ObjectType(
+    *strings("Address1", "Address2", "City", "StateProvince", "Country", "ZipPostalCode"),
+    *[th.Property(name, th.NumberType) for name in ("Latitude", "Longitude")],
+)
+LOCATION_REF = th.ObjectType(*ints("Id"), *strings("Name"), th.Property("Address", ADDRESS))
+ACTIVITY_SUMMARY = th.ObjectType(
+    *ints("Id", "ProgramId", "CategoryId", "SubCategoryId"),
+    *strings("Name", "ProgramName", "CategoryName", "SubCategoryName"),
+)
+PERSON_FIELDS = (
+    *ints("Id"),
+    *strings("FirstName", "LastName", "FullName", "Gender", "Email"),
+    th.Property("DateOfBirth", th.DateType),
+    *booleans("IsChild"),
+)
+CONTACT_FIELDS = (
+    *PERSON_FIELDS,
+    th.Property("Address", ADDRESS),
+    *strings(
+        "Telephone",
+        "TelephoneMobile",
+        "TelephoneWork",
+        "TelephoneWorkExtension",
+        "Relationship",
+        "Type",
+    ),
+)
+CONTACT = th.ObjectType(*CONTACT_FIELDS)
+OWNER_FIELDS = (
+    *ints("OrganizationId", "AccountId", "AccountOwnerId"),
+    *strings(
+        "AccountOwnerFirstName",
+        "AccountOwnerLastName",
+        "AccountOwnerFullName",
+        "AccountOwnerEmail",
+        "AccountOwnerTelephoneMobile",
+    ),
+    *booleans("IsArchived"),
+)
+OWNER = th.ObjectType(*OWNER_FIELDS, th.Property("Contacts", th.ArrayType(CONTACT)))
+PERSON_REGISTRATION = th.ObjectType(
+    *ints(
+        "ProgramId",
+        "CategoryId",
+        "SubCategoryId",
+        "ActivityId",
+        "GroupId",
+        "PersonId",
+        "DropInOccurrenceId",
+    ),
+    *strings("ProgramName", "CategoryName", "SubCategoryName", "ActivityName", "GroupName"),
+    *datetimes("DateCreated", "DropInDate"),
+    *booleans("IsCancelled"),
+)
+OPEN_OBJECT = th.ObjectType()
+"""An object whose fields the reference does not list (kept as sent)."""
+PERSON_PROPERTIES = (
+    *PERSON_FIELDS,
+    th.Property("Address", ADDRESS),
+    *strings("Telephone"),
+    *OWNER_FIELDS,
+    th.Property("Contacts", th.ArrayType(CONTACT)),
+    th.Property("Skills", th.ArrayType(ID_NAME)),
+    th.Property("Registrations", th.ArrayType(PERSON_REGISTRATION)),
+    th.Property("MedicalInformation", OPEN_OBJECT),
+    th.Property("JoinDate", th.DateType),
+    *strings("PictureUrl"),
+)
+PARTICIPANT_PROPERTIES = (
+    *ints("Id", "AccountId", "GroupId", "OccurrenceId", "AttendanceId", "OrgId"),
+    *strings("FirstName", "LastName", "Gender", "PictureUrl", "GroupName", "Status"),
+    th.Property("DateOfBirth", th.DateType),
+)
+PARTICIPANT = th.ObjectType(*PARTICIPANT_PROPERTIES)
+
+
+# --- programs, activities, occurrences ---------------------------------------------------------
+class ProgramsStream(AmiliaStream):
+    """Programs, hidden and archived ones included."""
+
+    name = "programs"
+    path = "/programs"
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showHidden": "true", "showArchived": "true"}
+    schema = schema(
+        *ints("Id"),
+        *strings("Name", "Url", "PictureUrl"),
+        *datetimes("Start", "End"),
+        *booleans("IsArchived", "IsVisible", "IsPasswordProtected"),
+    )
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Children need only the program id."""
+        return {"ProgramId": record["Id"]}
+
+
+class ActivitiesStream(AmiliaStream):
+    """Activities of each program, hidden and cancelled ones included."""
+
+    name = "activities"
+    path = "/programs/{ProgramId}/activities"
+    parent_stream_type = ProgramsStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showHidden": "true", "showCancelled": "true"}
+    schema = schema(
+        *ints(
+            "Id",
+            "ProgramId",
+            "CategoryId",
+            "SubCategoryId",
+            "DisplayOrder",
+            "MaxAttendance",
+            "SpotsRemaining",
+            "SpotsReserved",
+            "NumberOfOccurrences",
+            "OrganizationId",
+        ),
+        *strings(
+            "Name",
+            "Status",
+            "Url",
+            "ProgramName",
+            "CategoryName",
+            "SubCategoryName",
+            "Description",
+            "Prerequisite",
+            "Note",
+            "ThirdPartyUrl",
+            "AdditionalInformation",
+            "ResponsibleName",
+            "AgeSummary",
+            "ScheduleSummary",
+            "LocationLabel",
+            "SecretUrl",
+            "PictureUrl",
+        ),
+        th.Property("Tags", th.ArrayType(ID_NAME)),
+        th.Property("Keywords", th.ArrayType(ID_NAME)),
+        th.Property("Groups", th.ArrayType(ID_NAME)),
+        *[th.Property(name, th.NumberType) for name in ("Price", "DropInPrice")],
+        th.Property(
+            "Age", th.ObjectType(*ints("Max", "Min"), th.Property("Months", th.BooleanType))
+        ),
+        *datetimes("StartDate", "EndDate"),
+        *booleans("HasSessionEnabled", "HasDropInEnabled", "HasWaitListEnabled"),
+        th.Property("RegistrationPeriods", th.ArrayType(OPEN_OBJECT)),
+        th.Property("Forms", th.ArrayType(th.ObjectType(*ints("Id"), *strings("Type", "Name")))),
+        th.Property(
+            "Schedules",
+            th.ArrayType(
+                th.ObjectType(
+                    *datetimes("StartDate", "EndDate"),
+                    *strings("StartTime", "EndTime"),
+                    th.Property("Locations", th.ArrayType(LOCATION_REF)),
+                )
+            ),
+        ),
+    )
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Children need only the activity id."""
+        return {"ActivityId": record["Id"]}
+
+
+OCCURRENCE_PROPERTIES = (
+    *ints("Id", "ActivityId", "DropInMaxAttendance", "DropInSpotsReserved", "DropInSpotsRemaining"),
+    *datetimes("Start", "End"),
+    *strings("State"),
+    *booleans("HasDropInEnabled"),
+    th.Property("Location", LOCATION_REF),
+)
+
+
+class ActivityOccurrencesStream(AmiliaStream):
+    """The dated sessions of each activity (one request per activity)."""
+
+    name = "activity_occurrences"
+    path = "/activities/{ActivityId}/occurrences"
+    parent_stream_type = ActivitiesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showEdited": "true"}
+    schema = schema(*OCCURRENCE_PROPERTIES)
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Participants need only the occurrence id."""
+        return {"OccurrenceId": record["Id"]}
+
+
+class ProgramPersonsStream(AmiliaStream):
+    """Persons registered in each program. Opt-in: one request per program."""
+
+    name = "program_persons"
+    path = "/programs/{ProgramId}/persons"
+    parent_stream_type = ProgramsStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    selected_by_default = False
+    primary_keys = ("ProgramId", "Id")
+    schema = schema(*ints("ProgramId"), *PERSON_PROPERTIES)
+
+
+class ActivityPersonsStream(AmiliaStream):
+    """Persons registered in each activity. Opt-in: one request per activity."""
+
+    name = "activity_persons"
+    path = "/activities/{ActivityId}/persons"
+    parent_stream_type = ActivitiesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    selected_by_default = False
+    primary_keys = ("ActivityId", "Id")
+    schema = schema(*ints("ActivityId"), *PERSON_PROPERTIES)
+
+
+class OccurrenceParticipantsStream(AmiliaStream):
+    """Participants and attendance of each occurrence. Opt-in: one request per occurrence."""
+
+    name = "occurrence_participants"
+    path = "/occurrences/{OccurrenceId}/persons"
+    parent_stream_type = ActivityOccurrencesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    selected_by_default = False
+    primary_keys = ("OccurrenceId", "Id")
+    schema = schema(*PARTICIPANT_PROPERTIES)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+class AccountsStream(AmiliaStream):
+    """Family accounts with owners, members and memberships, archived ones included."""
+
+    name = "accounts"
+    path = "/accounts"
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showArchived": "true"}
+    schema = schema(
+        *ints("Id"),
+        th.Property("Owners", th.ArrayType(OWNER)),
+        th.Property("Members", th.ArrayType(th.ObjectType(*PERSON_FIELDS))),
+        th.Property("Corporate", ID_NAME),
+        th.Property(
+            "AccountMemberships",
+            th.ArrayType(
+                th.ObjectType(
+                    *ints("Id", "MembershipId", "PersonId"),
+                    *strings("Name"),
+                    *datetimes("EffectiveDate", "ExpirationDate"),
+                )
+            ),
+        ),
+    )
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Contacts need only the account id."""
+        return {"AccountId": record["Id"]}
+
+
+class AccountContactsStream(AmiliaStream):
+    """Emergency contacts and authorised pick-ups of each account (one request per account)."""
+
+    name = "account_contacts"
+    path = "/accounts/{AccountId}/contacts"
+    parent_stream_type = AccountsStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    paged = False
+    primary_keys = ("AccountId", "Id")
+    schema = schema(*ints("AccountId"), *CONTACT_FIELDS)
+
+
+# --- memberships -------------------------------------------------------------------------------
+class MembershipsStream(AmiliaStream):
+    """Memberships, hidden and inactive ones included."""
+
+    name = "memberships"
+    path = "/memberships"
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showHidden": "true", "showActiveonly": "false"}
+    schema = schema(
+        *ints("Id", "OrganizationId", "Position"),
+        *strings("Name", "Description", "MembershipType"),
+        th.Property("Price", th.NumberType),
+        *booleans("IsArchived", "IsVisible"),
+        *datetimes("DateCreated"),
+        th.Property("LedgerCode", ID_NAME),
+        th.Property("Tags", th.ArrayType(ID_NAME)),
+    )
+
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Holders need only the membership id."""
+        return {"MembershipId": record["Id"]}
+
+
+class MembershipPersonsStream(AmiliaStream):
+    """Holders of each membership, in every status (one request per membership)."""
+
+    name = "membership_persons"
+    path = "/memberships/{MembershipId}/persons"
+    parent_stream_type = MembershipsStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("MembershipId", "Id")
+    query: ClassVar[dict[str, str]] = {"status": "All"}
+    schema = schema(
+        *ints("MembershipId"),
+        *PERSON_PROPERTIES,
+        *datetimes("PurchasedDate", "EffectiveDate", "ExpirationDate"),
+    )
+
+
+# --- locations and date-ranged streams -----------------------------------------------------------
+class LocationsStream(AmiliaStream):
+    """Facilities, a tree through ParentId."""
+
+    name = "locations"
+    path = "/locations"
+    primary_keys = ("Id",)
+    schema = schema(
+        *ints("Id", "ParentId", "TopParentId"),
+        *strings("Name"),
+        th.Property("Address", ADDRESS),
+        th.Property("AncestorIds", th.ArrayType(th.IntegerType)),
+    )
+
+
+class EventsStream(DateWindowStream):
+    """Calendar events with participants and attendance, read by date window."""
+
+    name = "events"
+    path = "/events"
+    primary_keys = ("Id",)
+    replication_key = "Start"
+    query: ClassVar[dict[str, str]] = {
+        "showParticipants": "true",
+        "showHidden": "true",
+        "showSkipped": "true",
+        "showCanceled": "true",  # sic: this endpoint spells it with one l
+    }
+    schema = schema(
+        *ints("Id", "ActivityId"),
+        *datetimes("Start", "End"),
+        *booleans("IsHidden", "IsSkipped", "IsCanceled"),
+        th.Property("Activity", ACTIVITY_SUMMARY),
+        th.Property("Location", LOCATION_REF),
+        th.Property("Participants", th.ArrayType(PARTICIPANT)),
+    )
+
+
+class RegistrationsStream(DateWindowStream):
+    """Registrations, ended programs included, read by date window."""
+
+    name = "registrations"
+    path = "/registrations"
+    primary_keys = ("RegistrationId",)
+    replication_key = "DateCreated"
+    query: ClassVar[dict[str, str]] = {"showEnded": "true"}
+    schema = schema(
+        *strings("RegistrationId"),
+        *[
+            th.Property(name, ID_NAME)
+            for name in ("Program", "Activity", "Category", "SubCategory", "Group")
+        ],
+        th.Property("DropIn", th.ObjectType(*ints("OccurrenceId"), *datetimes("OccurrenceDate"))),
+        *datetimes("DateCreated"),
+        th.Property("Person", th.ObjectType(*PERSON_FIELDS)),
+        th.Property("AccountOwner", th.ObjectType(*ints("AccountId", "AccountOwnerPersonId"))),
+        th.Property(
+            "Staff", th.ObjectType(*ints("Id"), *strings("FirstName", "LastName", "State"))
+        ),
+        *booleans("IsCancelled"),
+        th.Property("InvoiceItem", th.ObjectType(*ints("Id"))),
+    )
+
+
+class ReservationsStream(DateWindowStream):
+    """Facility bookings, cancelled ones included, read by date window."""
+
+    name = "reservations"
+    path = "/reservations"
+    primary_keys = ("ReservationId",)
+    replication_key = "Start"
+    query: ClassVar[dict[str, str]] = {"showCancelled": "true"}
+    schema = schema(
+        *strings("ReservationId", "Title", "Type"),
+        *datetimes("Start", "End"),
+        *booleans("AllDay", "IsCancelled"),
+        th.Property("Location", LOCATION_REF),
+        th.Property("BookingType", ID_NAME),
+        th.Property("AdminBooking", th.ObjectType(*ints("Id"), *strings("Note"))),
+        th.Property("Activity", ACTIVITY_SUMMARY),
+    )
+
+
+STREAM_TYPES: tuple[type[AmiliaStream], ...] = (
+    ProgramsStream,
+    ActivitiesStream,
+    ActivityOccurrencesStream,
+    AccountsStream,
+    AccountContactsStream,
+    MembershipsStream,
+    MembershipPersonsStream,
+    LocationsStream,
+    EventsStream,
+    RegistrationsStream,
+    ReservationsStream,
+    ProgramPersonsStream,
+    ActivityPersonsStream,
+    OccurrenceParticipantsStream,
+)

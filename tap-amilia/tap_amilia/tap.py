@@ -1,0 +1,249 @@
+"""tap-amilia: settings, their checks, the shared pace and authenticator, the stream list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlparse
+
+from pyrate_limiter import Duration, Limiter, Rate
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_amilia.auth import (
+    AmiliaAuthenticator,
+    ApiKeyAuthenticator,
+    StaticTokenAuthenticator,
+    UserTokenAuthenticator,
+)
+from tap_amilia.client import AmiliaStream, parse_instant
+from tap_amilia.streams import STREAM_TYPES
+
+DEFAULT_API_URL = "https://app.amilia.com/api/v3"
+LANGUAGES = ("en", "fr")
+ORGANIZATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+AUTH_MODES = (("username", "password"), ("api_key", "api_secret"), ("token",))
+
+
+def _invalid(message: str) -> ConfigValidationError:
+    return ConfigValidationError(message, errors=[message])
+
+
+def _set(config: Mapping[str, Any], name: str) -> bool:
+    return bool(str(config.get(name) or "").strip())
+
+
+def auth_mode(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The one configured auth mode, or ConfigValidationError naming the settings."""
+    described = " or ".join(" + ".join(mode) for mode in AUTH_MODES)
+    for mode in AUTH_MODES:
+        present = [name for name in mode if _set(config, name)]
+        if present and len(present) < len(mode):
+            missing = next(name for name in mode if name not in present)
+            raise _invalid(f"{missing} is required with {present[0]}")
+    chosen = [mode for mode in AUTH_MODES if all(_set(config, name) for name in mode)]
+    if not chosen:
+        raise _invalid(f"no credentials: set exactly one of {described}")
+    if len(chosen) > 1:
+        names = " and ".join(" + ".join(mode) for mode in chosen)
+        raise _invalid(f"more than one auth mode is set ({names}): keep exactly one")
+    return chosen[0]
+
+
+def check_url(name: str, value: str) -> None:
+    """An absolute https URL (http only for localhost), without query or fragment."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise _invalid(f"{name} must be an absolute https:// URL: {value!r}")
+    if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
+        raise _invalid(
+            f"{name} must be an https:// URL (http is allowed only for localhost): {value!r}"
+        )
+    if parsed.query or parsed.fragment:
+        raise _invalid(f"{name} must not have a query string or fragment: {value!r}")
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Raise ConfigValidationError, naming the setting, for the first bad value."""
+    organization = str(config.get("organization") or "").strip()
+    if not ORGANIZATION.match(organization):
+        raise _invalid(
+            "organization must be the org number (8008) or URL slug (forest-explorers): "
+            f"{organization!r}"
+        )
+    auth_mode(config)
+    check_url("api_url", str(config.get("api_url") or DEFAULT_API_URL))
+    language = config.get("language", "en")
+    if language not in LANGUAGES:
+        raise _invalid(f"language must be en or fr: {language!r}")
+    if "origin" in config and not _set(config, "origin"):
+        raise _invalid("origin must not be empty (it is sent as X-Amilia-Origin)")
+    minimums = {
+        "page_size": 1,
+        "lookback_days": 0,
+        "max_requests_per_second": 1,
+        "request_timeout": 1,
+        "max_retries": 1,
+    }
+    for name, minimum in minimums.items():
+        if name in config and int(config[name]) < minimum:
+            raise _invalid(f"{name} must be at least {minimum}: {config[name]!r}")
+    if config.get("start_date"):
+        try:
+            start = parse_instant(str(config["start_date"]))
+        except ValueError:
+            raise _invalid(
+                f"start_date must be an ISO-8601 date or date-time: {config['start_date']!r}"
+            ) from None
+        if start > datetime.now(UTC):
+            raise _invalid(f"start_date is in the future: {config['start_date']!r}")
+
+
+class TapAmilia(Tap):
+    """Singer tap for the Amilia v3 organization API."""
+
+    name = "tap-amilia"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "organization",
+            th.StringType,
+            required=True,
+            description="Organization number (8008) or URL slug (forest-explorers)",
+        ),
+        th.Property(
+            "username",
+            th.StringType,
+            description="Auth mode 1: Amilia account e-mail, exchanged with password for a JWT",
+        ),
+        th.Property("password", th.StringType, secret=True, description="Auth mode 1: password"),
+        th.Property(
+            "api_key",
+            th.StringType,
+            secret=True,
+            description="Auth mode 2: API key (Account -> API Tokens), sent as X-AMILIA-APIKEY",
+        ),
+        th.Property(
+            "api_secret",
+            th.StringType,
+            secret=True,
+            description="Auth mode 2: API secret, sent as X-AMILIA-APISECRET",
+        ),
+        th.Property(
+            "token",
+            th.StringType,
+            secret=True,
+            description="Auth mode 3: a pre-minted JWT, sent as Authorization: Bearer",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            description="API root; org endpoints are {api_url}/{language}/org/{organization}",
+        ),
+        th.Property(
+            "language",
+            th.StringType,
+            default="en",
+            allowed_values=list(LANGUAGES),
+            description="Language of localizable values: en or fr",
+        ),
+        th.Property(
+            "origin",
+            th.StringType,
+            default="tap-amilia",
+            description="X-Amilia-Origin header sent on every call (who is calling)",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description=(
+                "Earliest date for events, registrations and reservations on the first run; "
+                "default: lookback_days before the first run"
+            ),
+        ),
+        th.Property(
+            "lookback_days",
+            th.IntegerType,
+            default=7,
+            description="Days before the bookmark a date-ranged stream re-reads on every run",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType,
+            default=2000,
+            description="perPage of each request (the API's default is 200; 2000 is served)",
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.IntegerType,
+            default=100,
+            description="Client-side pacing of all requests (Amilia allows 100 calls/s per IP)",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for a response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kwargs.get("validate_config", True):
+            check_settings(self.config)
+
+    @cached_property
+    def limiter(self) -> Limiter:
+        """One pace for every request of this tap, token requests included."""
+        return Limiter(Rate(int(self.config.get("max_requests_per_second", 100)), Duration.SECOND))
+
+    @cached_property
+    def common_headers(self) -> dict[str, str]:
+        """Headers of every call: who is calling, and that JSON is wanted."""
+        return {
+            "X-Amilia-Origin": str(self.config.get("origin") or "tap-amilia"),
+            "Accept": "application/json",
+        }
+
+    @cached_property
+    def amilia_authenticator(self) -> AmiliaAuthenticator:
+        """The configured auth mode's authenticator, shared by every stream."""
+        config = self.config
+        mode = auth_mode(config)
+        if mode == ("api_key", "api_secret"):
+            return ApiKeyAuthenticator(
+                api_key=str(config["api_key"]), api_secret=str(config["api_secret"])
+            )
+        if mode == ("token",):
+            return StaticTokenAuthenticator(token=str(config["token"]).strip())
+        api_url = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+        return UserTokenAuthenticator(
+            authenticate_url=f"{api_url}/authenticate",
+            username=str(config["username"]),
+            password=str(config["password"]),
+            headers=self.common_headers,
+            limiter=self.limiter,
+            timeout=float(config.get("request_timeout", 60)),
+        )
+
+    def discover_streams(self) -> list[AmiliaStream]:
+        """Every stream; the per-person ones are not selected by default."""
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+
+if __name__ == "__main__":
+    TapAmilia.cli()

@@ -1,0 +1,209 @@
+"""Helpers for the tap-amilia tests: an in-process sync runner and the records the sandbox
+holds, computed from its data model (never from the tap)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from api_sandbox.testing import SandboxProcess
+from api_sandbox.vendors.amilia import AmiliaData
+from tap_amilia.tap import TapAmilia
+
+SCALE = 0.05
+SEED = 42
+DATA = AmiliaData(SEED, SCALE)
+USER = {"username": "sandbox@example.com", "password": "sandbox-password"}
+KEY_PAIR = {"api_key": "sandbox-api-key", "api_secret": "sandbox-api-secret"}
+DEFAULT_STREAMS = (
+    "programs",
+    "activities",
+    "activity_occurrences",
+    "accounts",
+    "account_contacts",
+    "memberships",
+    "membership_persons",
+    "locations",
+    "events",
+    "registrations",
+    "reservations",
+)
+OPT_IN_STREAMS = ("program_persons", "activity_persons", "occurrence_participants")
+DATED_STREAMS = ("events", "registrations", "reservations")
+START_DAYS_AGO = 40
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def days_ago(days: int) -> datetime:
+    """Midnight UTC ``days`` before today."""
+    return datetime.combine(utc_today() - timedelta(days=days), time(), tzinfo=UTC)
+
+
+def sandbox_config(sandbox: SandboxProcess, **overrides: Any) -> dict[str, Any]:
+    """Sandbox user credentials, a start 40 days back, small pages, fast pacing."""
+    config = {
+        "organization": "8008",
+        "api_url": f"{sandbox.url('amilia')}/api/v3",
+        **USER,
+        "start_date": days_ago(START_DAYS_AGO).date().isoformat(),
+        "page_size": 3,
+        "max_requests_per_second": 90,
+        "max_retries": 4,
+        **overrides,
+    }
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def key_pair_config(sandbox: SandboxProcess, **overrides: Any) -> dict[str, Any]:
+    """The API key/secret mode instead of the user."""
+    return sandbox_config(sandbox, username=None, password=None, **KEY_PAIR, **overrides)
+
+
+@dataclass
+class SyncResult:
+    """What one in-process sync wrote, and the error it stopped with, if any."""
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        return self.states[-1] if self.states else {}
+
+    def bookmark(self, stream: str) -> datetime:
+        value = self.final_state["bookmarks"][stream]["replication_key_value"]
+        return datetime.fromisoformat(value)
+
+
+def run_sync(
+    config: dict[str, Any], streams: Iterable[str], state: dict[str, Any] | None = None
+) -> SyncResult:
+    """Sync ``streams`` in process and collect RECORD and STATE messages."""
+    wanted = set(streams)
+    tap = TapAmilia(config=config, state=state or {})
+    for name, stream in tap.streams.items():
+        stream.selected = name in wanted
+    result = SyncResult(records={name: [] for name in wanted})
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            result.error = exc
+    buffer.flush()
+    buffer.seek(0)
+    for line in buffer.read().splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            result.records[message["stream"]].append(message["record"])
+        elif message["type"] == "STATE":
+            result.states.append(message["value"])
+    return result
+
+
+# --- what the sandbox holds -----------------------------------------------------------------
+KEY_FIELDS = {
+    "account_contacts": ("AccountId", "Id"),
+    "membership_persons": ("MembershipId", "Id"),
+    "program_persons": ("ProgramId", "Id"),
+    "activity_persons": ("ActivityId", "Id"),
+    "occurrence_participants": ("OccurrenceId", "Id"),
+    "registrations": ("RegistrationId",),
+    "reservations": ("ReservationId",),
+}
+
+
+def keys_of(stream: str, records: Iterable[dict[str, Any]]) -> list[Any]:
+    """Primary keys of records, in the shape of :func:`expected_keys`."""
+    fields = KEY_FIELDS.get(stream, ("Id",))
+    if len(fields) == 1:
+        return [r[fields[0]] for r in records]
+    return [tuple(r[f] for f in fields) for r in records]
+
+
+def _activities() -> Iterable[tuple[int, int]]:
+    for p in range(DATA.program_count):
+        for a in range(DATA.activity_count(p)):
+            yield p, a
+
+
+def expected_records(
+    stream: str, first: date | None = None, last: date | None = None
+) -> list[dict[str, Any]]:
+    """Every record of ``stream`` the sandbox holds (dated streams: ``first``..``last``)."""
+    first = first or days_ago(START_DAYS_AGO).date()
+    last = last or utc_today()
+    if stream == "programs":
+        return list(DATA.programs())
+    if stream == "activities":
+        return list(DATA.activities())
+    if stream == "activity_occurrences":
+        return list(DATA.occurrences())
+    if stream == "accounts":
+        return list(DATA.accounts())
+    if stream == "account_contacts":
+        return [
+            {**c, "AccountId": a["Id"]}
+            for i, a in enumerate(DATA.accounts())
+            for c in DATA.account_contacts(i)
+        ]
+    if stream == "memberships":
+        return list(DATA.memberships())
+    if stream == "membership_persons":
+        return [
+            {**h, "MembershipId": m["Id"]}
+            for i, m in enumerate(DATA.memberships())
+            for h in DATA.membership_persons(i)
+        ]
+    if stream == "locations":
+        return list(DATA.locations())
+    if stream == "events":
+        return list(DATA.events(first, last))
+    if stream == "registrations":
+        return list(DATA.registrations(first, last))
+    if stream == "reservations":
+        return list(DATA.reservations(first, last))
+    if stream == "program_persons":
+        return [
+            {**p, "ProgramId": DATA.program(i)["Id"]}
+            for i in range(DATA.program_count)
+            for p in DATA.program_persons(i)
+        ]
+    if stream == "activity_persons":
+        return [
+            {**p, "ActivityId": DATA.activity(pi, ai)["Id"]}
+            for pi, ai in _activities()
+            for p in DATA.activity_persons(pi, ai)
+        ]
+    if stream == "occurrence_participants":
+        return [
+            person
+            for pi, ai in _activities()
+            for o in range(DATA.occurrence_count(pi, ai))
+            for person in DATA.occurrence_participants(pi, ai, o)
+        ]
+    raise KeyError(stream)
+
+
+def expected_keys(stream: str, first: date | None = None, last: date | None = None) -> set[Any]:
+    return set(keys_of(stream, expected_records(stream, first, last)))
+
+
+def amilia_stats(sandbox: SandboxProcess) -> dict[str, Any]:
+    stats: dict[str, Any] = sandbox.stats()["amilia"]
+    return stats
+
+
+def path_hits(sandbox: SandboxProcess, suffix: str) -> int:
+    """Requests the sandbox answered on the routes ending with ``suffix``."""
+    paths: dict[str, int] = amilia_stats(sandbox)["paths"]
+    return sum(n for path, n in paths.items() if path.endswith(suffix))

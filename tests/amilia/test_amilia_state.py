@@ -1,0 +1,110 @@
+"""Bookmarks of the date-ranged streams: windows, lookback re-reads, resuming after a failure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import FatalAPIError
+
+from amilia.amilia_support import (
+    DATED_STREAMS,
+    START_DAYS_AGO,
+    days_ago,
+    expected_keys,
+    keys_of,
+    run_sync,
+    sandbox_config,
+    utc_today,
+)
+from api_sandbox.testing import SandboxProcess
+from tap_amilia.streams import EventsStream, RegistrationsStream, ReservationsStream
+
+WINDOWED = {
+    "events": EventsStream,
+    "registrations": RegistrationsStream,
+    "reservations": ReservationsStream,
+}
+
+
+def state_with(stream: str, key: str, bookmark: datetime) -> dict[str, Any]:
+    return {
+        "bookmarks": {
+            stream: {"replication_key": key, "replication_key_value": bookmark.isoformat()}
+        }
+    }
+
+
+def test_first_run_bookmarks_now_for_each_dated_stream(sandbox: SandboxProcess) -> None:
+    before = datetime.now(UTC)
+    result = run_sync(sandbox_config(sandbox), DATED_STREAMS)
+    assert result.error is None, result.error
+    for stream in DATED_STREAMS:
+        assert before <= result.bookmark(stream) <= datetime.now(UTC)
+    assert "progress_markers" not in str(result.final_state)
+    # Full-table streams keep no bookmark at all (and children no partitions).
+    full = run_sync(sandbox_config(sandbox), ["accounts", "account_contacts"])
+    assert "partitions" not in str(full.final_state)
+
+
+def test_a_second_run_rereads_only_the_lookback_window(sandbox: SandboxProcess) -> None:
+    config = sandbox_config(sandbox, lookback_days=7)
+    first = run_sync(config, ["registrations"])
+    assert first.error is None, first.error
+    second = run_sync(config, ["registrations"], state=first.final_state)
+    assert second.error is None, second.error
+    start = (first.bookmark("registrations") - timedelta(days=7)).date()
+    keys = set(keys_of("registrations", second.records["registrations"]))
+    assert keys == expected_keys("registrations", start)
+    assert keys < expected_keys("registrations"), "the second run re-read more than the lookback"
+
+
+def test_a_run_from_an_older_bookmark_reads_from_bookmark_minus_lookback(
+    sandbox: SandboxProcess,
+) -> None:
+    bookmark = days_ago(20) + timedelta(hours=5)
+    config = sandbox_config(sandbox, lookback_days=3)
+    result = run_sync(config, ["reservations"], state=state_with("reservations", "Start", bookmark))
+    assert result.error is None, result.error
+    keys = set(keys_of("reservations", result.records["reservations"]))
+    assert keys == expected_keys("reservations", (bookmark - timedelta(days=3)).date())
+    assert result.bookmark("reservations") > bookmark
+
+
+def test_start_date_caps_the_lookback(sandbox: SandboxProcess) -> None:
+    config = sandbox_config(sandbox, start_date=days_ago(10).isoformat(), lookback_days=30)
+    state = state_with("events", "Start", days_ago(5))
+    result = run_sync(config, ["events"], state=state)
+    assert result.error is None, result.error
+    keys = set(keys_of("events", result.records["events"]))
+    assert keys == expected_keys("events", days_ago(10).date())
+
+
+@pytest.mark.parametrize("stream", sorted(WINDOWED))
+def test_an_interrupted_sync_resumed_from_its_last_state_loses_nothing(
+    sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch, stream: str
+) -> None:
+    stream_type = WINDOWED[stream]
+    monkeypatch.setattr(stream_type, "window_days", 4)
+    config = sandbox_config(sandbox, lookback_days=0, page_size=1)
+    # A fatal error in the middle of the run: after a few windows, inside a window.
+    sandbox.add_fault("amilia", "status", path=f"/{stream}$", status=400, skip=6)
+    first = run_sync(config, [stream])
+    assert isinstance(first.error, FatalAPIError)
+    assert first.states, "no STATE before the failure"
+    bookmark = first.bookmark(stream)
+    emitted = set(keys_of(stream, first.records[stream]))
+    # Everything before the bookmark was written before the bookmark was.
+    assert expected_keys(stream, last=bookmark.date() - timedelta(days=1)) <= emitted
+    assert bookmark.date() < utc_today() - timedelta(days=4), "the failure came too late"
+
+    sandbox.clear_faults()
+    second = run_sync(config, [stream], state=first.final_state)
+    assert second.error is None, second.error
+    resumed = set(keys_of(stream, second.records[stream]))
+    assert emitted | resumed == expected_keys(stream)
+    assert not resumed & expected_keys(stream, last=bookmark.date() - timedelta(days=1)), (
+        "the resumed run re-read windows completed before the interruption"
+    )
+    assert START_DAYS_AGO > 4
