@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
-from resilience.reliability_report import write_report_if_complete
 
 from repo_support import ROOT
+from resilience.reliability_report import write_report_if_complete
 
 SESSION_STARTED = pytest.StashKey[float]()
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Any
 
 import pytest
 
+from api_sandbox.testing import shared_sandbox
 from repo_support import ROOT, TAPS, about_json
+from resilience.tap_profiles import profile
+from resilience.tap_runner import discovered_catalog
 
 spec = importlib.util.spec_from_file_location("sync_readmes", ROOT / "scripts" / "sync_readmes.py")
 assert spec is not None
@@ -103,3 +107,23 @@ def test_root_readme_shows_the_two_commands_and_every_tap() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for text in ("make demo", "make test", *TAPS, "--environment=prod"):
         assert text in readme
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_meltano_yml_select_keeps_opt_in_streams_opt_in(
+    tap: str, meltano_project: dict[str, Any]
+) -> None:
+    """Meltano selects every stream unless told: its `select` must exclude exactly the opt-in ones."""
+    tap_profile = profile(tap)
+    catalog = json.loads(
+        discovered_catalog(tap, json.dumps(tap_profile.config(shared_sandbox()), sort_keys=True))
+    )
+    opt_in = set()
+    for entry in catalog["streams"]:
+        root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        if not root.get("selected-by-default", False):
+            opt_in.add(entry["tap_stream_id"])
+    rules = extractor(meltano_project, tap).get("select", ["*.*"])
+    excluded = {rule[1:].removesuffix(".*") for rule in rules if rule.startswith("!")}
+    assert "*.*" in rules
+    assert excluded == opt_in

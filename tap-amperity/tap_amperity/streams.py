@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tap-amperity.streams")
 
 # --- shared fragments --------------------------------------------------------------------------
+# Any JSON value. Not th.AnyType: the SDK's record conformance fails on a list under an
+# empty schema (EmptySchemaTypeError), found by tests/resilience/test_hostile_data.py.
+ANY_JSON = th.CustomType({"type": ["object", "array", "string", "number", "boolean", "null"]})
 WORKFLOW_ERROR = th.ObjectType(
     th.Property("type", th.StringType),
     th.Property("message", th.StringType),
     th.Property("attribution", th.StringType, description="customer or platform"),
-    th.Property("data", th.AnyType),
+    th.Property("data", ANY_JSON),
 )
 TASK_INSTANCE = th.ObjectType(
     th.Property("id", th.StringType),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from agyletime.agyletime_support import SCALE, SEED
 
+from agyletime.agyletime_support import SCALE, SEED
 from api_sandbox.testing import SandboxProcess, shared_sandbox
 from tap_agyletime.client import AgyleTimeStream
 

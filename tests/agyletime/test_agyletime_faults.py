@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
 from agyletime.agyletime_support import (
     agyletime_stats,
     days_ago,
@@ -12,8 +14,6 @@ from agyletime.agyletime_support import (
     run_sync,
     sandbox_config,
 )
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-
 from api_sandbox.testing import SandboxProcess
 from tap_agyletime.streams import TasksStream
 

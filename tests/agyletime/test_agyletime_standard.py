@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agyletime.agyletime_support import SCALE, SEED, days_ago, sandbox_config
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from agyletime.agyletime_support import SCALE, SEED, days_ago, sandbox_config
 from api_sandbox.testing import shared_sandbox
 from tap_agyletime.tap import TapAgyleTime
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from singer_sdk.exceptions import FatalAPIError
+
 from agyletime.agyletime_support import (
     DATA,
     days_ago,
@@ -14,8 +16,6 @@ from agyletime.agyletime_support import (
     run_sync,
     sandbox_config,
 )
-from singer_sdk.exceptions import FatalAPIError
-
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.agyletime.data import utc_today
 from tap_agyletime.streams import AgentMetricsStream, TasksStream

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+
 from agyletime.agyletime_support import (
     DATA,
     DEFAULT_STREAMS,
@@ -17,7 +18,6 @@ from agyletime.agyletime_support import (
     run_sync,
     sandbox_config,
 )
-
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.agyletime.data import PAY_RATES, UNDECLARED_AGENT_METRICS
 from tap_agyletime.streams import TasksStream

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e.meltano_support import SCALE, isolated_env
 
 from api_sandbox.testing import SandboxProcess
+from e2e.meltano_support import SCALE, isolated_env
 
 
 @pytest.fixture

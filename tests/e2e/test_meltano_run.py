@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e.meltano_support import default_streams, meltano, table_stats, tap_env
 
 from api_sandbox.testing import SandboxProcess
+from e2e.meltano_support import default_streams, meltano, table_stats, tap_env
 from repo_support import TAPS
 
 pytestmark = pytest.mark.e2e

@@ -19,6 +19,9 @@ class FaultCase:
     description: str
     faults: tuple[dict[str, Any], ...]
     completes: bool
+    """The outcome required: a complete sync, or else a clear failure."""
+    either: bool = False
+    """True where both outcomes are sound (the tap may re-ask a page or stop on it)."""
     cause: str = ""
     """Regex the failing run's last stderr line must match (besides the stream name)."""
     needs_tokens: bool = False
@@ -95,6 +98,7 @@ FAULTS = (
         "the next-page pointer equals the current one (pagination loop)",
         ({"kind": "repeat_page_token", "count": 1},),
         completes=False,
+        either=True,
         cause=r"(?i)same|loop|repeat",
     ),
     FaultCase(

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from resilience.fault_cases import FAULTS
-
 from repo_support import ROOT, TAPS
+from resilience.fault_cases import FAULTS
 
 CELLS_DIR = ROOT / "output" / "reliability"
 REPORT = ROOT / "docs" / "reliability.md"

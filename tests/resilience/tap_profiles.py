@@ -1,8 +1,9 @@
 """What the cross-tap resilience tests need to know about each tap.
 
 A profile names the paged stream the fault matrix syncs, the sandbox route its pages come
-from, the sandbox config with fast retries, and the primary keys the sandbox holds for that
-stream — computed from the sandbox's own data model, never from the tap.
+from, the sandbox config, and the primary keys the sandbox holds — computed from the
+sandbox's own data model, never from the tap. Profiles are built lazily so that one tap's
+tests import only that tap.
 """
 
 from __future__ import annotations
@@ -11,45 +12,110 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from singer_sdk import Tap
+
 from api_sandbox.testing import SandboxProcess
 
 SCALE = 0.05
 SEED = 42
+Keys = Callable[[], set[Any]]
 
 
 @dataclass(frozen=True)
 class TapProfile:
-    """One tap as the fault matrix sees it."""
+    """One tap as the cross-tap resilience tests see it."""
 
     tap: str
+    tap_class: type[Tap]
     vendor: str
+    config: Callable[[SandboxProcess], dict[str, Any]]
+    """Sandbox credentials and URLs; pacing at the tap's default (the vendor's limit)."""
     stream: str
-    """A stream with at least three pages at SCALE and the config's page size."""
+    """The fault matrix's stream: at least three pages at SCALE with the config's page size."""
     route: str
     """Regex matching the request path of that stream's pages (faults hit only these)."""
-    config: Callable[[SandboxProcess], dict[str, Any]]
-    expected_keys: Callable[[], set[Any]]
+    expected_keys: Keys
     record_key: Callable[[dict[str, Any]], Any]
     uses_tokens: bool
     """True if the tap's auth has a token that can expire or be revoked."""
-    crash_streams: dict[str, tuple[tuple[str, ...], Callable[[], set[Any]]]]
+    crash_streams: dict[str, tuple[tuple[str, ...], Keys]]
     """Streams of the crash/resume test: key columns and the keys the sandbox holds."""
-    crash_env: Callable[[SandboxProcess], dict[str, str]]
+    crash_env: dict[str, str]
     """Meltano environment for the crash/resume runs (start date, small pages)."""
+    envelope: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    """A last page of the vendor's list envelope around ``records``."""
+    hostile_streams: dict[str, dict[str, Any] | None]
+    """Streams whose pages the hostile-data test builds, with the context each needs."""
+
+
+def _amilia() -> TapProfile:
+    from amilia.amilia_support import days_ago, expected_keys, sandbox_config
+    from tap_amilia.tap import TapAmilia
+
+    def config(sandbox: SandboxProcess) -> dict[str, Any]:
+        return sandbox_config(sandbox, max_requests_per_second=100)
+
+    start = days_ago(40)
+    return TapProfile(
+        tap="tap-amilia",
+        tap_class=TapAmilia,
+        vendor="amilia",
+        config=config,
+        stream="accounts",
+        route=r"/org/8008/accounts$",
+        expected_keys=lambda: expected_keys("accounts"),
+        record_key=lambda record: record["Id"],
+        uses_tokens=True,
+        crash_streams={
+            "activities": (("Id",), lambda: expected_keys("activities")),
+            "registrations": (
+                ("RegistrationId",),
+                lambda: expected_keys("registrations", start.date()),
+            ),
+        },
+        crash_env={
+            "TAP_AMILIA_START_DATE": start.date().isoformat(),
+            "TAP_AMILIA_PAGE_SIZE": "1",
+            "TAP_AMILIA_MAX_REQUESTS_PER_SECOND": "20",
+        },
+        envelope=lambda records: {
+            "Items": records,
+            "Paging": {"TotalCount": len(records), "Next": ""},
+        },
+        hostile_streams={
+            "programs": None,
+            "activities": {"ProgramId": 1},
+            "activity_occurrences": {"ActivityId": 1},
+            "program_persons": {"ProgramId": 1},
+            "activity_persons": {"ActivityId": 1},
+            "occurrence_participants": {"OccurrenceId": 1},
+            "accounts": None,
+            "account_contacts": {"AccountId": 1},
+            "memberships": None,
+            "membership_persons": {"MembershipId": 1},
+            "locations": None,
+            "events": None,
+            "registrations": None,
+            "reservations": None,
+        },
+    )
 
 
 def _agyletime() -> TapProfile:
     from agyletime.agyletime_support import days_ago, expected_keys, sandbox_config
+    from tap_agyletime.tap import TapAgyleTime
 
     def config(sandbox: SandboxProcess) -> dict[str, Any]:
+        # Agyle Time documents no rate limit; the tap's default pacing (3/s) is a courtesy.
         return sandbox_config(sandbox, start_date=days_ago(4).isoformat(), page_size=5)
 
     return TapProfile(
         tap="tap-agyletime",
+        tap_class=TapAgyleTime,
         vendor="agyletime",
+        config=config,
         stream="tasks",
         route=r"/workactivity/tasks$",
-        config=config,
         expected_keys=lambda: expected_keys("tasks", days_ago(4)),
         record_key=lambda record: (record["id"], record["createdAt"]),
         uses_tokens=True,
@@ -57,19 +123,81 @@ def _agyletime() -> TapProfile:
             "tasks": (("id", "createdAt"), lambda: expected_keys("tasks", days_ago(10))),
             "users": (("id",), lambda: expected_keys("users", days_ago(10))),
         },
-        crash_env=lambda _: {
+        crash_env={
             "TAP_AGYLETIME_START_DATE": days_ago(10).isoformat(),
             "TAP_AGYLETIME_PAGE_SIZE": "3",
             "TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND": "15",
+        },
+        envelope=lambda records: {
+            "status": "success",
+            "data": records,
+            "itemsCount": len(records),
+            "nextPageToken": "",
+        },
+        hostile_streams=dict.fromkeys(
+            (
+                "users",
+                "business_roles",
+                "system_roles",
+                "workstreams",
+                "contacts",
+                "interactions",
+                "published_shifts",
+                "tasks",
+                "task_definitions",
+            )
+        ),
+    )
+
+
+def _amperity() -> TapProfile:
+    from amperity.amperity_support import days_ago, expected_keys, sandbox_config
+    from tap_amperity.tap import TapAmperity
+
+    def config(sandbox: SandboxProcess) -> dict[str, Any]:
+        return sandbox_config(sandbox, page_size=5, max_requests_per_second=10)
+
+    return TapProfile(
+        tap="tap-amperity",
+        tap_class=TapAmperity,
+        vendor="amperity",
+        config=config,
+        stream="audit_events",
+        route=r"/api/audit-events$",
+        expected_keys=lambda: expected_keys("audit_events", days_ago(10)),
+        record_key=lambda record: record["event_id"],
+        uses_tokens=True,
+        crash_streams={
+            "audit_events": (
+                ("event_id",),
+                lambda: expected_keys("audit_events", days_ago(10)),
+            ),
+            "index_profiles": (("index_id", "id"), lambda: expected_keys("index_profiles")),
+        },
+        crash_env={
+            "TAP_AMPERITY_START_DATE": days_ago(10).isoformat(),
+            "TAP_AMPERITY_PAGE_SIZE": "2",
+        },
+        envelope=lambda records: {"data": records, "next_token": None},
+        hostile_streams={
+            "audit_events": None,
+            "campaigns": None,
+            "segments": None,
+            "workflow_runs": None,
+            "ingest_jobs": None,
+            "profile_indexes": None,
+            "index_profiles": {"index_id": "idx-hostile"},
         },
     )
 
 
 PROFILE_FACTORIES: dict[str, Callable[[], TapProfile]] = {
+    "tap-amilia": _amilia,
+    "tap-amperity": _amperity,
     "tap-agyletime": _agyletime,
 }
 
 
 def profile(tap: str) -> TapProfile:
-    """The profile of ``tap`` (built lazily: importing one tap's support needs only that tap)."""
+    """The profile of ``tap``."""
     return PROFILE_FACTORIES[tap]()

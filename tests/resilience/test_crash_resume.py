@@ -20,11 +20,11 @@ from typing import Any
 import duckdb
 import psutil
 import pytest
-from e2e.meltano_support import isolated_env, tap_env
-from resilience.tap_profiles import SCALE, SEED, profile
 
 from api_sandbox.testing import SandboxProcess
+from e2e.meltano_support import isolated_env, tap_env
 from repo_support import BIN, ROOT, TAPS
+from resilience.tap_profiles import SCALE, SEED, profile
 
 pytestmark = pytest.mark.e2e
 KILLS = int(__import__("os").environ.get("CRASH_KILLS", "2"))
@@ -45,17 +45,25 @@ def start_run(tap: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
 def tap_process(
     run: subprocess.Popen[bytes], tap: str, wait_s: float = 60
 ) -> psutil.Process | None:
-    """The tap's own process among the run's descendants, once it has started."""
+    """The tap's syncing process among the run's descendants (Meltano runs discovery first)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and run.poll() is None:
         for child in psutil.Process(run.pid).children(recursive=True):
             try:
-                if any(part.endswith(f"/{tap}") for part in child.cmdline()):
+                cmdline = child.cmdline()
+                if "--discover" in cmdline:
+                    continue
+                if any(part.endswith(f"/{tap}") for part in cmdline):
                     return child
             except psutil.NoSuchProcess:
                 continue
         time.sleep(0.05)
     return None
+
+
+def requests_so_far(sandbox: SandboxProcess, vendor: str) -> int:
+    requests: int = sandbox.stats()[vendor]["requests"]
+    return requests
 
 
 def normalise(value: Any) -> Any:
@@ -88,7 +96,7 @@ def test_killed_runs_resume_to_exactly_the_sandbox_data(tap: str, tmp_path: Path
         env = {
             **isolated_env(tmp_path),
             **tap_env(tap, sandbox),
-            **tap_profile.crash_env(sandbox),
+            **tap_profile.crash_env,
             f"{tap.upper().replace('-', '_')}__SELECT": json.dumps(
                 [f"{stream}.*" for stream in tap_profile.crash_streams]
             ),
@@ -96,15 +104,19 @@ def test_killed_runs_resume_to_exactly_the_sandbox_data(tap: str, tmp_path: Path
         }
         killed = 0
         for _ in range(KILLS):
+            # A random point, measured in API requests so that it lands mid-run on any machine.
+            kill_after = requests_so_far(sandbox, tap_profile.vendor) + rng.randint(3, 15)
             run = start_run(tap, env, tmp_path / "killed-runs.log")
             process = tap_process(run, tap)
-            if process is not None:
-                time.sleep(rng.uniform(0.3, 2.0))
-                try:
-                    process.send_signal(signal.SIGKILL)
-                    killed += 1
-                except psutil.NoSuchProcess:
-                    pass  # it finished first: the next run starts from complete state
+            while process is not None and process.is_running() and run.poll() is None:
+                if requests_so_far(sandbox, tap_profile.vendor) >= kill_after:
+                    try:
+                        process.send_signal(signal.SIGKILL)
+                        killed += 1
+                    except psutil.NoSuchProcess:
+                        pass  # it finished first: the next run starts from complete state
+                    break
+                time.sleep(0.01)
             run.wait(timeout=RUN_TIMEOUT_S)
         assert killed or not KILLS, "no kill landed while the tap was running"
         final_log = tmp_path / "final-run.log"

@@ -1,0 +1,184 @@
+"""Odd but valid JSON through each stream's record parsing: never a crash, never a lost key.
+
+Hypothesis builds pages from each stream's own schema: nulls anywhere outside the primary
+key, huge and non-ASCII strings, numbers sent as strings, unknown fields with nested
+objects, datetimes with 7 fractional digits and offsets. Each page goes through the tap's
+parse_response and post_process, the SDK's type conformance and the JSON writer, exactly
+as in a sync (only the HTTP round trip is skipped: these bodies are built, not served).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream
+
+from api_sandbox.testing import shared_sandbox
+from repo_support import TAPS
+from resilience.tap_profiles import profile
+
+LOGGER = logging.getLogger("hostile-data")
+KEY_STRINGS = st.text(min_size=1, max_size=40).filter(str.strip)
+ODD_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="ÅßЖ中文🙂\u200b\u202e\"'\\\n\t", min_size=1, max_size=50),
+    st.integers(min_value=5_000, max_value=100_000).map(lambda n: "x" * n),
+)
+
+
+def seven_digit_iso(moment: datetime) -> str:
+    """``2024-06-19T08:00:00.1234567-04:00``: .NET's 7 fractional digits, any offset."""
+    offset = moment.isoformat()[len(moment.replace(tzinfo=None).isoformat()) :]
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "3" + offset
+
+
+DATETIMES = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.timezones()
+).map(seven_digit_iso)
+NESTED = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        ODD_TEXT,
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def types_of(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def value_for(schema: dict[str, Any], *, nullable: bool = True) -> st.SearchStrategy[Any]:
+    """Odd values that still fit the vendor's JSON: None, odd strings, numbers as strings."""
+    kinds = types_of(schema)
+    options: list[st.SearchStrategy[Any]] = []
+    if "integer" in kinds:
+        options += [st.integers(-(2**53), 2**53), st.integers(0, 10**12).map(str)]
+    if "number" in kinds:
+        options += [
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.decimals(places=4).map(str),
+        ]
+    if "boolean" in kinds:
+        options.append(st.booleans())
+    if "string" in kinds:
+        options.append(DATETIMES if schema.get("format") == "date-time" else ODD_TEXT)
+    if "object" in kinds:
+        options.append(record_for(schema, keys=(), depth=1))
+    if "array" in kinds:
+        options.append(st.lists(value_for(schema.get("items", {})), max_size=3))
+    if not options:
+        options.append(NESTED)
+    if nullable:
+        options.append(st.none())
+    return st.one_of(options)
+
+
+def key_value(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Primary key values are never null; their type is the schema's."""
+    kinds = types_of(schema)
+    if "integer" in kinds:
+        return st.integers(1, 2**53)
+    if schema.get("format") == "date-time":
+        return DATETIMES
+    return KEY_STRINGS
+
+
+@st.composite
+def _record(
+    draw: st.DrawFn, schema: dict[str, Any], keys: tuple[str, ...], depth: int
+) -> dict[str, Any]:
+    properties: dict[str, Any] = schema.get("properties", {})
+    record: dict[str, Any] = {}
+    for name, property_schema in properties.items():
+        if name in keys:
+            record[name] = draw(key_value(property_schema))
+        elif depth < 3 and draw(st.booleans()):
+            record[name] = draw(value_for(property_schema))
+    extra = draw(st.dictionaries(st.text(min_size=1, max_size=12), NESTED, max_size=2))
+    return {**{k: v for k, v in extra.items() if k not in properties}, **record}
+
+
+def record_for(
+    schema: dict[str, Any], keys: tuple[str, ...], depth: int = 0
+) -> st.SearchStrategy[dict[str, Any]]:
+    return _record(schema, keys, depth)
+
+
+def fake_response(body: dict[str, Any], url: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    response._content = json.dumps(body, allow_nan=False).encode()
+    response.url = url
+    response.request = requests.Request("GET", url).prepare()
+    return response
+
+
+def hostile_cases() -> list[tuple[str, str]]:
+    return [(tap, stream) for tap in TAPS for stream in profile(tap).hostile_streams]
+
+
+@pytest.mark.parametrize(("tap", "stream_name"), hostile_cases())
+def test_odd_records_parse_without_crash_or_lost_keys(tap: str, stream_name: str) -> None:
+    tap_profile = profile(tap)
+    instance = tap_profile.tap_class(config=tap_profile.config(shared_sandbox()))
+    stream = instance.streams[stream_name]
+    assert isinstance(stream, RESTStream)
+    keys = tuple(stream.primary_keys or ())
+    context = tap_profile.hostile_streams[stream_name]
+    url = stream.get_url(context)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(record_for(stream.schema, keys), min_size=1, max_size=4))
+    def check(records: list[dict[str, Any]]) -> None:
+        response = fake_response(tap_profile.envelope(records), url)
+        parsed = [stream.post_process(r, context) for r in stream.parse_response(response)]
+        parsed = [r for r in parsed if r is not None]
+        assert len(parsed) == len(records), "a record was dropped"
+        for sent, got in zip(records, parsed, strict=True):
+            conformed = conform_record_data_types(
+                stream.name, got, stream.schema, TypeConformanceLevel.RECURSIVE, LOGGER
+            )
+            for key in keys:
+                assert conformed[key] == sent[key], f"key field {key} changed or was dropped"
+            json.dumps(conformed, default=str)
+
+    check()
+
+
+def untyped_paths(schema: dict[str, Any], path: str = "") -> list[str]:
+    """Properties whose schema names no type: the SDK's conformance fails on a list there."""
+    found = []
+    for name, sub in schema.get("properties", {}).items():
+        where = f"{path}.{name}" if path else name
+        if not any(k in sub for k in ("type", "anyOf", "oneOf", "allOf")):
+            found.append(where)
+        found += untyped_paths(sub, where)
+        if isinstance(sub.get("items"), dict):
+            found += untyped_paths(sub["items"], f"{where}[]")
+    return found
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_no_stream_schema_has_an_untyped_property(tap: str) -> None:
+    tap_profile = profile(tap)
+    instance = tap_profile.tap_class(config=tap_profile.config(shared_sandbox()))
+    untyped = {name: untyped_paths(s.schema) for name, s in instance.streams.items()}
+    assert not {name: paths for name, paths in untyped.items() if paths}
