@@ -48,7 +48,7 @@ typecheck: .venv/.synced  ## mypy (strict)
 	$(BIN)/mypy tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox scripts
 
 pytest: install  ## unit, SDK standard and end-to-end tests
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## everything CI runs
 

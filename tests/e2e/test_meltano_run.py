@@ -15,7 +15,9 @@ from api_sandbox.testing import SandboxProcess
 from e2e.meltano_support import default_streams, meltano, table_stats, tap_env
 from repo_support import TAPS
 
-pytestmark = pytest.mark.e2e
+# Concurrent `meltano run`s of one plugin in one project share .meltano/run/<plugin>/ and
+# delete each other's catalog: every Meltano test runs in the same xdist worker, in turn.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
 
 @pytest.mark.parametrize("tap", TAPS)

@@ -26,7 +26,9 @@ from e2e.meltano_support import isolated_env, tap_env
 from repo_support import BIN, ROOT, TAPS
 from resilience.tap_profiles import SCALE, SEED, profile
 
-pytestmark = pytest.mark.e2e
+# Concurrent `meltano run`s of one plugin in one project share .meltano/run/<plugin>/ and
+# delete each other's catalog: every Meltano test runs in the same xdist worker, in turn.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 KILLS = int(__import__("os").environ.get("CRASH_KILLS", "2"))
 RUN_TIMEOUT_S = 180
 
