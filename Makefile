@@ -10,12 +10,13 @@ MELTANO := $(BIN)/meltano
 SANDBOX_PORT ?= 8765
 SANDBOX_SCALE ?= 1
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_DISABLE_TRACKING := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install demo test lint typecheck pytest sandbox readmes clean
+.PHONY: help install demo test lint typecheck pytest sandbox readmes bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +52,9 @@ pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## everything CI runs
+
+bench: install  ## throughput, pacing, latency and memory of the taps -> docs/performance.md (BENCH_ARGS=--quick)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 readmes: .venv/.synced  ## regenerate each tap README's settings table from --about
 	$(BIN)/python scripts/sync_readmes.py

@@ -77,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="arm a fault at start, e.g. vendor=amilia,kind=status,status=429,count=3,retry_after=1",
     )
+    p.add_argument(
+        "--memoize-records",
+        action="store_true",
+        help="keep generated records in memory, so repeated reads cost only serialization "
+        "(for benchmarks: `make bench` times the client, not the data generator)",
+    )
     p.add_argument("--port-file", help="write the bound port to this file once listening")
     p.add_argument(
         "--access-log", action="store_true", help="log each request line (never headers)"
@@ -95,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limits=dict(args.rate_limit),
         token_ttl_s=dict(args.token_ttl),
         access_log=args.access_log,
+        memoize_records=args.memoize_records,
     )
     sandbox = Sandbox(settings)
     for fault in args.fault:

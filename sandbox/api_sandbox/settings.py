@@ -20,6 +20,8 @@ class SandboxSettings:
     rate_limits: dict[str, float] = field(default_factory=dict)
     token_ttl_s: dict[str, float] = field(default_factory=dict)
     access_log: bool = False
+    memoize_records: bool = False
+    """Keep every generated record in memory (benchmarks: time the client, not the generator)."""
 
     def rate_limit_for(self, vendor: str, default: float | None) -> float | None:
         """Requests per second enforced for ``vendor`` (None: unlimited)."""

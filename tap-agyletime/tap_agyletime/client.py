@@ -6,6 +6,7 @@ import abc
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
@@ -13,11 +14,16 @@ from urllib.parse import urlparse
 import backoff
 import requests
 from singer_sdk import RESTStream
+from singer_sdk import singerlib as singer
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._typing import _warn_unmapped_properties
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_agyletime.auth import AgyleTimeAuthenticator
+from tap_agyletime.conformance import ObjectConformer, compile_conformer
 from tap_agyletime.responses import envelope, next_page_token, record_list, vendor_message
 
 if TYPE_CHECKING:
@@ -95,6 +101,10 @@ class AgyleTimeStream(RESTStream[str | None], abc.ABC):
     """Key of the record list when ``data`` is an object (else: its only list)."""
     retry_base_delay_s: ClassVar[float] = 1.0
     """First backoff wait when the API sends no Retry-After (doubles, with jitter)."""
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    """Records are conformed in :meth:`post_process` instead, by the SDK's recursive rules
+    compiled once per schema (tap_agyletime.conformance): the SDK's per-record schema walk
+    was the largest cost per record."""
 
     def __init__(self, tap: TapAgyleTime) -> None:
         super().__init__(tap=tap)
@@ -130,7 +140,7 @@ class AgyleTimeStream(RESTStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         request.params = {
             **self.query_filters(page.stream_context),
-            "pageLimit": self.config.get("page_size", 500),
+            "pageLimit": self.config.get("page_size", 1000),
             "nextPageToken": page.next_page_token,
         }
         return request
@@ -204,6 +214,53 @@ class AgyleTimeStream(RESTStream[str | None], abc.ABC):
             details["tries"],
             self.backoff_max_tries(),
         )
+
+    # --- records ------------------------------------------------------------------------------
+    @cached_property
+    def _conform(self) -> ObjectConformer:
+        """The conformer of the schema the SDK would conform to (the catalog's, if given)."""
+        return compile_conformer(self.effective_schema)
+
+    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
+        """Conform types and drop undeclared keys, exactly as the SDK's RECURSIVE level does."""
+        unmapped: list[str] = []
+        record = self._conform(row, unmapped)
+        if unmapped:
+            _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+        return record
+
+    @cached_property
+    def _selects_every_property(self) -> bool:
+        """True unless the catalog deselects a property (the SDK then prunes nothing)."""
+        return all(self.mask.values())
+
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[singer.RecordMessage, None, None]:
+        """The SDK's RECORD messages without two per-record costs that change nothing here.
+
+        When the catalog deselects no property, the SDK's pruning still copies and walks
+        every record to remove nothing; and its conformance is a no-op (post_process
+        conformed). Any catalog that deselects a property takes the SDK's own path.
+        """
+        if not self._selects_every_property:
+            yield from super()._generate_record_messages(record)
+            return
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """None: these streams have no children (the SDK would copy every record for them)."""
+        return ()
 
     # --- responses ----------------------------------------------------------------------------
     def error_line(self, response: requests.Response) -> str:

@@ -425,10 +425,10 @@ class TasksStream(DateWindowStream):
     ).to_dict()
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
-        """``taskTypeIdentifier`` is untyped in the wild: keep it as text."""
+        """``taskTypeIdentifier`` is untyped in the wild: keep it as text, then conform."""
         if row.get("taskTypeIdentifier") is not None:
             row["taskTypeIdentifier"] = str(row["taskTypeIdentifier"])
-        return row
+        return super().post_process(row, context)
 
 
 class TaskDefinitionsStream(AgyleTimeStream):

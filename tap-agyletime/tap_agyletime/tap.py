@@ -169,8 +169,8 @@ class TapAgyleTime(Tap):
         th.Property(
             "page_size",
             th.IntegerType,
-            default=500,
-            description="pageLimit of each request (the API may lower it)",
+            default=1000,
+            description="pageLimit of each request (1000, the most the API serves, by default)",
         ),
         th.Property(
             "max_requests_per_second",
