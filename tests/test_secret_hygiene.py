@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from api_sandbox.testing import SandboxProcess, shared_sandbox
+from api_sandbox.vendors.amperity import SANDBOX_UI_TOKEN
 from repo_support import BIN
 
 SECRET_SETTINGS = {
@@ -120,3 +121,58 @@ def test_no_secret_or_token_in_any_output(tap: str, tmp_path: Path) -> None:
 
     found = leaks("\n".join(outputs), secrets)
     assert not found, f"{tap} leaked: {found}"
+
+
+OTHER_AUTH_MODES = [
+    # (tap, settings replacing the default auth mode, secret settings among them, sync succeeds)
+    (
+        "tap-amilia",
+        {"api_key": "sandbox-api-key", "api_secret": "sandbox-api-secret"},
+        ("api_secret",),
+        True,
+    ),
+    (
+        "tap-amilia",
+        {"token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlLWxlYWsifQ.c2lnbmF0dXJlLWxlYWs"},
+        ("token",),
+        False,
+    ),
+    ("tap-amperity", {"access_token": "<ui-token>"}, ("access_token",), True),
+    ("tap-amperity", {"access_token": "fake-ui-token-0xBADC0DE"}, ("access_token",), False),
+]
+DEFAULT_AUTH = {
+    "tap-amilia": ("username", "password"),
+    "tap-amperity": ("client_id", "client_secret"),
+}
+
+
+@pytest.mark.parametrize(
+    ("tap", "auth", "secret_settings", "succeeds"),
+    OTHER_AUTH_MODES,
+    ids=[
+        f"{tap}-{'-'.join(auth)}-{'ok' if ok else 'refused'}"
+        for tap, auth, _, ok in OTHER_AUTH_MODES
+    ],
+)
+def test_other_auth_modes_leak_nothing(
+    tap: str, auth: dict[str, str], secret_settings: tuple[str, ...], succeeds: bool, tmp_path: Path
+) -> None:
+    sandbox = shared_sandbox(scale=0.02)
+    config = {k: v for k, v in config_for(tap, sandbox).items() if k not in DEFAULT_AUTH[tap]}
+    config |= {k: SANDBOX_UI_TOKEN if v == "<ui-token>" else v for k, v in auth.items()}
+    result = run_tap(tap, config, tmp_path)
+    assert (result.returncode == 0) is succeeds, result.stderr[-2000:]
+    found = leaks(result.stdout + result.stderr, [config[name] for name in secret_settings])
+    assert not found, f"{tap} leaked: {found}"
+
+
+def test_the_sandbox_logs_no_secret_or_token() -> None:
+    """Everything the shared sandbox printed while serving the syncs above."""
+    sandbox = shared_sandbox(scale=0.02)
+    secrets = [
+        v
+        for tap in SECRET_SETTINGS
+        for k, v in config_for(tap, sandbox).items()
+        if k in SECRET_SETTINGS[tap]
+    ]
+    assert not leaks(sandbox.output(), secrets)

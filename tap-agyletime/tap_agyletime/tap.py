@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, NoReturn
+from urllib.parse import urlparse, urlsplit
 
+import requests
 from pyrate_limiter import Duration, Limiter, Rate
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_agyletime.auth import AgyleTimeAuthenticator
 from tap_agyletime.client import AgyleTimeStream, parse_instant
@@ -99,6 +100,25 @@ def check_settings(config: Mapping[str, Any]) -> None:
             ) from None
         if start > datetime.now(UTC):
             raise _invalid(f"start_date is in the future: {config['start_date']!r}")
+
+
+ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def unreachable_line(exc: requests.RequestException) -> str:
+    """One line for a request that never got an answer: host, reason, path, the setting to check."""
+    request = exc.request
+    url = urlsplit(str(request.url) if request is not None and request.url else "")
+    method = request.method if request is not None else "GET"
+    if isinstance(exc, requests.Timeout):
+        reason = "no answer within request_timeout"
+    else:
+        found = ERRNO_REASON.search(str(exc))
+        reason = found.group(1).strip().lower() if found else type(exc).__name__
+    return (
+        f"cannot reach {url.netloc} ({reason}) for {method} {url.path}; "
+        "check the tenant_url and regional_url settings"
+    )
 
 
 class TapAgyleTime(Tap):
@@ -191,6 +211,25 @@ class TapAgyleTime(Tap):
             description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
         ),
     ).to_dict()
+
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the CLI; a failing or unreachable API ends in one line, not a traceback.
+
+        The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
+        """
+        try:
+            super().invoke(**kwargs)
+        except (FatalAPIError, RetriableAPIError) as exc:
+            cls._fail(str(exc), exc)
+        except requests.RequestException as exc:
+            cls._fail(unreachable_line(exc), exc)
+
+    @classmethod
+    def _fail(cls, line: str, exc: Exception) -> NoReturn:
+        cls.logger.debug("traceback of the failure", exc_info=exc)
+        cls.logger.error("%s", line)
+        raise SystemExit(1)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 
 from tap_amperity.client import (
+    DEFAULT_PAGE_SIZE,
     PROFILE_API,
     UNSTABLE_API,
     AmperityStream,
@@ -19,6 +21,7 @@ from tap_amperity.client import (
     iso_z,
     parse_instant,
 )
+from tap_amperity.parallel import Prefetcher, read_ahead
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -227,7 +230,7 @@ class IngestJobsStream(DateWindowStream):
                 if isinstance(table, dict) and table.get("started_at")
             ]
             row["started_at"] = min(starts, key=parse_instant) if starts else None
-        return row
+        return super().post_process(row, context)
 
 
 # --- Profile API (profile_api_version) ---------------------------------------------------------
@@ -249,6 +252,40 @@ class ProfileIndexesStream(AmperityStream):
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
         """Only the index id: the child's path needs nothing else."""
         return {"index_id": record["id"]}
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The indexes; with ``max_parallel_requests`` > 1, their profiles are fetched ahead.
+
+        Each index read (a few ahead of the one the SDK is at) has its profile listing
+        submitted to index_profiles' worker pool; the SDK then syncs index_profiles per index
+        as usual, and the records come from that listing.
+        """
+        records = super().get_records(context)
+        child = next(
+            (
+                stream
+                for stream in self.child_streams
+                if isinstance(stream, IndexProfilesStream)
+                and (stream.selected or stream.has_selected_descendents)
+            ),
+            None,
+        )
+        prefetcher = child.start_prefetching() if child is not None else None
+        if prefetcher is None:
+            yield from records
+            return
+
+        def submit(record: dict[str, Any]) -> None:
+            try:
+                child_context = self.get_child_context(record, context)
+            except Exception:  # a bad record fails where the SDK reads it
+                return
+            prefetcher.submit(child_context)
+
+        try:
+            yield from read_ahead(records, prefetcher.ahead, submit)
+        finally:
+            child.stop_prefetching()  # type: ignore[union-attr]
 
 
 JSON_TYPES: dict[type, th.JSONTypeHelper[Any]] = {
@@ -281,6 +318,44 @@ class IndexProfilesStream(AmperityStream):
     def __init__(self, tap: TapAmperity) -> None:
         super().__init__(tap=tap)
         self._tap_ref = tap
+        self._prefetcher: Prefetcher | None = None
+
+    # --- latency hiding (see tap_amperity.parallel) -------------------------------------------
+    def start_prefetching(self) -> Prefetcher | None:
+        """A worker pool for the parent's sync; None when ``max_parallel_requests`` is 1."""
+        self.stop_prefetching()
+        workers = self._tap_ref.max_parallel_requests
+        if workers <= 1:
+            return None
+        self._prefetcher = Prefetcher(
+            self.request_records,
+            workers=workers,
+            page_size=int(self.config.get("page_size", DEFAULT_PAGE_SIZE)),
+            name=f"{self.name}-worker",
+        )
+        return self._prefetcher
+
+    def stop_prefetching(self) -> None:
+        """Cancel what was not read and wait for the workers."""
+        prefetcher, self._prefetcher = self._prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The index's profiles: from the listing fetched ahead, else requested now."""
+        listing = self._prefetcher.take(context or {}) if self._prefetcher else None
+        if listing is None:
+            yield from super().get_records(context)
+            return
+        try:
+            yield from listing.records()
+        except GeneratorExit:
+            listing.cancel()
+            raise
+        except BaseException:
+            # The sync stops here: no worker may keep fetching behind the error.
+            self.stop_prefetching()
+            raise
 
     @cached_property
     def _discovered_schema(self) -> dict[str, Any]:
@@ -317,7 +392,7 @@ class IndexProfilesStream(AmperityStream):
                     break
                 first_page = islice(
                     self.request_records({"index_id": index["id"]}),
-                    int(self.config.get("page_size", 100)),
+                    int(self.config.get("page_size", DEFAULT_PAGE_SIZE)),
                 )
                 for profile in first_page:
                     for key, value in (profile.get("attributes") or {}).items():

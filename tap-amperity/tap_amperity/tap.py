@@ -4,33 +4,35 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
-from urllib.parse import urlparse
+from typing import Any, NoReturn
+from urllib.parse import urlparse, urlsplit
 
 import requests
-from pyrate_limiter import Limiter, Rate
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_amperity.auth import (
     AmperityAuthenticator,
     ClientCredentialsAuthenticator,
     StaticTokenAuthenticator,
 )
-from tap_amperity.client import AmperityStream, parse_instant
+from tap_amperity.client import DEFAULT_PAGE_SIZE, AmperityStream, parse_instant
+from tap_amperity.pacing import Pacer
 from tap_amperity.streams import STREAM_TYPES, UNSTABLE_STREAM_TYPES
+from tap_amperity.writer import AmperityWriter
 
 TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$|^unstable$")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-PACING_WINDOW_MS = 1050
-"""The rate window, a little over a second: requests reach the API a few ms after they are
-paced, and the API counts arrivals on a strict one-second window."""
+
+
+DEFAULT_PARALLEL_REQUESTS = 4
+"""Enough to keep 10 requests/second busy with ~400 ms responses; more only queues on the pace."""
 
 
 def api_url(config: Mapping[str, Any]) -> str:
@@ -91,6 +93,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
         "page_size": 1,
         "workflow_lookback_days": 0,
         "max_requests_per_second": 1,
+        "max_parallel_requests": 1,
         "request_timeout": 1,
         "max_retries": 1,
     }
@@ -108,11 +111,30 @@ def check_settings(config: Mapping[str, Any]) -> None:
             raise _invalid(f"start_date is in the future: {config['start_date']!r}")
 
 
+ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def unreachable_line(exc: requests.RequestException) -> str:
+    """One line for a request that never got an answer: host, reason, path, the setting to check."""
+    request = exc.request
+    url = urlsplit(str(request.url) if request is not None and request.url else "")
+    method = request.method if request is not None else "GET"
+    if isinstance(exc, requests.Timeout):
+        reason = "no answer within request_timeout"
+    else:
+        found = ERRNO_REASON.search(str(exc))
+        reason = found.group(1).strip().lower() if found else type(exc).__name__
+    return (
+        f"cannot reach {url.netloc} ({reason}) for {method} {url.path}; "
+        "check the api_url and token_url settings"
+    )
+
+
 class TapAmperity(Tap):
     """Singer tap for the Amperity API and Profile API."""
 
     name = "tap-amperity"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = AmperityWriter  # the SDK's msgspec writer, fewer flushes
     dynamic_catalog = True  # index_profiles' attribute names come from the API
 
     config_jsonschema = th.PropertiesList(
@@ -178,7 +200,7 @@ class TapAmperity(Tap):
         th.Property(
             "page_size",
             th.IntegerType,
-            default=100,
+            default=DEFAULT_PAGE_SIZE,
             description="limit of each cursor-paged request",
         ),
         th.Property(
@@ -186,6 +208,15 @@ class TapAmperity(Tap):
             th.IntegerType,
             default=10,
             description="Client-side pacing of all requests, token requests included",
+        ),
+        th.Property(
+            "max_parallel_requests",
+            th.IntegerType,
+            default=DEFAULT_PARALLEL_REQUESTS,
+            description=(
+                "Requests in flight at once for index_profiles (one listing per index), "
+                "all within max_requests_per_second; 1 reads one index after another"
+            ),
         ),
         th.Property(
             "workflow_lookback_days",
@@ -213,8 +244,28 @@ class TapAmperity(Tap):
         ),
     ).to_dict()
 
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the CLI; a failing or unreachable API ends in one line, not a traceback.
+
+        The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
+        """
+        try:
+            super().invoke(**kwargs)
+        except (FatalAPIError, RetriableAPIError) as exc:
+            cls._fail(str(exc), exc)
+        except requests.RequestException as exc:
+            cls._fail(unreachable_line(exc), exc)
+
+    @classmethod
+    def _fail(cls, line: str, exc: Exception) -> NoReturn:
+        cls.logger.debug("traceback of the failure", exc_info=exc)
+        cls.logger.error("%s", line)
+        raise SystemExit(1)
+
     def __init__(self, **kwargs: Any) -> None:
         self._deprecations_logged: set[tuple[str, str, str]] = set()
+        self._thread_state = threading.local()
         super().__init__(**kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -230,15 +281,27 @@ class TapAmperity(Tap):
         return api_url(self.config)
 
     @cached_property
-    def limiter(self) -> Limiter:
-        """One pace for every request of this tap, token requests included."""
-        per_second = int(self.config.get("max_requests_per_second", 10))
-        return Limiter(Rate(per_second, PACING_WINDOW_MS))
+    def pacer(self) -> Pacer:
+        """One pace for every request of this tap, token requests and worker threads included."""
+        return Pacer(int(self.config.get("max_requests_per_second", 10)))
 
-    @cached_property
+    @property
     def session(self) -> requests.Session:
-        """The HTTP session every stream and the token requests share."""
-        return requests.Session()
+        """The calling thread's HTTP session (requests.Session is not thread-safe).
+
+        The main thread's session serves every stream and the token requests; each worker
+        thread of a parallel listing gets its own.
+        """
+        session: requests.Session | None = getattr(self._thread_state, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._thread_state.session = session  # freed with its thread
+        return session
+
+    @property
+    def max_parallel_requests(self) -> int:
+        """Requests a parallel listing keeps in flight (1: sequential)."""
+        return int(self.config.get("max_parallel_requests") or DEFAULT_PARALLEL_REQUESTS)
 
     @cached_property
     def token_authenticator(self) -> AmperityAuthenticator:
@@ -250,8 +313,8 @@ class TapAmperity(Tap):
             client_id=str(self.config.get("client_id", "")),
             client_secret=str(self.config.get("client_secret", "")),
             tenant_id=str(self.config.get("tenant_id", "")),
-            session=self.session,
-            limiter=self.limiter,
+            session=lambda: self.session,
+            pace=self.pacer.wait,
             timeout=float(self.config.get("request_timeout", 60)),
         )
 
