@@ -288,15 +288,16 @@ def run_child(command: list[str], timeout_s: float = RUN_TIMEOUT_S) -> tuple[Run
     return run, stdout, stderr
 
 
-def metric_sum(stderr: str, metric: str, stream: str) -> float:
-    """Sum of the SDK's ``metric`` points for ``stream`` (counters reset when logged)."""
+def metric_sum(stderr: str, metric: str, stream: str | None) -> float:
+    """Sum of the SDK's ``metric`` points for ``stream`` (None: every stream)."""
     total = 0.0
     for match in METRIC.finditer(stderr):
         try:
             point = json.loads(match.group(1))
         except ValueError:
             continue
-        if point.get("metric") == metric and point.get("tags", {}).get("stream") == stream:
+        tagged = point.get("tags", {}).get("stream")
+        if point.get("metric") == metric and (stream is None or tagged == stream):
             total += float(point.get("value", 0))
     return total
 
@@ -332,8 +333,19 @@ class TapRunner:
                     item["metadata"]["selected"] = entry["tap_stream_id"] in streams
         return self._write("catalog-" + "-".join(streams), catalog)
 
-    def sync(self, config: dict[str, Any], streams: tuple[str, ...], count: str) -> Run:
-        """Sync ``streams`` with stdout to /dev/null; records counted for ``count``."""
+    def default_streams(self, config: dict[str, Any]) -> tuple[str, ...]:
+        """The streams the tap selects by default (what Meltano's `select` keeps)."""
+        self.catalog(self._write("config", config), ())
+        assert self._catalog is not None
+        return tuple(
+            entry["tap_stream_id"]
+            for entry in self._catalog["streams"]
+            for item in entry["metadata"]
+            if item["breadcrumb"] == [] and item["metadata"].get("selected-by-default")
+        )
+
+    def sync(self, config: dict[str, Any], streams: tuple[str, ...], count: str | None) -> Run:
+        """Sync ``streams`` with stdout to /dev/null; records counted for ``count`` (None: all)."""
         config_path = self._write("config", config)
         catalog_path = self.catalog(config_path, streams)
         run, _, stderr = run_child(
@@ -529,6 +541,45 @@ def latency(quick: bool, workdir: Path) -> list[Paced]:
 
 
 @dataclass
+class FullSync:
+    """A tap's default-selected sync of a whole sandbox tenant at one scale."""
+
+    vendor: str
+    scale: float
+    streams: int
+    run: Run
+
+
+FULL_SCALES = {"amilia": 1.0, "amperity": 2.0, "agyletime": 1.0}
+"""The smaller tenant of each tap's full sync; the larger one is ten times this."""
+
+
+def full_syncs(quick: bool, workdir: Path) -> list[FullSync]:
+    """Every default stream, limits off: records/s of a whole tenant, and memory at 10x the size."""
+    results = []
+    for vendor in VENDORS:
+        for factor in (1, 10):
+            scale = FULL_SCALES[vendor] * factor / (4 if quick else 1)
+            with SandboxProcess(scale=scale) as sandbox:
+                sandbox.configure(rate_limits=dict.fromkeys(VENDORS, 0))
+                runner = TapRunner(vendor, workdir)
+                config = tap_config(vendor, sandbox.url(vendor), max_requests_per_second=UNPACED)
+                streams = runner.default_streams(config)
+                run = runner.sync(config, streams, None)
+            results.append(FullSync(vendor, scale, len(streams), run))
+    return results
+
+
+def full_paced(workdir: Path) -> Paced:
+    """Amperity's whole default sync against its 10/s ceiling (issue: >= 90%, zero 429s)."""
+    with SandboxProcess(scale=1.0) as sandbox:
+        sandbox.configure(rate_limits=CEILINGS)
+        runner = TapRunner("amperity", workdir)
+        streams = runner.default_streams(tap_config("amperity", sandbox.url("amperity")))
+        return paced_run(sandbox, "amperity", streams, workdir)
+
+
+@dataclass
 class Memory:
     """Peak RSS of one stream at two sizes."""
 
@@ -574,6 +625,7 @@ def report(
     paced: list[Paced],
     hidden: list[Paced],
     mem: Memory,
+    full: list[FullSync],
     command: str,
     elapsed: float,
 ) -> str:
@@ -664,8 +716,31 @@ def report(
         f"| tap-agyletime | {mem.stream} | {mem.large.records:,} | {mem.large.peak_rss_mb:.0f} "
         f"| {mem.ratio:.2f} | {mark(mem.ratio <= 1.2)} |",
     ]
+    lines += [
+        "",
+        "## Full syncs (every default stream, limits off)",
+        "",
+        "The tap's default selection over a whole sandbox tenant, unpaced, at its default page "
+        "size; then a tenant ten times larger. Records/s over wall time (start-up included). "
+        "Target: peak RSS of the larger tenant <= 1.2x the smaller.",
+        "",
+        "| tap | scale | streams | records | wall s | records/s | peak RSS MB | x of smaller | <= 1.2x |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for small, large in zip(full[::2], full[1::2], strict=True):
+        growth = large.run.peak_rss_mb / small.run.peak_rss_mb if small.run.peak_rss_mb else 0.0
+        for f, ratio in ((small, None), (large, growth)):
+            verdict = "" if ratio is None else mark(f.run.ok and small.run.ok and ratio <= 1.2)
+            lines.append(
+                f"| tap-{f.vendor} | {f.scale:g} | {f.streams} | {f.run.records:,} "
+                f"| {f.run.seconds:.1f} | {f.run.wall_per_second:,.0f} | {f.run.peak_rss_mb:.0f} "
+                f"| {'1.00' if ratio is None else f'{ratio:.2f}'} | {verdict} |"
+            )
     failed = [
         f"- {p.vendor} {', '.join(p.streams)}: {p.run.note}" for p in paced + hidden if not p.run.ok
+    ]
+    failed += [
+        f"- full sync {f.vendor} at scale {f.scale:g}: {f.run.note}" for f in full if not f.run.ok
     ]
     failed += [f"- memory: {r.note}" for r in (mem.small, mem.large) if not r.ok]
     if not (mem.small.ok and mem.large.ok):
@@ -681,7 +756,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller data (a few minutes)")
     parser.add_argument(
         "--only",
-        choices=("throughput", "pacing", "latency", "memory"),
+        choices=("throughput", "pacing", "latency", "memory", "full"),
         action="append",
         help="run only these parts (docs/performance.md is written only by a full run)",
     )
@@ -693,12 +768,13 @@ def main() -> int:
     if args.raw_worker:
         spec = json.loads(args.raw_worker)
         return raw_worker(spec["vendor"], spec["base"], spec["stream"], int(spec["page_size"]))
-    parts = set(args.only or ("throughput", "pacing", "latency", "memory"))
+    parts = set(args.only or ("throughput", "pacing", "latency", "memory", "full"))
     started = time.monotonic()
     command = "make bench" if not args.quick else "make bench BENCH_ARGS=--quick"
     results: list[Throughput] = []
     paced: list[Paced] = []
     hidden: list[Paced] = []
+    full: list[FullSync] = []
     mem = Memory("contacts", Run(0, 0, 0, False, "not run"), Run(0, 0, 0, False, "not run"))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -717,18 +793,22 @@ def main() -> int:
                 )
         if "pacing" in parts:
             print("bench: pacing ...", flush=True)
-            paced = rate_limited(workdir)
+            paced = [*rate_limited(workdir), full_paced(workdir)]
         if "latency" in parts:
             print("bench: latency ...", flush=True)
             hidden = latency(args.quick, workdir)
         if "memory" in parts:
             print("bench: memory ...", flush=True)
             mem = memory(args.quick, workdir)
+        if "full" in parts:
+            print("bench: full syncs ...", flush=True)
+            full = full_syncs(args.quick, workdir)
     text = report(
         results=results,
         paced=paced,
         hidden=hidden,
         mem=mem,
+        full=full,
         command=command,
         elapsed=time.monotonic() - started,
     )

@@ -421,6 +421,8 @@ class MetricsStream(DateWindowStream, abc.ABC):
     align_to_days = True
     replication_key = "date"
     primary_keys = ("userId", "date", "channel")
+    window_days: ClassVar[int] = 7
+    """One response holds every user x day of its window: a week keeps it (and memory) small."""
 
     def query_filters(self, context: Context | None) -> dict[str, Any]:
         """The window plus the grouping the nesting relies on."""
