@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+from collections.abc import Iterable
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from singer_sdk import Tap
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -19,3 +26,48 @@ def about_json(tap: str) -> dict[str, Any]:
     )
     about: dict[str, Any] = json.loads(result.stdout)
     return about
+
+
+@dataclass
+class SyncResult:
+    """What one in-process sync wrote, and the error it stopped with, if any."""
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    states: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        """The last STATE value."""
+        return self.states[-1] if self.states else {}
+
+    def bookmark(self, stream: str) -> datetime:
+        """The stream's bookmark in the final state."""
+        value = self.final_state["bookmarks"][stream]["replication_key_value"]
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
+    """Sync ``streams`` of ``tap`` in this process; collect RECORD and STATE messages.
+
+    An exception ends the sync and is kept in the result, for the test to inspect.
+    """
+    wanted = set(streams)
+    for name, stream in tap.streams.items():
+        stream.selected = name in wanted
+    result = SyncResult(records={name: [] for name in wanted})
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            result.error = exc
+    buffer.flush()
+    buffer.seek(0)
+    for line in buffer.read().splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            result.records[message["stream"]].append(message["record"])
+        elif message["type"] == "STATE":
+            result.states.append(message["value"])
+    return result

@@ -3,17 +3,14 @@ sandbox holds, computed from its data model (never from the tap)."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable
-from contextlib import redirect_stdout
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.amperity import AmperityData
 from api_sandbox.vendors.amperity.data import utc_today
+from repo_support import SyncResult, sync_in_process
 from tap_amperity.tap import TapAmperity
 
 SCALE = 0.05
@@ -54,49 +51,11 @@ def sandbox_config(sandbox: SandboxProcess, **overrides: Any) -> dict[str, Any]:
     }
 
 
-@dataclass
-class SyncResult:
-    """What one in-process sync wrote, and the error it stopped with, if any."""
-
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    states: list[dict[str, Any]] = field(default_factory=list)
-    error: Exception | None = None
-
-    @property
-    def final_state(self) -> dict[str, Any]:
-        """The last STATE value."""
-        return self.states[-1] if self.states else {}
-
-    def bookmark(self, stream: str) -> datetime:
-        """The stream's bookmark in the final state."""
-        value = self.final_state["bookmarks"][stream]["replication_key_value"]
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def run_sync(
     config: dict[str, Any], streams: Iterable[str], state: dict[str, Any] | None = None
 ) -> SyncResult:
     """Sync ``streams`` in process and collect RECORD and STATE messages."""
-    wanted = set(streams)
-    tap = TapAmperity(config=config, state=state or {})
-    for name, stream in tap.streams.items():
-        stream.selected = name in wanted
-    result = SyncResult(records={name: [] for name in wanted})
-    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(buffer):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            result.error = exc
-    buffer.flush()
-    buffer.seek(0)
-    for line in buffer.read().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            result.records[message["stream"]].append(message["record"])
-        elif message["type"] == "STATE":
-            result.states.append(message["value"])
-    return result
+    return sync_in_process(TapAmperity(config=config, state=state or {}), streams)
 
 
 # --- what the sandbox holds -----------------------------------------------------------------
