@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import decimal
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import jwt
 import requests
-from pyrate_limiter import Limiter
 from requests.auth import HTTPBasicAuth
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -27,11 +28,17 @@ class AmiliaAuthenticator(Protocol):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add the credentials to a request."""
 
-    def renew_after_401(self) -> bool:
-        """A call answered 401: True if a retry may succeed with new credentials."""
+    def renew_after_401(self, response: requests.Response) -> bool:
+        """``response`` is a 401: True if a retry may succeed with new credentials."""
 
-    def token_accepted(self) -> None:
-        """A call succeeded: a later 401 again deserves one renewal."""
+    def token_accepted(self, response: requests.Response) -> None:
+        """``response`` succeeded: a later 401 again deserves one renewal."""
+
+
+def bearer_of(response: requests.Response) -> str | None:
+    """The token a response's request carried (to tell a stale token from the current one)."""
+    value = response.request.headers.get("Authorization") if response.request else None
+    return value.removeprefix("Bearer ") if value else None
 
 
 def vendor_message(response: requests.Response) -> str:
@@ -56,11 +63,11 @@ class ApiKeyAuthenticator(APIAuthenticatorBase):
         super().__init__()
         self.auth_headers = {"X-AMILIA-APIKEY": api_key, "X-AMILIA-APISECRET": api_secret}
 
-    def renew_after_401(self) -> bool:
+    def renew_after_401(self, response: requests.Response) -> bool:
         """A refused key pair stays refused."""
         return False
 
-    def token_accepted(self) -> None:
+    def token_accepted(self, response: requests.Response) -> None:
         """Nothing to track."""
 
 
@@ -70,11 +77,11 @@ class StaticTokenAuthenticator(BearerTokenAuthenticator):
     def __init__(self, *, token: str) -> None:
         super().__init__(token=token)
 
-    def renew_after_401(self) -> bool:
+    def renew_after_401(self, response: requests.Response) -> bool:
         """A refused token stays refused."""
         return False
 
-    def token_accepted(self) -> None:
+    def token_accepted(self, response: requests.Response) -> None:
         """Nothing to track."""
 
 
@@ -98,9 +105,11 @@ def token_expiry(token: str) -> float | None:
 class UserTokenAuthenticator(APIAuthenticatorBase):
     """Username and password exchanged for a JWT by ``GET {api_url}/authenticate`` (Basic).
 
-    One instance per tap, shared by every stream. The token request is paced by the tap's
-    limiter; 429/5xx/garbled answers raise errors the calling stream retries, a refused
-    login stops the run. After a 401 the token is dropped and fetched again, once.
+    One instance per tap, shared by every stream and every worker thread. The token request
+    is paced with every other call; 429/5xx/garbled answers raise errors the calling stream
+    retries, a refused login stops the run. After a 401 the token is dropped and fetched
+    again, once: with concurrent requests several calls can be refused the same token at
+    once, so only the first of them renews it and the others simply retry with the new one.
     """
 
     def __init__(
@@ -110,26 +119,32 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         username: str,
         password: str,
         headers: dict[str, str],
-        limiter: Limiter,
+        pace: Callable[[], None],
         timeout: float,
     ) -> None:
         super().__init__()
         self._url = authenticate_url
         self._credentials = HTTPBasicAuth(username, password)
         self._headers = headers
-        self._limiter = limiter
+        self._pace = pace
         self._timeout = timeout
         self._session = requests.Session()
+        self._lock = threading.RLock()  # one token request at a time, whatever the thread
         self._token: str | None = None
         self._expires_at: float | None = None
         self._renewed_after_401 = False
+        """The current token replaces one refused with a 401 and was not accepted yet."""
+        self._refused: set[str] = set()
+        """Tokens answered 401 (a late 401 for one of them is not a second refusal)."""
         self.tokens_issued = 0
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add ``Authorization: Bearer``, fetching a token first when there is none."""
-        if not self._token_valid():
-            self._fetch_token()
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        with self._lock:
+            if not self._token_valid():
+                self._fetch_token()
+            token = self._token
+        request.headers["Authorization"] = f"Bearer {token}"
         return request
 
     def _token_valid(self) -> bool:
@@ -138,7 +153,7 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         return self._expires_at is None or time.time() < self._expires_at - REFRESH_MARGIN_S
 
     def _fetch_token(self) -> None:
-        self._limiter.try_acquire("amilia", blocking=True)
+        self._pace()
         logger.info("Requesting an Amilia token for the configured username")
         response = self._session.get(
             self._url, auth=self._credentials, headers=self._headers, timeout=self._timeout
@@ -169,15 +184,31 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         self.tokens_issued += 1
         logger.info("Got an Amilia token")
 
-    def renew_after_401(self) -> bool:
-        """Drop the token so the retry fetches a new one; False if that was already tried."""
-        if self._renewed_after_401:
-            return False
-        self._renewed_after_401 = True
-        self._token = None
+    def renew_after_401(self, response: requests.Response) -> bool:
+        """Drop the refused token so the retry fetches a new one; False if that was tried.
+
+        A 401 for a token other than the current one (already replaced by another thread)
+        needs no renewal: the retry uses the current token.
+        """
+        refused = bearer_of(response)
+        with self._lock:
+            if refused is not None and refused != self._token and refused in self._refused:
+                return True  # another call already dropped this token
+            if refused is not None and self._token is not None and refused != self._token:
+                return True  # the token was replaced meanwhile
+            if self._renewed_after_401:
+                return False
+            if refused is not None:
+                self._refused.add(refused)
+            self._renewed_after_401 = True
+            self._token = None
         logger.info("Amilia answered 401: requesting a new token")
         return True
 
-    def token_accepted(self) -> None:
-        """A call succeeded with the current token."""
-        self._renewed_after_401 = False
+    def token_accepted(self, response: requests.Response) -> None:
+        """A call succeeded with the current token (a stale token's success proves nothing)."""
+        used = bearer_of(response)
+        if self._renewed_after_401 and (used is None or used == self._token):
+            with self._lock:
+                if used is None or used == self._token:
+                    self._renewed_after_401 = False

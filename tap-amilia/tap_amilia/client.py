@@ -10,20 +10,20 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import ParseResult, parse_qsl, quote, urljoin, urlparse
-from weakref import WeakKeyDictionary
 
 import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_amilia.auth import AmiliaAuthenticator, vendor_message
+from tap_amilia.conform import RecordConformer
 
 if TYPE_CHECKING:
     from backoff.types import Details
-    from pyrate_limiter import Limiter
     from singer_sdk.helpers.types import Context
 
     from tap_amilia.tap import TapAmilia
@@ -32,14 +32,21 @@ MAX_BACKOFF_S = 60.0
 MAX_RETRY_AFTER_S = 300.0
 """A longer ``Retry-After`` is cut to this, so one answer cannot stall a run for hours."""
 
-_BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
+_BODY = "_amilia_body"
 
 
 def body_of(response: requests.Response) -> Any:
-    """The parsed JSON body, parsed once per response (floats as Decimal, as the SDK does)."""
-    if response not in _BODIES:
-        _BODIES[response] = response.json(parse_float=decimal.Decimal)
-    return _BODIES[response]
+    """The parsed JSON body, parsed once per response (floats as Decimal, as the SDK does).
+
+    Kept on the response itself: validation, parsing and paging all read it, possibly in
+    a worker thread, and a shared cache would need a lock.
+    """
+    try:
+        return getattr(response, _BODY)
+    except AttributeError:
+        body = response.json(parse_float=decimal.Decimal)
+        setattr(response, _BODY, body)
+        return body
 
 
 def items_of(body: Any) -> list[Any] | None:
@@ -148,6 +155,10 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
     paged: ClassVar[bool] = True
     """False for endpoints without ``page``/``perPage`` (a bare array)."""
     retry_base_delay_s: ClassVar[float] = 1.0
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    """Conformed in :meth:`post_process` instead, the same way but planned once per schema
+    (the SDK's generic conformance was the largest cost of a sync)."""
+    _conformer: RecordConformer | None = None
     """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""
 
     def __init__(self, tap: TapAmilia) -> None:
@@ -155,8 +166,9 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
         self._amilia_tap = tap  # shared limiter and authenticator
 
     @property
-    def _limiter(self) -> Limiter:
-        return self._amilia_tap.limiter
+    def requests_session(self) -> requests.Session:
+        """The calling thread's session: worker threads must not share one."""
+        return self._amilia_tap.thread_session()
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -216,8 +228,12 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
     ) -> Callable[[requests.PreparedRequest, Context | None], requests.Response]:
         """Every attempt (retries too) waits for the tap-wide rate limiter first."""
 
+        fan_out = self._amilia_tap.fan_out
+
         def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            self._limiter.try_acquire("amilia", blocking=True)
+            if fan_out is not None:
+                fan_out.raise_if_cancelled()  # a fetch ahead for a sync that ended
+            self._amilia_tap.pacer.wait()
             return func(request, context)
 
         decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]
@@ -278,7 +294,7 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
         """Sort a response into success, retry (429, 5xx, bad body, first 401) or stop."""
         status = response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
-            if self.authenticator.renew_after_401():
+            if self.authenticator.renew_after_401(response):
                 raise RetriableAPIError(self.error_line(response), response)
             msg = f"{self.error_line(response)}; the credentials were refused"
             raise FatalAPIError(msg)
@@ -305,7 +321,7 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
             msg = f"{self.name}: the response to GET {path} is neither a list nor Items/Paging"
             raise RetriableAPIError(msg, response)
         self._check_page_consistency(response, items)
-        self.authenticator.token_accepted()
+        self.authenticator.token_accepted(response)
 
     def _check_page_consistency(self, response: requests.Response, items: list[Any]) -> None:
         """Retry a page that contradicts itself, rather than lose or re-read records.
@@ -334,6 +350,58 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
         """The page's records (``Items`` or the bare array)."""
         return [item for item in items_of(body_of(response)) or [] if isinstance(item, dict)]
 
+    # --- per-parent listings fetched ahead (see fanout.py) ------------------------------------
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records; a child's come from the fetch made ahead when there is one."""
+        fan_out = self._amilia_tap.fan_out
+        if fan_out is None or (self.parent_stream_type is None and not self._fan_out_children()):
+            yield from self.request_records(context)  # nothing to fetch ahead
+            return
+        try:
+            fetched = fan_out.take(self.name, context) if self.parent_stream_type else None
+            if fetched is not None and (fetched.children_queued or not self._fan_out_children()):
+                yield from fetched.records
+            else:
+                records = self.request_records(context) if fetched is None else fetched.records
+                yield from fan_out.read_ahead(
+                    records, lambda batch: self.submit_children(batch, context)
+                )
+            if fetched is not None and fetched.error is not None:
+                raise fetched.error
+        finally:
+            if self.parent_stream_type is None:
+                fan_out.discard()  # fetches of this tree nobody took (filtered parents)
+
+    def _fan_out_children(self) -> list[AmiliaStream]:
+        """Child streams the SDK will sync for each record of this stream."""
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, AmiliaStream)
+            and (child.selected or child.has_selected_descendents)
+        ]
+
+    def submit_children(self, records: list[dict[str, Any]], context: Context | None) -> bool:
+        """Queue the child listings of ``records`` in the tap's pool; False if there are none.
+
+        Contexts are computed as the SDK will compute them; a record whose context cannot be
+        computed is skipped here: the SDK meets the same error when it reaches the record.
+        """
+        fan_out = self._amilia_tap.fan_out
+        children = self._fan_out_children()
+        if fan_out is None or not children:
+            return False
+        for record in records:
+            try:
+                contexts = list(self.generate_child_contexts(record, context))
+            except Exception:  # noqa: S112 - see the docstring
+                continue
+            for child_context in contexts:
+                if child_context is not None:
+                    for child in children:
+                        fan_out.submit(child, child_context)
+        return True
+
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
@@ -341,7 +409,13 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
         if self.parent_stream_type is not None and context:
             for key, value in context.items():
                 row.setdefault(key, value)
-        return row
+        if not self.selected:
+            return row  # read only for its children: nothing is written
+        schema = self.effective_schema
+        conformer = self._conformer
+        if conformer is None or conformer.schema is not schema:
+            conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
+        return conformer(row)
 
 
 # --- date windows ----------------------------------------------------------------------------
