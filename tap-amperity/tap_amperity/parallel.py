@@ -22,7 +22,7 @@ Record = dict[str, Any]
 T = TypeVar("T")
 
 _DONE: Final = object()
-BUFFERED_RECORDS = 10_000
+BUFFERED_RECORDS = 2_000
 """Records one listing may hold ahead of the main thread: memory stays within
 ``max_parallel_requests`` x this, while a worker can still read far ahead (its pages are
 only written once the listings before it are done)."""
