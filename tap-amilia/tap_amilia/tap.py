@@ -13,7 +13,6 @@ from urllib.parse import urlparse, urlsplit
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_amilia.auth import (
@@ -26,6 +25,7 @@ from tap_amilia.client import AmiliaStream, parse_instant
 from tap_amilia.fanout import FanOut
 from tap_amilia.pacing import Pacer
 from tap_amilia.streams import STREAM_TYPES
+from tap_amilia.writer import AmiliaWriter
 
 DEFAULT_API_URL = "https://app.amilia.com/api/v3"
 DEFAULT_PARALLEL_REQUESTS = 25
@@ -133,7 +133,7 @@ class TapAmilia(Tap):
     """Singer tap for the Amilia v3 organization API."""
 
     name = "tap-amilia"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = AmiliaWriter  # the SDK's msgspec writer, fewer flushes
 
     config_jsonschema = th.PropertiesList(
         th.Property(
