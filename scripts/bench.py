@@ -550,7 +550,7 @@ class FullSync:
     run: Run
 
 
-FULL_SCALES = {"amilia": 1.0, "amperity": 2.0, "agyletime": 1.0}
+FULL_SCALES = {"amilia": 4.0, "amperity": 2.0, "agyletime": 1.0}
 """The smaller tenant of each tap's full sync; the larger one is ten times this."""
 
 

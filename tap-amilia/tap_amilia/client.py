@@ -353,7 +353,19 @@ class AmiliaStream(RESTStream[ParseResult | None], abc.ABC):
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The page's records (``Items`` or the bare array)."""
-        return [item for item in items_of(body_of(response)) or [] if isinstance(item, dict)]
+        body = body_of(response)
+        records = [item for item in items_of(body) or [] if isinstance(item, dict)]
+        # The paginator still reads Paging once these records are emitted, but nothing reads
+        # Items or the raw body again: keep the envelope without them, or the page stays
+        # alive while the next one is fetched and parsed (a third of a large sync's peak
+        # memory; the SDK holds the response until then).
+        response._content = b""  # requests' cached body
+        setattr(
+            response,
+            _BODY,
+            {k: v for k, v in body.items() if k != "Items"} if isinstance(body, dict) else [],
+        )
+        return records
 
     # --- per-parent listings fetched ahead (see fanout.py) ------------------------------------
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:

@@ -3,16 +3,13 @@ holds, computed from its data model (never from the tap)."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable
-from contextlib import redirect_stdout
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.amilia import AmiliaData
+from repo_support import SyncResult, sync_in_process
 from tap_amilia.tap import TapAmilia
 
 SCALE = 0.05
@@ -67,47 +64,11 @@ def key_pair_config(sandbox: SandboxProcess, **overrides: Any) -> dict[str, Any]
     return sandbox_config(sandbox, username=None, password=None, **KEY_PAIR, **overrides)
 
 
-@dataclass
-class SyncResult:
-    """What one in-process sync wrote, and the error it stopped with, if any."""
-
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    states: list[dict[str, Any]] = field(default_factory=list)
-    error: Exception | None = None
-
-    @property
-    def final_state(self) -> dict[str, Any]:
-        return self.states[-1] if self.states else {}
-
-    def bookmark(self, stream: str) -> datetime:
-        value = self.final_state["bookmarks"][stream]["replication_key_value"]
-        return datetime.fromisoformat(value)
-
-
 def run_sync(
     config: dict[str, Any], streams: Iterable[str], state: dict[str, Any] | None = None
 ) -> SyncResult:
     """Sync ``streams`` in process and collect RECORD and STATE messages."""
-    wanted = set(streams)
-    tap = TapAmilia(config=config, state=state or {})
-    for name, stream in tap.streams.items():
-        stream.selected = name in wanted
-    result = SyncResult(records={name: [] for name in wanted})
-    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(buffer):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            result.error = exc
-    buffer.flush()
-    buffer.seek(0)
-    for line in buffer.read().splitlines():
-        message = json.loads(line)
-        if message["type"] == "RECORD":
-            result.records[message["stream"]].append(message["record"])
-        elif message["type"] == "STATE":
-            result.states.append(message["value"])
-    return result
+    return sync_in_process(TapAmilia(config=config, state=state or {}), streams)
 
 
 # --- what the sandbox holds -----------------------------------------------------------------
