@@ -283,6 +283,14 @@ class AmperityStream(RESTStream[str | None], abc.ABC):
         """The records of ``data``."""
         return [item for item in envelope(response)["data"] if isinstance(item, dict)]
 
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """No context for a stream without children: the SDK would copy one and walk the empty
+        child list for every record."""
+        if self.child_streams:
+            yield from super().generate_child_contexts(record, context)
+
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[RecordMessage, None, None]:

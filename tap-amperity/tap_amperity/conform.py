@@ -23,13 +23,22 @@ from singer_sdk.helpers._typing import (
 )
 
 _PLAIN = (str, int, bool, type(None))
+_NONE = type(None)
 """JSON scalars the SDK returns unchanged unless the property is an exclusive boolean."""
 
 
 class _Node:
     """What conformance needs to know about one (sub)schema."""
 
-    __slots__ = ("additional", "exclusive_boolean", "item", "object", "properties", "schema")
+    __slots__ = (
+        "additional",
+        "exclusive_boolean",
+        "item",
+        "object",
+        "properties",
+        "schema",
+        "texts_kept",
+    )
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
@@ -44,6 +53,10 @@ class _Node:
         self.item: _Node | None = (
             _Node(schema["items"]) if is_uniform_list(schema) and "items" in schema else None
         )
+        self.texts_kept = frozenset(
+            name for name, node in self.properties.items() if not node.exclusive_boolean
+        )
+        """Properties whose string and integer values are kept as they are."""
 
 
 class Conformer:
@@ -68,7 +81,18 @@ class Conformer:
     ) -> dict[str, Any]:
         output: dict[str, Any] = {}
         properties = node.properties
+        texts_kept = node.texts_kept
         for name, elem in value.items():
+            # The commonest cases first, without a lookup of the property's node: strings and
+            # integers of properties that are not boolean-only, booleans and nulls of any
+            # declared property (a boolean-only one would give the same value back).
+            kind = type(elem)
+            if (kind is str or kind is int) and name in texts_kept:
+                output[name] = elem
+                continue
+            if (kind is bool or kind is _NONE) and name in properties:
+                output[name] = elem
+                continue
             child = properties.get(name)
             if child is None:
                 if node.additional:
