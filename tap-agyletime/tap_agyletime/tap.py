@@ -14,12 +14,12 @@ import requests
 from pyrate_limiter import Duration, Limiter, Rate
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_agyletime.auth import AgyleTimeAuthenticator
 from tap_agyletime.client import AgyleTimeStream, parse_instant
 from tap_agyletime.streams import STREAM_TYPES
+from tap_agyletime.writer import AgyleTimeWriter
 
 REGIONS = ("eu", "us", "au")
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
@@ -125,7 +125,7 @@ class TapAgyleTime(Tap):
     """Singer tap for Agyle Time (Playvox WFM)."""
 
     name = "tap-agyletime"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = AgyleTimeWriter  # the SDK's msgspec writer, fewer flushes
 
     config_jsonschema = th.PropertiesList(
         th.Property(
