@@ -30,6 +30,10 @@ def sandbox() -> Iterator[SandboxProcess]:
         yield server
 
 
+LOG_PREFIX = re.compile(r"^\S+ \S+ \| \w+\s*\| \S+\s*\| ")
+"""The SDK's ``time | LEVEL | logger |`` prefix of a log line, left out of the report."""
+
+
 def classify(run: TapRun, stream: str, expected: set[Any], keys: list[Any]) -> tuple[str, str]:
     """(outcome, detail): complete, failed clearly, partial, duplicates, hang or unclear failure."""
     if run.timed_out:
@@ -41,7 +45,7 @@ def classify(run: TapRun, stream: str, expected: set[Any], keys: list[Any]) -> t
             missing, extra = len(expected - set(keys)), len(set(keys) - expected)
             return "partial", f"exit 0 with {missing} records missing, {extra} unexpected"
         return "complete", f"{len(keys)} records, exactly the sandbox's"
-    line = run.last_error_line
+    line = LOG_PREFIX.sub("", run.last_error_line)
     if stream in line:
         return "failed clearly", line
     return "unclear failure", line or f"exit {run.returncode} with an empty stderr"
