@@ -190,7 +190,7 @@ class TapAgyleTime(Tap):
             "page_size",
             th.IntegerType,
             default=1000,
-            description="pageLimit of each request (1000, the most the API serves, by default)",
+            description="pageLimit of each request (the API documents no maximum; 1000 by default)",
         ),
         th.Property(
             "max_requests_per_second",
