@@ -488,7 +488,8 @@ def day_windows(first: date, last: date, days: int) -> Iterator[tuple[date, date
 
 
 class DateWindowStream(AmiliaStream, abc.ABC):
-    """A ``from``/``to`` listing read in day windows from the bookmark (minus lookback) to today.
+    """A ``from``/``to`` listing read in day windows from the bookmark (minus lookback) to today
+    (or ``lookahead_days`` later, see :attr:`reads_ahead`).
 
     ``to`` is inclusive in v3, so windows do not overlap. The bookmark moves only after a
     window's last record was written: to midnight UTC after the window, or to now for the
@@ -497,6 +498,10 @@ class DateWindowStream(AmiliaStream, abc.ABC):
     """
 
     window_days: ClassVar[int] = 30
+    reads_ahead: ClassVar[bool] = False
+    """True when records are dated in the future (a schedule, bookings): the run goes on
+    ``lookahead_days`` past today. The bookmark never passes now, so those days are read
+    again by every run until they are in the past."""
     is_sorted = True  # the bookmark only ever moves forward, window by window
 
     def _increment_stream_state(
@@ -520,7 +525,8 @@ class DateWindowStream(AmiliaStream, abc.ABC):
             start = now - lookback
         if start_date is not None:
             start = max(start, start_date)
-        return start.date(), now.date(), bookmark
+        ahead = int(self.config.get("lookahead_days", 90)) if self.reads_ahead else 0
+        return start.date(), now.date() + timedelta(days=ahead), bookmark
 
     def query_filters(self, context: Context | None) -> dict[str, Any]:
         """The window's ``from``/``to`` (from the request context)."""

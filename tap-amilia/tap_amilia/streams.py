@@ -370,6 +370,7 @@ class EventsStream(DateWindowStream):
     path = "/events"
     primary_keys = ("Id",)
     replication_key = "Start"
+    reads_ahead = True  # the schedule ahead
     query: ClassVar[dict[str, str]] = {
         "showParticipants": "true",
         "showHidden": "true",
@@ -419,6 +420,7 @@ class ReservationsStream(DateWindowStream):
     path = "/reservations"
     primary_keys = ("ReservationId",)
     replication_key = "Start"
+    reads_ahead = True  # the schedule ahead
     query: ClassVar[dict[str, str]] = {"showCancelled": "true"}
     schema = schema(
         *strings("ReservationId", "Title", "Type"),

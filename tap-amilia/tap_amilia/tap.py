@@ -92,6 +92,7 @@ def check_settings(config: Mapping[str, Any]) -> None:
     minimums = {
         "page_size": 1,
         "lookback_days": 0,
+        "lookahead_days": 0,
         "max_requests_per_second": 1,
         "request_timeout": 1,
         "max_retries": 1,
@@ -198,6 +199,15 @@ class TapAmilia(Tap):
             th.IntegerType,
             default=7,
             description="Days before the bookmark a date-ranged stream re-reads on every run",
+        ),
+        th.Property(
+            "lookahead_days",
+            th.IntegerType,
+            default=90,
+            description=(
+                "Days after today that events and reservations are read (scheduled sessions "
+                "and future bookings, re-read on every run); 0 stops at today"
+            ),
         ),
         th.Property(
             "page_size",

@@ -33,6 +33,8 @@ DEFAULT_STREAMS = (
 OPT_IN_STREAMS = ("program_persons", "activity_persons", "occurrence_participants")
 DATED_STREAMS = ("events", "registrations", "reservations")
 START_DAYS_AGO = 40
+LOOKAHEAD_DAYS = 20
+"""lookahead_days of every test config: events and reservations are read this far ahead."""
 
 
 def utc_today() -> date:
@@ -51,6 +53,7 @@ def sandbox_config(sandbox: SandboxProcess, **overrides: Any) -> dict[str, Any]:
         "api_url": f"{sandbox.url('amilia')}/api/v3",
         **USER,
         "start_date": days_ago(START_DAYS_AGO).date().isoformat(),
+        "lookahead_days": LOOKAHEAD_DAYS,
         "page_size": 3,
         "max_requests_per_second": 90,
         "max_retries": 4,
@@ -100,9 +103,11 @@ def _activities() -> Iterable[tuple[int, int]]:
 def expected_records(
     stream: str, first: date | None = None, last: date | None = None
 ) -> list[dict[str, Any]]:
-    """Every record of ``stream`` the sandbox holds (dated streams: ``first``..``last``)."""
+    """Every record of ``stream`` the sandbox holds (dated streams: ``first``..``last``, by
+    default start_date to today, or to LOOKAHEAD_DAYS ahead for events and reservations)."""
     first = first or days_ago(START_DAYS_AGO).date()
-    last = last or utc_today()
+    ahead = LOOKAHEAD_DAYS if stream in ("events", "reservations") else 0
+    last = last or utc_today() + timedelta(days=ahead)
     if stream == "programs":
         return list(DATA.programs())
     if stream == "activities":

@@ -72,6 +72,17 @@ def test_a_run_from_an_older_bookmark_reads_from_bookmark_minus_lookback(
     assert result.bookmark("reservations") > bookmark
 
 
+def test_the_days_ahead_are_read_only_as_far_as_lookahead_days(sandbox: SandboxProcess) -> None:
+    for ahead in (0, 5):
+        result = run_sync(sandbox_config(sandbox, lookahead_days=ahead), ["reservations"])
+        assert result.error is None, result.error
+        keys = set(keys_of("reservations", result.records["reservations"]))
+        last = utc_today() + timedelta(days=ahead)
+        assert keys == expected_keys("reservations", last=last), ahead
+        assert result.bookmark("reservations") <= datetime.now(UTC)
+    assert expected_keys("reservations", last=utc_today()) < keys, "no reservations ahead"
+
+
 def test_start_date_caps_the_lookback(sandbox: SandboxProcess) -> None:
     config = sandbox_config(sandbox, start_date=days_ago(10).isoformat(), lookback_days=30)
     state = state_with("events", "Start", days_ago(5))
