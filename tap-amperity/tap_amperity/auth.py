@@ -204,8 +204,9 @@ class StaticTokenAuthenticator(BearerTokenAuthenticator):
     def rejection_hint(self) -> str:
         """What to tell the user on a 401."""
         return (
-            "the access_token expired or was revoked: generate a new one in the Amperity UI "
-            "(or use client_id and client_secret, which the tap renews by itself)"
+            "the access_token expired or was revoked (or api_version is not accepted): generate "
+            "a new token in the Amperity UI (or use client_id and client_secret, which the tap "
+            "renews by itself)"
         )
 
 

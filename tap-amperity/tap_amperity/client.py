@@ -252,7 +252,7 @@ class AmperityStream(RESTStream[str | None], abc.ABC):
 
     def validate_response(self, response: requests.Response) -> None:
         """Sort a response into success, retry (429, 5xx, bad body, first 401) or stop."""
-        self._amperity_tap.note_deprecation(response)
+        self._amperity_tap.note_deprecation(response, self.path)
         status = response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
             if self.authenticator.forget_rejected_token(response):

@@ -52,7 +52,7 @@ TASK_INSTANCE = th.ObjectType(
     th.Property("run_id", th.StringType),
     th.Property("task_definition_id", th.StringType),
     th.Property("task_definition_type", th.StringType),
-    th.Property("timeout_ms", th.IntegerType),
+    th.Property("timeout_ms", th.NumberType),  # integer now, double in an older spec
     th.Property("workflow_id", th.StringType),
     th.Property("error", WORKFLOW_ERROR),
 )
@@ -175,7 +175,7 @@ class WorkflowRunsStream(AmperityStream):
         th.Property("principal_email", th.StringType),
         th.Property("launched_version", th.StringType),
         th.Property("current_version", th.StringType),
-        th.Property("warn_after_ms", th.IntegerType),
+        th.Property("warn_after_ms", th.NumberType),  # integer now, double in an older spec
         th.Property("error", WORKFLOW_ERROR),
         th.Property("task_instances", th.ArrayType(TASK_INSTANCE)),
     )
@@ -288,13 +288,21 @@ class ProfileIndexesStream(AmperityStream):
             child.stop_prefetching()  # type: ignore[union-attr]
 
 
-JSON_TYPES: dict[type, th.JSONTypeHelper[Any]] = {
-    Decimal: th.NumberType(),
-    bool: th.BooleanType(),
-    int: th.IntegerType(),
-    float: th.NumberType(),
-    str: th.StringType(),
-}
+NUMBERS = frozenset((int, float, Decimal))
+
+
+def attribute_type(seen: set[type]) -> th.JSONTypeHelper[Any]:
+    """The JSON type of an attribute from the Python types of its sampled values: integers
+    mixed with decimals are numbers; anything else mixed, or objects and lists, any JSON."""
+    if seen == {int}:
+        return th.IntegerType()
+    if seen <= NUMBERS:
+        return th.NumberType()
+    if seen == {bool}:
+        return th.BooleanType()
+    if seen == {str}:
+        return th.StringType()
+    return ANY_JSON
 
 
 class IndexProfilesStream(AmperityStream):
@@ -383,7 +391,7 @@ class IndexProfilesStream(AmperityStream):
 
     def _sample_attributes(self) -> list[th.Property[Any]]:
         """Attribute names (and JSON types) of a first page of profiles of each index."""
-        found: dict[str, th.JSONTypeHelper[Any]] = {}
+        found: dict[str, set[type]] = {}
         indexes = ProfileIndexesStream(tap=self._tap_ref)
         indexes.max_tries = self.max_tries = self.sample_tries
         try:
@@ -396,8 +404,8 @@ class IndexProfilesStream(AmperityStream):
                 )
                 for profile in first_page:
                     for key, value in (profile.get("attributes") or {}).items():
-                        if value is not None and key not in found:
-                            found[key] = JSON_TYPES.get(type(value), th.StringType())
+                        if value is not None:
+                            found.setdefault(key, set()).add(type(value))
         except Exception as exc:
             logger.warning(
                 "index_profiles: could not sample profile attributes (%s); "
@@ -406,7 +414,7 @@ class IndexProfilesStream(AmperityStream):
             )
         finally:
             self.max_tries = None
-        return [th.Property(key, helper) for key, helper in sorted(found.items())]
+        return [th.Property(key, attribute_type(seen)) for key, seen in sorted(found.items())]
 
 
 STREAM_TYPES: tuple[type[AmperityStream], ...] = (

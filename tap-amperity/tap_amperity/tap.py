@@ -318,13 +318,14 @@ class TapAmperity(Tap):
             timeout=float(self.config.get("request_timeout", 60)),
         )
 
-    def note_deprecation(self, response: requests.Response) -> None:
-        """Warn once per run about ``Deprecation``/``Sunset`` headers of an endpoint."""
+    def note_deprecation(self, response: requests.Response, endpoint: str) -> None:
+        """Warn once per run and endpoint (``/indexes/{index_id}/profiles``, not each index's
+        path) about ``Deprecation``/``Sunset`` headers."""
         deprecation = response.headers.get("Deprecation", "")
         sunset = response.headers.get("Sunset", "")
         if not deprecation and not sunset:
             return
-        key = (urlparse(response.url).path, deprecation, sunset)
+        key = (endpoint, deprecation, sunset)
         if key in self._deprecations_logged:
             return
         self._deprecations_logged.add(key)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import requests
 from singer_sdk.exceptions import ConfigValidationError
 
 from amperity.amperity_support import DEFAULT_STREAMS, data, sandbox_config
 from api_sandbox.testing import SandboxProcess
+from tap_amperity.streams import ANY_JSON, attribute_type
 from tap_amperity.tap import TapAmperity
 
 ISSUE_SETTINGS = {
@@ -158,3 +163,42 @@ def test_default_urls_follow_the_tenant() -> None:
     assert getattr(authenticator, "auth_endpoint", None) == (
         "https://acme.amperity.com/api/v0/oauth2/token"
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1, 2], {"type": ["integer"]}),
+        ([0, Decimal("12.5")], {"type": ["number"]}),
+        ([True], {"type": ["boolean"]}),
+        (["a"], {"type": ["string"]}),
+        ([1, "a"], ANY_JSON.type_dict),
+        ([{"nested": 1}], ANY_JSON.type_dict),
+        ([[1, 2]], ANY_JSON.type_dict),
+    ],
+)
+def test_a_sampled_attribute_is_typed_to_fit_every_value_seen(
+    values: list[Any], expected: dict[str, Any]
+) -> None:
+    declared = attribute_type({type(value) for value in values}).type_dict
+    assert declared == expected
+    schema = {"type": "object", "properties": {"value": declared}}
+    for value in values:  # every sampled value validates against the declared type
+        jsonschema.validate({"value": value}, schema)
+
+
+def test_deprecation_is_logged_once_per_endpoint_not_per_index(
+    sandbox: SandboxProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = TapAmperity(config=sandbox_config(sandbox)).streams["index_profiles"]
+    for index_id in ("ix-1", "ix-2", "ix-3"):
+        response = requests.Response()
+        response.status_code = 200
+        response.url = f"{sandbox.url('amperity')}/api/indexes/{index_id}/profiles"
+        response.headers["Deprecation"] = "true"
+        response._content = b'{"data": []}'
+        with caplog.at_level(logging.WARNING):
+            stream.validate_response(response)
+    warnings = [r for r in caplog.records if "is deprecated (Deprecation:" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "/indexes/{index_id}/profiles" in warnings[0].getMessage()
