@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import threading
@@ -11,6 +13,7 @@ from functools import cached_property
 from typing import Any, NoReturn
 from urllib.parse import urlparse, urlsplit
 
+import click
 import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -50,14 +53,52 @@ def _invalid(message: str) -> ConfigValidationError:
     return ConfigValidationError(message, errors=[message])
 
 
+def shown_url(value: str) -> str:
+    """``value`` without the parts that may hold a secret (``user:password@``, query string,
+    fragment), for error messages."""
+    parsed = urlsplit(value)
+    if not parsed.scheme or not parsed.hostname:
+        return "(not an absolute URL)"
+    try:
+        port = f":{parsed.port}" if parsed.port is not None else ""
+    except ValueError:
+        port = ":(invalid port)"
+    hidden = "?…" if parsed.query or parsed.fragment else ""
+    return f"{parsed.scheme}://{parsed.hostname}{port}{parsed.path}{hidden}"
+
+
+CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
+EXPECTED_TYPE = re.compile(r"is not of type (.+?) in config\[")
+
+
+def hide_secret_values(errors: list[str], secrets: set[str]) -> list[str]:
+    """The SDK's config validation messages without the value of a secret setting (they
+    read ``<value> is not of type 'string' in config['password']``)."""
+    shown = []
+    for error in errors:
+        found = CONFIG_PATH.search(error)
+        if found and found.group(1) in secrets:
+            expected = EXPECTED_TYPE.search(error)
+            what = f"must be of type {expected.group(1)}" if expected else "is not valid"
+            shown.append(f"{found.group(1)} {what} (value not shown: the setting is secret)")
+        else:
+            shown.append(error)
+    return shown
+
+
 def check_url(name: str, value: str) -> None:
     """An absolute https URL (http only for localhost), without query or fragment."""
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise _invalid(f"{name} must be an absolute https:// URL: {value!r}")
+        raise _invalid(f"{name} must be an absolute https:// URL: {shown_url(value)}")
+    try:
+        parsed.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise _invalid(f"{name} has an invalid port: {shown_url(value)}") from None
     if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
         raise _invalid(
-            f"{name} must be an https:// URL (http is allowed only for localhost): {value!r}"
+            f"{name} must be an https:// URL (http is allowed only for localhost): "
+            f"{shown_url(value)}"
         )
     if parsed.query or parsed.fragment:  # not echoed: a query string may hold a secret
         raise _invalid(f"{name} must not have a query string or fragment")
@@ -119,13 +160,14 @@ def unreachable_line(exc: requests.RequestException) -> str:
     request = exc.request
     url = urlsplit(str(request.url) if request is not None and request.url else "")
     method = request.method if request is not None else "GET"
+    port = f":{url.port}" if url.port is not None else ""  # never user:password@
     if isinstance(exc, requests.Timeout):
         reason = "no answer within request_timeout"
     else:
         found = ERRNO_REASON.search(str(exc))
         reason = found.group(1).strip().lower() if found else type(exc).__name__
     return (
-        f"cannot reach {url.netloc} ({reason}) for {method} {url.path}; "
+        f"cannot reach {url.hostname}{port} ({reason}) for {method} {url.path}; "
         "check the api_url and token_url settings"
     )
 
@@ -244,12 +286,56 @@ class TapAmperity(Tap):
         ),
     ).to_dict()
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's validation of the settings, with no secret value in its messages (a
+        private SDK method: the one place every CLI mode validates through), then ours,
+        before any stream (or discovery) touches the API."""
+        secrets = {
+            name
+            for name, setting in self.config_jsonschema["properties"].items()
+            if setting.get("secret")
+        }
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            hidden = hide_secret_values(list(exc.errors), secrets)
+            raise ConfigValidationError(str(exc), errors=hidden, schema=exc.schema) from None
+        if raise_errors:
+            check_settings(self.config)
+        return hide_secret_values(errors, secrets)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """``--config`` files read as the SDK does; one that is missing or not JSON is a
+        usage error naming the file, not a traceback."""
+        for path in value:
+            if path == "ENV":
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    json.load(handle)
+            except OSError as exc:
+                raise click.BadParameter(f"{path}: {exc.strerror or exc}", ctx, param) from None
+            except ValueError as exc:
+                raise click.BadParameter(f"{path}: not valid JSON ({exc})", ctx, param) from None
+        return super().cb_config(ctx, param, value)
+
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
         """Run the CLI; a failing or unreachable API ends in one line, not a traceback.
 
         The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
         """
+        for option in ("state", "catalog"):
+            handle = kwargs.get(option)
+            if handle is not None:  # a file click opened: read it here to check it is JSON
+                text = handle.read()
+                try:
+                    json.loads(text)
+                except ValueError as exc:
+                    line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
+                    cls._fail(line, exc)
+                kwargs[option] = io.StringIO(text)
         try:
             super().invoke(**kwargs)
         except (FatalAPIError, RetriableAPIError) as exc:
@@ -267,13 +353,6 @@ class TapAmperity(Tap):
         self._deprecations_logged: set[tuple[str, str, str]] = set()
         self._thread_state = threading.local()
         super().__init__(**kwargs)
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The SDK's schema check, then ours, before any stream (or discovery) touches the API."""
-        errors = super()._validate_config(raise_errors=raise_errors)
-        if raise_errors:
-            check_settings(self.config)
-        return errors
 
     @cached_property
     def api_url(self) -> str:

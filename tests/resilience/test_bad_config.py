@@ -63,6 +63,12 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
         {"api_url": "http://app.amilia.com/api/v3"},
         "api_url",
     ),
+    (
+        "tap-amilia",
+        "api_url with a port out of range",
+        {"api_url": "https://app.amilia.com:99999/api/v3"},
+        "api_url",
+    ),
     ("tap-amilia", "unknown language", {"language": "de"}, "language"),
     ("tap-amilia", "negative page size", {"page_size": -50}, "page_size"),
     ("tap-amilia", "start_date in the future", {"start_date": NEXT_WEEK}, "start_date"),
@@ -152,3 +158,112 @@ def test_bad_config_exits_non_zero_naming_the_setting(
     naming = [line for line in result.stderr.splitlines() if setting in line]
     assert naming, f"no line names {setting!r}:\n{result.stderr}"
     assert all(len(line) < 400 for line in naming), "the message is not one readable line"
+
+
+SECRET = "QSECRET987654321"
+"""A distinctive secret: it must appear in no output of a failing run."""
+LEAKY_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
+    # (tap, what is wrong, overrides, the setting the message must name)
+    ("tap-amilia", "password a number", {"password": int(SECRET[7:])}, "password"),
+    (
+        "tap-amilia",
+        "api_secret a list",
+        {"username": DROP, "password": DROP, "api_key": "k", "api_secret": [SECRET]},
+        "api_secret",
+    ),
+    (
+        "tap-amilia",
+        "token an object",
+        {"username": DROP, "password": DROP, "token": {"t": SECRET}},
+        "token",
+    ),
+    (
+        "tap-amilia",
+        "api_url with a key in its query string",
+        {"api_url": f"https://app.amilia.com/api/v3?apikey={SECRET}"},
+        "api_url",
+    ),
+    (
+        "tap-amilia",
+        "api_url with a password, unreachable",
+        {"api_url": f"http://user:{SECRET}@127.0.0.1:9/amilia/api/v3", "max_retries": 1},
+        "api_url",
+    ),
+    ("tap-amperity", "client_secret a list", {"client_secret": [SECRET]}, "client_secret"),
+    (
+        "tap-amperity",
+        "api_url with a token in its query string",
+        {"api_url": f"https://acme.amperity.com/api?token={SECRET}"},
+        "api_url",
+    ),
+    (
+        "tap-agyletime",
+        "access_key_secret a number",
+        {"access_key_secret": int(SECRET[7:])},
+        "access_key_secret",
+    ),
+    (
+        "tap-agyletime",
+        "tenant_url with a password, unreachable",
+        {"tenant_url": f"http://user:{SECRET}@127.0.0.1:9/agyletime/tenant/api", "max_retries": 1},
+        "tenant_url",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tap", "overrides", "setting"),
+    [(tap, overrides, setting) for tap, _, overrides, setting in LEAKY_CONFIGS],
+    ids=[f"{tap}: {what}" for tap, what, _, _ in LEAKY_CONFIGS],
+)
+def test_a_secret_in_a_bad_setting_is_never_echoed(
+    tap: str, overrides: dict[str, Any], setting: str, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(bad_config(tap, overrides)), encoding="utf-8")
+    for mode in ((), ("--discover",)):
+        result = subprocess.run(
+            [str(BIN / tap), "--config", str(config_file), *mode],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert SECRET[7:] not in output, f"{mode}: the secret leaked:\n{output[-2000:]}"
+        if not mode:  # the sync fails, naming the setting (discovery may tolerate it)
+            assert result.returncode != 0
+            assert "Traceback" not in result.stderr, result.stderr[-2000:]
+            assert setting in result.stderr or "cannot reach 127.0.0.1:9" in result.stderr
+
+
+@pytest.mark.parametrize("tap", sorted(GOOD))
+@pytest.mark.parametrize("option", ["--config", "--state", "--catalog"])
+@pytest.mark.parametrize("content", [None, "{not json"], ids=["missing", "not JSON"])
+def test_an_unreadable_input_file_is_one_line_naming_the_file(
+    tap: str, option: str, content: str | None, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(GOOD[tap]), encoding="utf-8")
+    bad_file = tmp_path / "input-file.json"
+    if content is not None:
+        bad_file.write_text(content, encoding="utf-8")
+    args = (
+        ["--config", str(bad_file)]
+        if option == "--config"
+        else [
+            "--config",
+            str(config_file),
+            option,
+            str(bad_file),
+        ]
+    )
+    result = subprocess.run(
+        [str(BIN / tap), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    naming = [line for line in result.stderr.splitlines() if "input-file.json" in line]
+    assert naming, result.stderr[-2000:]
+    assert all(len(line) < 400 for line in naming)

@@ -46,7 +46,7 @@ def classify(run: TapRun, stream: str, expected: set[Any], keys: list[Any]) -> t
             return "partial", f"exit 0 with {missing} records missing, {extra} unexpected"
         return "complete", f"{len(keys)} records, exactly the sandbox's"
     line = LOG_PREFIX.sub("", run.last_error_line)
-    if stream in line:
+    if line.startswith(f"{stream}: ") and "Traceback" not in run.stderr:
         return "failed clearly", line
     return "unclear failure", line or f"exit {run.returncode} with an empty stderr"
 
