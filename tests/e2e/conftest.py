@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from api_sandbox.testing import SandboxProcess
-from e2e.meltano_support import SCALE, isolated_env
+from e2e.meltano_support import SANDBOX_ARGS, SCALE, isolated_env
 
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxProcess]:
-    with SandboxProcess(scale=SCALE) as server:
+    with SandboxProcess(*SANDBOX_ARGS, scale=SCALE) as server:
         yield server
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 
@@ -18,6 +21,9 @@ from api_sandbox.testing import SandboxProcess
 from repo_support import BIN, ROOT
 
 SCALE = 0.05
+SANDBOX_ARGS = ("--access-log",)
+"""The sandbox logs every request line, query string included (never headers)."""
+REQUEST_LINE = re.compile(r'"GET (?P<target>\S+) HTTP/[0-9.]+"')
 
 
 def tap_env(tap: str, sandbox: SandboxProcess) -> dict[str, str]:
@@ -61,6 +67,40 @@ def meltano(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
     assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{result.stderr[-4000:]}"
     return result
+
+
+def plugin_config(plugin: str, env: dict[str, str]) -> dict[str, Any]:
+    """The plugin's effective configuration in the sandbox environment (secrets masked)."""
+    result = meltano("--environment=sandbox", "config", "print", plugin, "--format=json", env=env)
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def as_instant(value: str) -> datetime:
+    """An ISO-8601 date (midnight UTC) or date-time (naive means UTC) as aware UTC."""
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+    except ValueError:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def requested_window_starts(access_log: str, route: str, parameter: str) -> list[datetime]:
+    """The ``parameter`` value of every GET of a path ending in ``route`` (any answer), in order.
+
+    ``access_log`` is (part of) the output of a sandbox started with ``--access-log``: what
+    the vendor API was asked, seen from the server side.
+    """
+    starts: list[datetime] = []
+    for line in access_log.splitlines():
+        match = REQUEST_LINE.search(line)
+        if match is None:
+            continue
+        target = urlsplit(match["target"])
+        if not target.path.rstrip("/").endswith(route):
+            continue
+        starts.extend(as_instant(v) for v in parse_qs(target.query).get(parameter, []))
+    return starts
 
 
 def default_streams(tap: str, env: dict[str, str]) -> dict[str, list[str]]:
