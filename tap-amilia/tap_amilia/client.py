@@ -115,7 +115,7 @@ class NextUrlPaginator(BaseHATEOASPaginator):
         if not isinstance(following, str) or not following.strip():
             return None
         url = urlparse(urljoin(response.url, following.strip()))
-        if (url.hostname or "").lower() != (self._api.hostname or "").lower():
+        if not same_site(url.hostname or "", self._api.hostname or ""):
             msg = (
                 f"{self._stream_name}: Paging.Next points to another host ({url.hostname}); "
                 "refusing to send the credentials there"
@@ -131,6 +131,19 @@ class NextUrlPaginator(BaseHATEOASPaginator):
             )
             raise FatalAPIError(msg)
         return url.geturl()
+
+
+def same_site(host: str, api_host: str) -> bool:
+    """True for the API's own host, or another host of its domain: Amilia serves the API on
+    app.amilia.com and www.amilia.com alike, and a ``Next`` may name either. An IP address
+    or a single-label host (a local sandbox) must match exactly."""
+    host, api_host = host.lower().rstrip("."), api_host.lower().rstrip(".")
+    if host == api_host:
+        return True
+    labels = api_host.split(".")
+    if len(labels) < 3 or labels[-1].isdigit():
+        return False
+    return host.endswith("." + ".".join(labels[-2:]))
 
 
 def _page_key(url: str) -> str:

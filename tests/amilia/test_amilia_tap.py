@@ -17,7 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 from amilia.amilia_support import DEFAULT_STREAMS, OPT_IN_STREAMS, run_sync
 from repo_support import BIN
 from tap_amilia.auth import token_from_body
-from tap_amilia.client import MAX_RETRY_AFTER_S, day_windows, retry_after_seconds
+from tap_amilia.client import MAX_RETRY_AFTER_S, day_windows, retry_after_seconds, same_site
 from tap_amilia.tap import TapAmilia
 
 STREAMS = {
@@ -206,3 +206,21 @@ def test_null_next_ends_paging_and_a_foreign_next_is_refused(httpserver: HTTPSer
     refused = run_sync(config, ["locations"])
     assert refused.error is not None
     assert "another host" in str(refused.error)
+
+
+@pytest.mark.parametrize(
+    ("next_host", "api_host", "followed"),
+    [
+        ("app.amilia.com", "app.amilia.com", True),
+        ("www.amilia.com", "app.amilia.com", True),  # both documented API hosts
+        ("WWW.Amilia.com", "app.amilia.com", True),
+        ("amilia.com.evil.example", "app.amilia.com", False),
+        ("evilamilia.com", "app.amilia.com", False),
+        ("127.0.0.2", "127.0.0.1", False),
+        ("localhost", "127.0.0.1", False),
+    ],
+)
+def test_paging_next_is_followed_only_within_the_api_domain(
+    next_host: str, api_host: str, followed: bool
+) -> None:
+    assert same_site(next_host, api_host) is followed
