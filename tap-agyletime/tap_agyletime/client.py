@@ -441,6 +441,8 @@ class MetricsStream(DateWindowStream, abc.ABC):
         """One row per (date, user, channel); ``data`` may also be the list of dates."""
         data = envelope(response)["data"]
         dates = data.get("dates") if isinstance(data, dict) else data
+        if dates is None and (data is None or not any(v is not None for v in data.values())):
+            return  # a window without activity: data null, {} or {"dates": null}
         if not isinstance(dates, list):
             msg = f"{self.name}: unexpected response to GET {urlparse(response.url).path}: no dates"
             raise FatalAPIError(msg)

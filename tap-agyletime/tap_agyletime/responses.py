@@ -53,8 +53,11 @@ def next_page_token(body: dict[str, Any]) -> str | None:
 def record_list(data: Any, key: str | None = None) -> Iterable[dict[str, Any]]:
     """The records of ``data``: a list, or the one list inside an object (or ``data[key]``).
 
-    Raises ValueError for any other shape, so a changed API fails loudly, not silently.
+    ``data`` null or an empty object is an empty page. Raises ValueError for any other
+    shape, so a changed API fails loudly, not silently.
     """
+    if data is None or data == {}:
+        return []
     if isinstance(data, dict):
         if key is not None and isinstance(data.get(key), list):
             data = data[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from singer_sdk import typing as th
@@ -26,7 +27,13 @@ CREATED_UPDATED = (
     th.Property("createdAt", th.DateTimeType),
     th.Property("updatedAt", th.DateTimeType),
 )
-NUMBER_MAP = th.ObjectType(additional_properties=th.CustomType({"type": ["number", "null"]}))
+OPEN_OBJECT = th.ObjectType(additional_properties=True)
+"""Keys the tap does not declare, kept with their values as sent."""
+
+
+def undeclared(source: dict[str, Any], declared: Collection[str]) -> dict[str, Any]:
+    """The keys of ``source`` a row does not declare, so that nothing the API sends is lost."""
+    return {key: value for key, value in source.items() if key not in declared}
 
 
 def numbers(*names: str) -> list[th.Property[Any]]:
@@ -307,6 +314,22 @@ class PublishedShiftsStream(DateWindowStream):
     ).to_dict()
 
 
+AGENT_USER_KEYS = frozenset(("id", "firstName", "lastName", "channels"))
+"""User keys of the agent metrics a row declares (``channels`` become rows)."""
+SCHEDULE_USER_KEYS = frozenset(
+    (
+        "id",
+        "email",
+        "rosteredStartTime",
+        "rosteredEndTime",
+        "actualStartTime",
+        "actualEndTime",
+        "channels",
+    )
+)
+"""User keys of the schedule metrics a row declares (``channels`` become rows)."""
+
+
 # --- tenant host ---------------------------------------------------------------------------------
 class AgentMetricsStream(MetricsStream):
     """Handle times, volumes and call outcomes per user, date and channel."""
@@ -322,18 +345,17 @@ class AgentMetricsStream(MetricsStream):
         th.Property("lastName", th.StringType),
         *numbers(*AGENT_METRICS),
         th.Property(
-            "otherMetrics", NUMBER_MAP, description="Channel metrics the tap does not declare"
+            "otherMetrics", OPEN_OBJECT, description="Channel keys the tap does not declare"
+        ),
+        th.Property(
+            "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
         ),
     ).to_dict()
 
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
-        """User and channel keys; undeclared metrics kept under ``otherMetrics``."""
+        """User and channel keys; undeclared ones kept under ``otherMetrics`` (channel) and
+        ``otherUserFields`` (user)."""
         declared = {name: channel.get(name) for name in AGENT_METRICS}
-        others = {
-            key: value
-            for key, value in channel.items()
-            if key != "channel" and key not in declared and not isinstance(value, dict | list)
-        }
         return {
             "userId": user.get("id"),
             "date": day,
@@ -341,7 +363,8 @@ class AgentMetricsStream(MetricsStream):
             "firstName": user.get("firstName"),
             "lastName": user.get("lastName"),
             **declared,
-            "otherMetrics": others,
+            "otherMetrics": undeclared(channel, {"channel", *AGENT_METRICS}),
+            "otherUserFields": undeclared(user, AGENT_USER_KEYS),
         }
 
 
@@ -370,6 +393,12 @@ class ScheduleMetricsStream(MetricsStream):
             ACTUAL,
             description="Actual figures; keys of unknown type (e.g. unplannedDuration) kept as sent",
         ),
+        th.Property(
+            "otherChannelFields", OPEN_OBJECT, description="Channel keys the tap does not declare"
+        ),
+        th.Property(
+            "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
+        ),
     ).to_dict()
 
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
@@ -390,6 +419,8 @@ class ScheduleMetricsStream(MetricsStream):
             },
             "rostered": channel.get("rostered"),
             "actual": channel.get("actual"),
+            "otherChannelFields": undeclared(channel, {"channel", "rostered", "actual"}),
+            "otherUserFields": undeclared(user, SCHEDULE_USER_KEYS),
         }
 
 

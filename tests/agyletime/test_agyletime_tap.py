@@ -226,3 +226,40 @@ def test_a_token_response_without_a_token_is_retried_not_trusted(httpserver: HTT
     )
     with pytest.raises(RetriableAPIError, match="not a JSend token response"):
         authenticator_for(httpserver).update_access_token()
+
+
+# --- metrics bodies -----------------------------------------------------------------------------
+def metrics_response(body: dict[str, Any]) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    response.url = "https://acme.cloud.agyletime.io/api/schedule/metrics?startTime=x"
+    response._content = json.dumps(body).encode()
+    return response
+
+
+@pytest.mark.parametrize("stream", ["agent_metrics", "schedule_metrics"])
+@pytest.mark.parametrize(
+    "data", [None, {}, {"dates": None}, {"dates": []}], ids=["null", "{}", "dates null", "[]"]
+)
+def test_a_metrics_window_without_activity_is_an_empty_page(stream: str, data: Any) -> None:
+    tap = TapAgyleTime(config=GOOD)
+    rows = list(tap.streams[stream].parse_response(metrics_response({"data": data})))
+    assert rows == []
+
+
+def test_metrics_keys_the_tap_does_not_declare_are_kept_not_dropped() -> None:
+    tap = TapAgyleTime(config=GOOD)
+    user = {"id": 7, "firstName": "A", "lastName": "B", "email": "a@example.com", "team": {"id": 1}}
+    channel = {"channel": "voice", "totalHandleTime": 5, "label": "x", "breakdown": {"q1": 2}}
+    body = {"data": {"dates": [{"date": "2026-11-20", "users": [{**user, "channels": [channel]}]}]}}
+    [agent] = tap.streams["agent_metrics"].parse_response(metrics_response(body))
+    assert agent["otherMetrics"] == {"label": "x", "breakdown": {"q1": 2}}
+    assert agent["otherUserFields"] == {"email": "a@example.com", "team": {"id": 1}}
+    schedule_channel = {"channel": "voice", "rostered": {}, "actual": {}, "note": "n"}
+    body["data"]["dates"][0]["users"][0]["channels"] = [schedule_channel]
+    [schedule] = tap.streams["schedule_metrics"].parse_response(metrics_response(body))
+    assert schedule["otherChannelFields"] == {"note": "n"}
+    assert schedule["otherUserFields"] == {"firstName": "A", "lastName": "B", "team": {"id": 1}}
+    for stream, row in (("agent_metrics", agent), ("schedule_metrics", schedule)):
+        declared = set(tap.streams[stream].schema["properties"])
+        assert set(row) <= declared, f"{stream}: keys outside the schema"
