@@ -33,6 +33,9 @@ RECORD_MAKERS: dict[type, tuple[str, ...]] = {
     AmperityData: ("campaign", "segment", "audit_event", "workflow_run", "ingest_job"),
 }
 """Methods that build one record from hashable arguments and never see it mutated later."""
+REQUIRED_HEADERS: dict[str, tuple[str, ...]] = {"amilia": ("x-amilia-origin",)}
+"""Headers a vendor asks every caller to send; requests without one are counted in the
+stats (``headers_missing``), since ``headers_seen`` only lists the distinct values sent."""
 _memoized = False
 
 
@@ -61,6 +64,8 @@ class VendorStats:
     statuses: Counter[int] = field(default_factory=Counter)
     paths: Counter[str] = field(default_factory=Counter)
     headers_seen: dict[str, list[str]] = field(default_factory=dict)
+    required_headers: tuple[str, ...] = ()
+    headers_missing: Counter[str] = field(default_factory=Counter)
     first_at: float | None = None
     last_at: float | None = None
     peak_per_second: int = 0
@@ -88,6 +93,13 @@ class VendorStats:
                 if value not in seen and len(seen) < 20:
                     seen.append(value)
 
+    def arrived(self, request: web.Request) -> None:
+        """Count a request lacking a required header (absent or blank) on arrival, so that
+        requests :meth:`record` never sees (an unknown route, a dropped connection) count too."""
+        for name in self.required_headers:
+            if not request.headers.get(name, "").strip():
+                self.headers_missing[name] += 1
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         span = (self.last_at - self.first_at) if self.first_at and self.last_at else 0.0
@@ -97,6 +109,7 @@ class VendorStats:
             "rate_limited": self.statuses.get(429, 0),
             "paths": dict(self.paths),
             "headers_seen": self.headers_seen,
+            "headers_missing": {name: self.headers_missing[name] for name in self.required_headers},
             "span_s": span,
             "peak_per_second": self.peak_per_second,
         }
@@ -111,8 +124,15 @@ class Sandbox:
             memoize_record_makers()
         self.vendors = vendors if vendors is not None else [cls(settings) for cls in VENDOR_CLASSES]
         self.faults = FaultBook()
-        self.stats: dict[str, VendorStats] = {v.name: VendorStats() for v in self.vendors}
+        self.stats = self._new_stats()
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def _new_stats(self) -> dict[str, VendorStats]:
+        """Empty statistics for every vendor."""
+        return {
+            v.name: VendorStats(required_headers=REQUIRED_HEADERS.get(v.name, ()))
+            for v in self.vendors
+        }
 
     # --- the hostile-API middleware, one per vendor -------------------------------------
     def middleware(self, vendor: VendorAPI) -> Any:
@@ -120,6 +140,7 @@ class Sandbox:
 
         @web.middleware
         async def hostile_api(request: web.Request, handler: Handler) -> web.StreamResponse:
+            self.stats[vendor.name].arrived(request)
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
             response = await self._answer(vendor, request, handler)
@@ -192,7 +213,7 @@ class Sandbox:
 
     async def reset(self, _: web.Request) -> web.Response:
         self.faults.clear()
-        self.stats = {v.name: VendorStats() for v in self.vendors}
+        self.stats = self._new_stats()
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         for vendor in self.vendors:
             vendor.reset()

@@ -157,13 +157,32 @@ def test_wrong_credentials_stop_with_a_401(
     assert amilia_stats(sandbox)["statuses"].get("200", 0) == 0
 
 
+ORIGIN = "x-amilia-origin"
+
+
 def test_origin_header_is_sent_on_every_call(sandbox: SandboxProcess) -> None:
-    result = run_sync(sandbox_config(sandbox, origin="warehouse@example.com"), ("programs",))
-    assert result.error is None, result.error
-    assert amilia_stats(sandbox)["headers_seen"]["x-amilia-origin"] == ["warehouse@example.com"]
+    origin = "warehouse@example.com"
+    result = run_sync(sandbox_config(sandbox, origin=origin), DEFAULT_STREAMS)
+    assert_complete(result, DEFAULT_STREAMS)
+    for stream in DEFAULT_STREAMS:
+        assert result.records[stream], f"{stream}: no request of this stream was checked"
+    assert path_hits(sandbox, "/authenticate") == 1
+    stats = amilia_stats(sandbox)
+    assert stats["headers_missing"][ORIGIN] == 0, "a request went out without X-Amilia-Origin"
+    assert stats["headers_seen"][ORIGIN] == [origin]
 
 
 def test_default_origin_is_tap_amilia(sandbox: SandboxProcess) -> None:
     result = run_sync(sandbox_config(sandbox), ("locations",))
     assert result.error is None, result.error
-    assert amilia_stats(sandbox)["headers_seen"]["x-amilia-origin"] == ["tap-amilia"]
+    stats = amilia_stats(sandbox)
+    assert stats["headers_missing"][ORIGIN] == 0
+    assert stats["headers_seen"][ORIGIN] == ["tap-amilia"]
+
+
+def test_the_sandbox_counts_requests_without_origin(sandbox: SandboxProcess) -> None:
+    sandbox_token(sandbox)  # a hand-made call, without X-Amilia-Origin
+    assert amilia_stats(sandbox)["headers_missing"][ORIGIN] == 1
+    result = run_sync(sandbox_config(sandbox), ("programs",))
+    assert result.error is None, result.error
+    assert amilia_stats(sandbox)["headers_missing"][ORIGIN] == 1  # still only that one
