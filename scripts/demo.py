@@ -19,6 +19,20 @@ LOG = ROOT / "output" / "demo.log"
 TAP_SCHEMAS = ("tap_amilia", "tap_amperity", "tap_agyletime")
 
 
+def sandbox_env(sandbox: SandboxProcess) -> dict[str, str]:
+    """Point every tap at the running sandbox, whatever port it was started on.
+
+    meltano.yml's `sandbox` environment names the default port (8765); these variables
+    override it (Meltano reads TAP_<NAME>_<SETTING> before meltano.yml).
+    """
+    return {
+        "TAP_AMILIA_API_URL": f"{sandbox.url('amilia')}/api/v3",
+        "TAP_AMPERITY_API_URL": f"{sandbox.url('amperity')}/api",
+        "TAP_AGYLETIME_TENANT_URL": f"{sandbox.url('agyletime')}/tenant/api",
+        "TAP_AGYLETIME_REGIONAL_URL": f"{sandbox.url('agyletime')}/regional",
+    }
+
+
 def table_counts(path: Path) -> dict[str, list[tuple[str, int]]]:
     """Row count of every table, by schema."""
     counts: dict[str, list[tuple[str, int]]] = {}
@@ -51,16 +65,17 @@ def main() -> int:
         return 2
     try:
         print(
-            f"demo: meltano run demo (tap-amilia, tap-amperity, tap-agyletime -> target-duckdb); log: {LOG}"
+            "demo: meltano --environment=sandbox run demo (tap-amilia, tap-amperity, tap-agyletime"
+            f" -> target-duckdb) against {sandbox.base_url}; log: {LOG}"
         )
         with LOG.open("w", encoding="utf-8") as log:
             result = subprocess.run(
-                [str(ROOT / ".venv" / "bin" / "meltano"), "run", "demo"],
+                [str(ROOT / ".venv" / "bin" / "meltano"), "--environment=sandbox", "run", "demo"],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 check=False,
-                env={**os.environ},
+                env={**os.environ, **sandbox_env(sandbox)},
             )
         stats = sandbox.stats()
     finally:

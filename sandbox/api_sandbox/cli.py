@@ -5,27 +5,93 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import math
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from aiohttp import web
 
 from api_sandbox.app import Sandbox
 from api_sandbox.faults import Fault
 from api_sandbox.settings import SandboxSettings
+from api_sandbox.vendors import VENDOR_CLASSES
+
+VENDOR_NAMES: tuple[str, ...] = tuple(cls.name for cls in VENDOR_CLASSES)
+MAX_PORT = 65535
 
 
-def _vendor_float(text: str) -> tuple[str, float]:
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(text: str) -> float:
+    """A finite float (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        msg = f"expected a finite number, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_PORT:
+        msg = f"expected a whole number from 0 to {MAX_PORT} (0 picks a free port), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        msg = f"expected a number greater than 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        msg = f"expected a number of 0 or more, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _vendor_value(text: str, check: Callable[[str], float]) -> tuple[str, float]:
     vendor, sep, value = text.partition("=")
+    vendor = vendor.strip()
     if not sep:
         msg = f"expected VENDOR=NUMBER, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
+    if vendor not in VENDOR_NAMES:
+        msg = f"unknown vendor {vendor!r} in {text!r}; expected one of {', '.join(VENDOR_NAMES)}"
+        raise argparse.ArgumentTypeError(msg)
     try:
-        return vendor.strip(), float(value)
-    except ValueError as exc:
-        msg = f"expected VENDOR=NUMBER, got {text!r}"
+        return vendor, check(value.strip())
+    except argparse.ArgumentTypeError as exc:
+        msg = f"{vendor}: {exc}"
         raise argparse.ArgumentTypeError(msg) from exc
+
+
+def _vendor_rate(text: str) -> tuple[str, float]:
+    """``VENDOR=RPS``: 0 or more requests per second (0 switches the limit off)."""
+    return _vendor_value(text, _non_negative)
+
+
+def _vendor_ttl(text: str) -> tuple[str, float]:
+    """``VENDOR=SECONDS``: a token lifetime greater than 0."""
+    return _vendor_value(text, _positive)
 
 
 def _fault(text: str) -> Fault:
@@ -37,25 +103,30 @@ def _fault(text: str) -> Fault:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="api-sandbox",
         description="Local stand-ins for the Amilia, Amperity and Agyle Time APIs.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument(
-        "--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)"
+        "--port", type=_port, default=8765, help="TCP port (default 8765; 0 picks a free one)"
     )
     p.add_argument("--seed", type=int, default=42, help="seed of the synthetic data (default 42)")
     p.add_argument(
         "--scale",
-        type=float,
+        type=_positive,
         default=1.0,
         help="data volume multiplier: 0.01 is a handful of records, 1000 is millions (default 1)",
     )
-    p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every response")
+    p.add_argument(
+        "--latency-ms",
+        type=_non_negative,
+        default=0.0,
+        help="delay in milliseconds added to every response (0 or more)",
+    )
     p.add_argument(
         "--rate-limit",
-        type=_vendor_float,
+        type=_vendor_rate,
         action="append",
         default=[],
         metavar="VENDOR=RPS",
@@ -63,11 +134,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--token-ttl",
-        type=_vendor_float,
+        type=_vendor_ttl,
         action="append",
         default=[],
         metavar="VENDOR=SECONDS",
-        help="lifetime of tokens a vendor's auth endpoint issues",
+        help="lifetime (greater than 0) of tokens a vendor's auth endpoint issues",
     )
     p.add_argument(
         "--fault",
