@@ -9,7 +9,7 @@ tests import only that tap.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from singer_sdk import Tap
@@ -46,6 +46,13 @@ class TapProfile:
     """A last page of the vendor's list envelope around ``records``."""
     hostile_streams: dict[str, dict[str, Any] | None]
     """Streams whose pages the hostile-data test builds, with the context each needs."""
+    hostile_bodies: dict[str, Callable[[list[dict[str, Any]]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    """Hostile streams whose body is not ``envelope(records)``: the last page that holds
+    ``records`` (built in the shape of the stream's schema) in the vendor's own nesting."""
+    hostile_config: dict[str, Any] = field(default_factory=dict)
+    """Settings the hostile-data test adds to ``config`` (to enable optional streams)."""
 
 
 def _amilia() -> TapProfile:
@@ -101,6 +108,47 @@ def _amilia() -> TapProfile:
     )
 
 
+def _agyletime_page(data: Any, items: int) -> dict[str, Any]:
+    """A last page of Agyle Time's JSend envelope around ``data`` (``items`` records)."""
+    return {"status": "success", "data": data, "itemsCount": items, "nextPageToken": ""}
+
+
+def _agyletime_metrics(user_fields: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], Any]:
+    """A metrics body, ``data.dates[].users[].channels[]``, holding one row per record.
+
+    ``userId``, ``date`` and ``channel`` go to their levels, ``user_fields`` to the user,
+    the rest to the channel (``otherMetrics`` spread into it, as the API sends them).
+    """
+
+    def channel(record: dict[str, Any]) -> dict[str, Any]:
+        others = record.get("otherMetrics")
+        rest = {
+            key: value
+            for key, value in record.items()
+            if key not in {"userId", "date", "channel", "otherMetrics", *user_fields}
+        }
+        spread = others if isinstance(others, dict) else {}
+        return {**spread, **rest, "channel": record["channel"]}
+
+    def body(records: list[dict[str, Any]]) -> dict[str, Any]:
+        dates = [
+            {
+                "date": record["date"],
+                "users": [
+                    {
+                        "id": record["userId"],
+                        **{key: record[key] for key in user_fields if key in record},
+                        "channels": [channel(record)],
+                    }
+                ],
+            }
+            for record in records
+        ]
+        return _agyletime_page({"dates": dates}, len(records))
+
+    return body
+
+
 def _agyletime() -> TapProfile:
     from agyletime.agyletime_support import days_ago, expected_keys, sandbox_config
     from tap_agyletime.tap import TapAgyleTime
@@ -109,6 +157,13 @@ def _agyletime() -> TapProfile:
         # Agyle Time documents no rate limit; the tap's default pacing (3/s) is a courtesy.
         return sandbox_config(sandbox, start_date=days_ago(4).isoformat(), page_size=5)
 
+    schedule_user_fields = (
+        "email",
+        "rosteredStartTime",
+        "rosteredEndTime",
+        "actualStartTime",
+        "actualEndTime",
+    )
     return TapProfile(
         tap="tap-agyletime",
         tap_class=TapAgyleTime,
@@ -128,12 +183,7 @@ def _agyletime() -> TapProfile:
             "TAP_AGYLETIME_PAGE_SIZE": "3",
             "TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND": "15",
         },
-        envelope=lambda records: {
-            "status": "success",
-            "data": records,
-            "itemsCount": len(records),
-            "nextPageToken": "",
-        },
+        envelope=lambda records: _agyletime_page(records, len(records)),
         hostile_streams=dict.fromkeys(
             (
                 "users",
@@ -143,10 +193,16 @@ def _agyletime() -> TapProfile:
                 "contacts",
                 "interactions",
                 "published_shifts",
+                "agent_metrics",
+                "schedule_metrics",
                 "tasks",
                 "task_definitions",
             )
         ),
+        hostile_bodies={
+            "agent_metrics": _agyletime_metrics(("firstName", "lastName")),
+            "schedule_metrics": _agyletime_metrics(schedule_user_fields),
+        },
     )
 
 
@@ -157,6 +213,7 @@ def _amperity() -> TapProfile:
     def config(sandbox: SandboxProcess) -> dict[str, Any]:
         return sandbox_config(sandbox, page_size=5, max_requests_per_second=10)
 
+    start = days_ago(10)
     return TapProfile(
         tap="tap-amperity",
         tap_class=TapAmperity,
@@ -168,26 +225,26 @@ def _amperity() -> TapProfile:
         record_key=lambda record: record["event_id"],
         uses_tokens=True,
         crash_streams={
-            "audit_events": (
-                ("event_id",),
-                lambda: expected_keys("audit_events", days_ago(10)),
-            ),
+            "audit_events": (("event_id",), lambda: expected_keys("audit_events", start)),
+            "ingest_jobs": (("id",), lambda: expected_keys("ingest_jobs", start)),
             "index_profiles": (("index_id", "id"), lambda: expected_keys("index_profiles")),
         },
         crash_env={
-            "TAP_AMPERITY_START_DATE": days_ago(10).isoformat(),
+            "TAP_AMPERITY_START_DATE": start.isoformat(),
             "TAP_AMPERITY_PAGE_SIZE": "2",
         },
         envelope=lambda records: {"data": records, "next_token": None},
         hostile_streams={
             "audit_events": None,
             "campaigns": None,
+            "campaign_drafts": None,
             "segments": None,
             "workflow_runs": None,
             "ingest_jobs": None,
             "profile_indexes": None,
             "index_profiles": {"index_id": "idx-hostile"},
         },
+        hostile_config={"include_unstable": True},
     )
 
 

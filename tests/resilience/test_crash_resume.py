@@ -1,14 +1,17 @@
 """SIGKILL the tap at random points of a `meltano run` into DuckDB, run again, lose nothing.
 
 Each tap syncs a date-windowed stream and a full-table or child stream with small pages and
-small loader batches (so state is committed mid-run). The tap process is killed twice at
-seeded random moments; a final run completes. The DuckDB tables must then hold exactly the
-sandbox's primary keys: nothing lost, and no key twice (the loader upserts on the keys).
+small loader batches (so state is committed mid-run). The tap process is killed ``KILLS``
+times (2 unless ``CRASH_KILLS`` says otherwise) at seeded random moments, and every one of
+those kills must interrupt a running sync; a final run completes. The DuckDB tables must
+then hold exactly the sandbox's primary keys: nothing lost, and no key twice (the loader
+upserts on the keys).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -29,7 +32,12 @@ from resilience.tap_profiles import SCALE, SEED, profile
 # Concurrent `meltano run`s of one plugin in one project share .meltano/run/<plugin>/ and
 # delete each other's catalog: every Meltano test runs in the same xdist worker, in turn.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
-KILLS = int(__import__("os").environ.get("CRASH_KILLS", "2"))
+KILLS = int(os.environ.get("CRASH_KILLS", "2"))
+KILL_POINTS = range(3, 16)
+"""Sync requests before a kill (counted from the sync process's start, so Amperity's
+discovery requests do not count). Every run of every profile makes at least ~20, even from
+the state of a completed run, because the full-table streams are read again each time
+(Amilia 21, Amperity 20, Agyle Time 52): a kill at 15 or fewer always lands mid-sync."""
 RUN_TIMEOUT_S = 180
 
 
@@ -104,23 +112,28 @@ def test_killed_runs_resume_to_exactly_the_sandbox_data(tap: str, tmp_path: Path
             ),
             "TARGET_DUCKDB_BATCH_SIZE_ROWS": "10",
         }
-        killed = 0
-        for _ in range(KILLS):
-            # A random point, measured in API requests so that it lands mid-run on any machine.
-            kill_after = requests_so_far(sandbox, tap_profile.vendor) + rng.randint(3, 15)
+        killed: list[str] = []
+        for attempt in range(KILLS):
             run = start_run(tap, env, tmp_path / "killed-runs.log")
             process = tap_process(run, tap)
-            while process is not None and process.is_running() and run.poll() is None:
+            assert process is not None, f"kill {attempt + 1}: the tap's sync never started"
+            # A random point, in the sync's own API requests: it lands mid-run on any machine.
+            kill_after = requests_so_far(sandbox, tap_profile.vendor) + rng.choice(KILL_POINTS)
+            outcome = "the sync finished first"
+            while process.is_running() and run.poll() is None:
                 if requests_so_far(sandbox, tap_profile.vendor) >= kill_after:
                     try:
                         process.send_signal(signal.SIGKILL)
-                        killed += 1
+                        outcome = "killed"
                     except psutil.NoSuchProcess:
-                        pass  # it finished first: the next run starts from complete state
+                        pass
                     break
                 time.sleep(0.01)
             run.wait(timeout=RUN_TIMEOUT_S)
-        assert killed or not KILLS, "no kill landed while the tap was running"
+            if outcome == "killed" and run.returncode == 0:
+                outcome = "signalled after the sync had ended (the run succeeded)"
+            killed.append(outcome)
+        assert killed == ["killed"] * KILLS, f"not every kill interrupted a running sync: {killed}"
         final_log = tmp_path / "final-run.log"
         final = start_run(tap, env, final_log)
         final.wait(timeout=RUN_TIMEOUT_S)
