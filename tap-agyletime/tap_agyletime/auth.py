@@ -10,11 +10,11 @@ from urllib.parse import urlparse
 
 import jwt
 import requests
-from pyrate_limiter import Limiter
 from requests.auth import HTTPBasicAuth
 from singer_sdk.authenticators import OAuthAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_agyletime.pacing import Pacer
 from tap_agyletime.responses import vendor_message
 
 logger = logging.getLogger("tap-agyletime.auth")
@@ -70,13 +70,13 @@ class AgyleTimeAuthenticator(OAuthAuthenticator):
         auth_endpoint: str,
         client_id: str,
         client_secret: str,
-        limiter: Limiter,
+        pacer: Pacer,
         timeout: float,
     ) -> None:
         super().__init__(
             auth_endpoint=auth_endpoint, client_id=client_id, client_secret=client_secret
         )
-        self._limiter = limiter
+        self._pacer = pacer
         self._timeout = timeout
         # A plain session: the SDK's one retries POSTs by itself, bypassing the pacing.
         self._session = requests.Session()
@@ -100,7 +100,7 @@ class AgyleTimeAuthenticator(OAuthAuthenticator):
 
     def update_access_token(self) -> None:
         """Request a new token (paced), or raise an API error naming the token endpoint."""
-        self._limiter.try_acquire("agyletime", blocking=True)
+        self._pacer.wait()
         logger.info("Requesting a new Agyle Time access token")
         response = self._session.post(
             self.auth_endpoint,

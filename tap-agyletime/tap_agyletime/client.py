@@ -28,9 +28,9 @@ from tap_agyletime.responses import envelope, next_page_token, record_list, vend
 
 if TYPE_CHECKING:
     from backoff.types import Details
-    from pyrate_limiter import Limiter
     from singer_sdk.helpers.types import Context
 
+    from tap_agyletime.pacing import Pacer
     from tap_agyletime.tap import TapAgyleTime
 
 TENANT = "tenant"
@@ -111,8 +111,8 @@ class AgyleTimeStream(RESTStream[str | None], abc.ABC):
         self._agyletime_tap = tap  # shared limiter, token and URLs, read when first needed
 
     @property
-    def _limiter(self) -> Limiter:
-        return self._agyletime_tap.limiter
+    def _pacer(self) -> Pacer:
+        return self._agyletime_tap.pacer
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -162,7 +162,7 @@ class AgyleTimeStream(RESTStream[str | None], abc.ABC):
         """Every attempt (retries too) waits for the tap-wide rate limiter first."""
 
         def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            self._limiter.try_acquire("agyletime", blocking=True)
+            self._pacer.wait()
             return func(request, context)
 
         decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]

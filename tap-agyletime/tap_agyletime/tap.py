@@ -14,13 +14,13 @@ from urllib.parse import urlparse, urlsplit
 
 import click
 import requests
-from pyrate_limiter import Duration, Limiter, Rate
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_agyletime.auth import AgyleTimeAuthenticator
 from tap_agyletime.client import AgyleTimeStream, parse_instant
+from tap_agyletime.pacing import Pacer
 from tap_agyletime.streams import STREAM_TYPES
 from tap_agyletime.writer import AgyleTimeWriter
 
@@ -53,12 +53,6 @@ def api_urls(config: Mapping[str, Any]) -> ApiUrls:
 
 def _invalid(message: str) -> ConfigValidationError:
     return ConfigValidationError(message, errors=[message])
-
-
-PACE_HEADROOM_MS = 30
-"""The pace's window is 1.03 s, not 1 s: requests released exactly a second apart can reach
-the API a few ms closer together (thread wake-ups), and a server counting on a strict
-one-second window would see one request too many."""
 
 
 def shown_url(value: str) -> str:
@@ -330,10 +324,9 @@ class TapAgyleTime(Tap):
         return api_urls(self.config)
 
     @cached_property
-    def limiter(self) -> Limiter:
+    def pacer(self) -> Pacer:
         """One pace for every request of this tap, token requests included."""
-        per_second = int(self.config.get("max_requests_per_second", 3))
-        return Limiter(Rate(per_second, Duration.SECOND + PACE_HEADROOM_MS))
+        return Pacer(int(self.config.get("max_requests_per_second", 3)))
 
     @cached_property
     def token_authenticator(self) -> AgyleTimeAuthenticator:
@@ -342,7 +335,7 @@ class TapAgyleTime(Tap):
             auth_endpoint=self.urls.token,
             client_id=str(self.config.get("access_key_id", "")),
             client_secret=str(self.config.get("access_key_secret", "")),
-            limiter=self.limiter,
+            pacer=self.pacer,
             timeout=float(self.config.get("request_timeout", 60)),
         )
 

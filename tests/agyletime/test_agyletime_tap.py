@@ -14,13 +14,13 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from pyrate_limiter import Duration, Limiter, Rate
 from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
 from repo_support import BIN
 from tap_agyletime.auth import DEFAULT_TOKEN_LIFETIME_S, AgyleTimeAuthenticator, token_lifetime
 from tap_agyletime.client import MAX_RETRY_AFTER_S, retry_after_seconds
+from tap_agyletime.pacing import Pacer
 from tap_agyletime.tap import TapAgyleTime, api_urls
 
 STREAMS = {
@@ -192,7 +192,7 @@ def authenticator_for(httpserver: HTTPServer) -> AgyleTimeAuthenticator:
         auth_endpoint=httpserver.url_for("/api/authority/token"),
         client_id="key-id",
         client_secret="key-secret",
-        limiter=Limiter(Rate(100, Duration.SECOND)),
+        pacer=Pacer(100),
         timeout=5,
     )
 
