@@ -75,17 +75,10 @@ class VendorStats:
 
     def record(self, request: web.Request, status: int) -> None:
         """Count one answered request."""
-        now = time.monotonic()
         self.requests += 1
         self.statuses[status] += 1
         resource = request.match_info.route.resource
         self.paths[resource.canonical if resource else request.path] += 1
-        self.first_at = self.first_at if self.first_at is not None else now
-        self.last_at = now
-        self._window.append(now)
-        while self._window and now - self._window[0] >= 1.0:
-            self._window.popleft()
-        self.peak_per_second = max(self.peak_per_second, len(self._window))
         for name in self.RECORDED_HEADERS:
             value = request.headers.get(name)
             if value is not None:
@@ -94,8 +87,17 @@ class VendorStats:
                     seen.append(value)
 
     def arrived(self, request: web.Request) -> None:
-        """Count a request lacking a required header (absent or blank) on arrival, so that
-        requests :meth:`record` never sees (an unknown route, a dropped connection) count too."""
+        """Stamp a request on arrival: the busiest 1-second window and the span are of
+        arrivals (in order, whenever the answer ends); a request lacking a required header
+        (absent or blank) is counted here, so that requests :meth:`record` never sees (an
+        unknown route, a dropped connection) count too."""
+        now = time.monotonic()
+        self.first_at = self.first_at if self.first_at is not None else now
+        self.last_at = now
+        self._window.append(now)
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        self.peak_per_second = max(self.peak_per_second, len(self._window))
         for name in self.required_headers:
             if not request.headers.get(name, "").strip():
                 self.headers_missing[name] += 1
@@ -140,11 +142,14 @@ class Sandbox:
 
         @web.middleware
         async def hostile_api(request: web.Request, handler: Handler) -> web.StreamResponse:
-            self.stats[vendor.name].arrived(request)
+            # The statistics of the request's arrival: a slow answer that ends after a reset
+            # (the client gave up long ago) must not count in the next test's figures.
+            stats = self.stats[vendor.name]
+            stats.arrived(request)
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
             response = await self._answer(vendor, request, handler)
-            self.stats[vendor.name].record(request, response.status)
+            stats.record(request, response.status)
             return response
 
         return hostile_api

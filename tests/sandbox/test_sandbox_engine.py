@@ -295,3 +295,18 @@ def test_sandbox_process_serves_every_vendor_and_fault_control() -> None:
         assert [f["kind"] for f in sandbox.control("GET", "faults")] == ["status"]
         sandbox.clear_faults()
         assert sandbox.control("GET", "faults") == []
+
+
+def test_a_slow_answer_ending_after_a_reset_counts_in_the_statistics_it_arrived_in() -> None:
+    async def scenario(client: Any, sandbox: Sandbox) -> None:
+        headers = await token_headers(client)
+        sandbox.faults.add(Fault(vendor="tiny", kind="slow", delay_s=0.5, path="/items"))
+        slow = asyncio.ensure_future(client.get("/tiny/items", headers=headers))
+        await asyncio.sleep(0.1)  # the request has arrived and is being held
+        await client.post("/_sandbox/reset")
+        assert (await slow).status == 200
+        body = (await (await client.get("/_sandbox/stats")).json())["tiny"]
+        assert body["requests"] == 0, "a request of before the reset counted after it"
+        assert body["peak_per_second"] == 0
+
+    run(scenario)
