@@ -135,6 +135,30 @@ def bad_config(tap: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if value is not DROP}
 
 
+def config_file(tmp_path: Path, config: dict[str, Any]) -> str:
+    """``config`` written as a JSON file; its path."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return str(path)
+
+
+def run_cli(tap: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The tap's CLI with ``args``, stdout and stderr captured."""
+    return subprocess.run(
+        [str(BIN / tap), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_fails_in_one_line_naming(result: subprocess.CompletedProcess[str], name: str) -> None:
+    """Non-zero exit, no output, no traceback, and readable stderr lines naming ``name``."""
+    assert result.returncode != 0
+    assert result.stdout == "", "the tap emitted messages despite the bad input"
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    naming = [line for line in result.stderr.splitlines() if name in line]
+    assert naming, f"no line names {name!r}:\n{result.stderr[-2000:]}"
+    assert all(len(line) < 400 for line in naming), "the message is not one readable line"
+
+
 @pytest.mark.parametrize(
     ("tap", "overrides", "setting"),
     [(tap, overrides, setting) for tap, _, overrides, setting in BAD_CONFIGS],
@@ -143,21 +167,8 @@ def bad_config(tap: str, overrides: dict[str, Any]) -> dict[str, Any]:
 def test_bad_config_exits_non_zero_naming_the_setting(
     tap: str, overrides: dict[str, Any], setting: str, tmp_path: Path
 ) -> None:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(bad_config(tap, overrides)), encoding="utf-8")
-    result = subprocess.run(
-        [str(BIN / tap), "--config", str(config_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert result.stdout == "", "the tap emitted messages despite the bad config"
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    naming = [line for line in result.stderr.splitlines() if setting in line]
-    assert naming, f"no line names {setting!r}:\n{result.stderr}"
-    assert all(len(line) < 400 for line in naming), "the message is not one readable line"
+    result = run_cli(tap, "--config", config_file(tmp_path, bad_config(tap, overrides)))
+    assert_fails_in_one_line_naming(result, setting)
 
 
 SECRET = "QSECRET987654321"
@@ -219,16 +230,9 @@ LEAKY_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
 def test_a_secret_in_a_bad_setting_is_never_echoed(
     tap: str, overrides: dict[str, Any], setting: str, tmp_path: Path
 ) -> None:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(bad_config(tap, overrides)), encoding="utf-8")
+    config = config_file(tmp_path, bad_config(tap, overrides))
     for mode in ((), ("--discover",)):
-        result = subprocess.run(
-            [str(BIN / tap), "--config", str(config_file), *mode],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_cli(tap, "--config", config, *mode)
         output = result.stdout + result.stderr
         assert SECRET[7:] not in output, f"{mode}: the secret leaked:\n{output[-2000:]}"
         if not mode:  # the sync fails, naming the setting (discovery may tolerate it)
@@ -243,27 +247,9 @@ def test_a_secret_in_a_bad_setting_is_never_echoed(
 def test_an_unreadable_input_file_is_one_line_naming_the_file(
     tap: str, option: str, content: str | None, tmp_path: Path
 ) -> None:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(GOOD[tap]), encoding="utf-8")
     bad_file = tmp_path / "input-file.json"
     if content is not None:
         bad_file.write_text(content, encoding="utf-8")
-    args = (
-        ["--config", str(bad_file)]
-        if option == "--config"
-        else [
-            "--config",
-            str(config_file),
-            option,
-            str(bad_file),
-        ]
-    )
-    result = subprocess.run(
-        [str(BIN / tap), *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode != 0
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    naming = [line for line in result.stderr.splitlines() if "input-file.json" in line]
-    assert naming, result.stderr[-2000:]
-    assert all(len(line) < 400 for line in naming)
+    good = ["--config", config_file(tmp_path, GOOD[tap])]
+    args = ["--config", str(bad_file)] if option == "--config" else [*good, option, str(bad_file)]
+    assert_fails_in_one_line_naming(run_cli(tap, *args), "input-file.json")
