@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,8 @@ from types import ModuleType
 import pytest
 
 from api_sandbox.testing import SandboxProcess, SandboxStartError
-from repo_support import BIN, ROOT
+from e2e.meltano_support import isolated_env, meltano
+from repo_support import ROOT
 
 BAD_VALUES = [
     pytest.param("--port", "99999", id="port-too-big"),
@@ -125,22 +125,8 @@ def test_demo_points_every_tap_at_the_port_it_started(
     """`make demo SANDBOX_PORT=...`: the taps' URLs follow the port, not meltano.yml's 8765."""
     sandbox = SandboxProcess(port=18911)
     sandbox.port = 18911  # as after start(); no server is needed to resolve the settings
-    env = {
-        **os.environ,
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        **load_demo().sandbox_env(sandbox),
-    }
-    result = subprocess.run(
-        [str(BIN / "meltano"), "--environment=sandbox", "config", "print", tap, "--format=json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    env = {**isolated_env(tmp_path), **load_demo().sandbox_env(sandbox)}
+    result = meltano("--environment=sandbox", "config", "print", tap, "--format=json", env=env)
     config = json.loads(result.stdout)
     for name, path in settings.items():
         assert config[name] == f"http://127.0.0.1:18911{path}", name
