@@ -28,7 +28,7 @@ help:  ## list the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-.venv/.synced: pyproject.toml uv.lock tap-amilia/pyproject.toml tap-amperity/pyproject.toml tap-agyletime/pyproject.toml sandbox/pyproject.toml | $(UV)
+.venv/.synced: pyproject.toml uv.lock singer-rest-toolkit/pyproject.toml tap-amilia/pyproject.toml tap-amperity/pyproject.toml tap-agyletime/pyproject.toml sandbox/pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
@@ -49,7 +49,7 @@ lint: .venv/.synced  ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: .venv/.synced  ## mypy (strict)
-	$(BIN)/mypy tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox scripts
+	$(BIN)/mypy singer-rest-toolkit/singer_rest_toolkit tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox scripts
 
 pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -1,0 +1,30 @@
+"""What a stream needs from its tap's authenticator: credentials on each request, and one
+protocol for a 401."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import requests
+
+
+class RenewingAuthenticator(Protocol):
+    """An authenticator shared by every stream and worker thread of a tap."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add the credentials to a request about to be sent (after the pace)."""
+
+    def ensure_token(self) -> None:
+        """Renew an expiring token now, before the request waits for its pace (a token
+        request takes a pace slot of its own)."""
+
+    def renew_after_401(self, response: requests.Response) -> bool:
+        """After a 401: True if a retry may succeed (the rejected token was dropped and will
+        be renewed), False if the credentials themselves were refused."""
+
+    def token_accepted(self, response: requests.Response) -> None:
+        """A request succeeded: a later 401 is worth one renewal again."""
+
+    @property
+    def rejection_hint(self) -> str:
+        """What the user should check when the credentials are refused."""

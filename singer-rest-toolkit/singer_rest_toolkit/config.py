@@ -1,0 +1,111 @@
+"""Settings checks whose errors name the setting and never show a secret."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from singer_sdk.exceptions import ConfigValidationError
+
+from singer_rest_toolkit.dates import parse_instant, utc_now
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
+EXPECTED_TYPE = re.compile(r"is not of type (.+?) in config\[")
+ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+def invalid(message: str) -> ConfigValidationError:
+    """The SDK's settings error, with ``message`` as its one line."""
+    return ConfigValidationError(message, errors=[message])
+
+
+def is_set(config: Mapping[str, Any], name: str) -> bool:
+    """True if ``name`` holds something other than blanks."""
+    return bool(str(config.get(name) or "").strip())
+
+
+def shown_url(value: str) -> str:
+    """``value`` without the parts that may hold a secret (``user:password@``, query string,
+    fragment), for error messages."""
+    parsed = urlsplit(value)
+    if not parsed.scheme or not parsed.hostname:
+        return "(not an absolute URL)"
+    try:
+        port = f":{parsed.port}" if parsed.port is not None else ""
+    except ValueError:
+        port = ":(invalid port)"
+    hidden = "?…" if parsed.query or parsed.fragment else ""
+    return f"{parsed.scheme}://{parsed.hostname}{port}{parsed.path}{hidden}"
+
+
+def hide_secret_values(errors: list[str], secrets: set[str]) -> list[str]:
+    """The SDK's config validation messages without the value of a secret setting (they
+    read ``<value> is not of type 'string' in config['password']``)."""
+    shown = []
+    for error in errors:
+        found = CONFIG_PATH.search(error)
+        if found and found.group(1) in secrets:
+            expected = EXPECTED_TYPE.search(error)
+            what = f"must be of type {expected.group(1)}" if expected else "is not valid"
+            shown.append(f"{found.group(1)} {what} (value not shown: the setting is secret)")
+        else:
+            shown.append(error)
+    return shown
+
+
+def check_url(name: str, value: str) -> None:
+    """An absolute https URL (http only for localhost), without query or fragment."""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise invalid(f"{name} must be an absolute https:// URL: {shown_url(value)}")
+    try:
+        parsed.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise invalid(f"{name} has an invalid port: {shown_url(value)}") from None
+    if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
+        raise invalid(
+            f"{name} must be an https:// URL (http is allowed only for localhost): "
+            f"{shown_url(value)}"
+        )
+    if parsed.query or parsed.fragment:  # not echoed: a query string may hold a secret
+        raise invalid(f"{name} must not have a query string or fragment")
+
+
+def check_minimums(config: Mapping[str, Any], minimums: Mapping[str, int]) -> None:
+    """Each named integer setting, when set, is at least its minimum."""
+    for name, minimum in minimums.items():
+        if config.get(name) is not None and int(config[name]) < minimum:
+            raise invalid(f"{name} must be at least {minimum}: {config[name]!r}")
+
+
+def check_start_date(config: Mapping[str, Any]) -> None:
+    """``start_date``, when set, is an ISO-8601 date or date-time, not in the future."""
+    if not config.get("start_date"):
+        return
+    try:
+        start = parse_instant(str(config["start_date"]))
+    except ValueError:
+        raise invalid(
+            f"start_date must be an ISO-8601 date or date-time: {config['start_date']!r}"
+        ) from None
+    if start > utc_now():
+        raise invalid(f"start_date is in the future: {config['start_date']!r}")
+
+
+def unreachable_line(exc: requests.RequestException, url_settings: str) -> str:
+    """One line for a request that never got an answer: host, reason, path, the settings to
+    check (``url_settings``, e.g. "the api_url setting")."""
+    request = exc.request
+    url = urlsplit(str(request.url) if request is not None and request.url else "")
+    method = request.method if request is not None else "GET"
+    port = f":{url.port}" if url.port is not None else ""  # never user:password@
+    if isinstance(exc, requests.Timeout):
+        reason = "no answer within request_timeout"
+    else:
+        found = ERRNO_REASON.search(str(exc))
+        reason = found.group(1).strip().lower() if found else type(exc).__name__
+    return f"cannot reach {url.hostname}{port} ({reason}) for {method} {url.path}; check {url_settings}"

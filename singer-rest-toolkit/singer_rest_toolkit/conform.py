@@ -1,0 +1,171 @@
+"""The SDK's recursive type conformance, compiled once per schema instead of per record.
+
+The SDK conforms every record by walking its schema again for every value: on wide or
+nested streams that walk was the largest cost per record. Here the same decisions are made
+once per property, up front, and applied with plain dict lookups. The rules are the SDK's,
+in the SDK's order, and the SDK's own helpers answer the schema tests and convert any value
+that is not a plain JSON scalar, so a record comes out exactly as the SDK would write it:
+
+- keys absent from the schema are dropped (kept when ``additionalProperties`` is set) and
+  reported in the SDK's one warning;
+- objects with ``properties`` and uniform lists are conformed recursively;
+- NaN and infinite numbers become null; a boolean-only property turns any other value into
+  ``value != 0`` (APIs send 0/1); other values (datetime, bytes...) go to the SDK.
+"""
+
+from __future__ import annotations
+
+import decimal
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from singer_rest_toolkit.sdk_internals import (
+    conform_primitive_property,
+    conform_record_data_types,
+    is_exclusive_boolean_type,
+    is_object_type,
+    is_uniform_list,
+    warn_unmapped_properties,
+)
+
+Unmapped = list[str]
+Conformer = Callable[[Any, Unmapped], Any]
+ObjectConformer = Callable[[dict[str, Any], Unmapped], dict[str, Any]]
+_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+_NUMBERS = frozenset((float, decimal.Decimal))
+
+
+def _primitive(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    """``conform_primitive_property`` with its schema tests done once."""
+    if is_exclusive_boolean_type(schema):
+
+        def boolean(value: Any) -> Any:
+            if type(value) in _JSON_SCALARS:
+                return None if value is None else value != 0
+            return conform_primitive_property(value, schema)
+
+        return boolean
+
+    def scalar(value: Any) -> Any:
+        if type(value) in _JSON_SCALARS:
+            return value
+        if type(value) in _NUMBERS:
+            return None if math.isnan(value) or math.isinf(value) else value
+        return conform_primitive_property(value, schema)
+
+    return scalar
+
+
+def _sdk_object(schema: dict[str, Any], path: str) -> ObjectConformer:
+    """The SDK's own walk, for the schemas this module does not compile (no ``properties``)."""
+
+    def conform(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
+        result, missing = conform_record_data_types(
+            value, schema, TypeConformanceLevel.RECURSIVE, path
+        )
+        unmapped.extend(missing)
+        return result
+
+    return conform
+
+
+def _list(schema: dict[str, Any], path: str) -> Conformer:
+    """``_conform_uniform_list``: objects recursively (same path), others as primitives."""
+    item_schema = schema["items"]
+    item_is_object = bool(is_object_type(item_schema))
+    as_object = (
+        (
+            _object(item_schema, path)
+            if "properties" in item_schema
+            else _sdk_object(item_schema, path)
+        )
+        if item_is_object
+        else None
+    )
+    as_primitive = _primitive(item_schema)
+
+    def conform(values: list[Any], unmapped: Unmapped) -> list[Any]:
+        return [
+            as_object(item, unmapped)
+            if as_object is not None and isinstance(item, dict)
+            else as_primitive(item)
+            for item in values
+        ]
+
+    return conform
+
+
+def _property(schema: dict[str, Any], path: str) -> Conformer:
+    """One property: a uniform list, an object with properties, or a primitive."""
+    as_list = _list(schema, path) if is_uniform_list(schema) else None
+    as_object = _object(schema, path) if is_object_type(schema) and "properties" in schema else None
+    as_primitive = _primitive(schema)
+
+    def conform(value: Any, unmapped: Unmapped) -> Any:
+        if as_list is not None and isinstance(value, list):
+            return as_list(value, unmapped)
+        if as_object is not None and isinstance(value, dict):
+            return as_object(value, unmapped)
+        return as_primitive(value)
+
+    return conform
+
+
+def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
+    """``conform_record_data_types`` at the RECURSIVE level for one object schema."""
+    prefix = "" if parent is None else f"{parent}."
+    properties: dict[str, Conformer] = {
+        name: _property(property_schema, prefix + name)
+        for name, property_schema in schema["properties"].items()
+    }
+    # Properties where a JSON scalar is kept as it is (most of them): no call per value.
+    plain = frozenset(
+        name
+        for name, property_schema in schema["properties"].items()
+        if not is_uniform_list(property_schema)
+        and not (is_object_type(property_schema) and "properties" in property_schema)
+        and not is_exclusive_boolean_type(property_schema)
+    )
+    keep_others = bool(schema.get("additionalProperties"))
+
+    def conform(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, element in value.items():
+            if name in plain and type(element) in _JSON_SCALARS:
+                result[name] = element
+                continue
+            conform_property = properties.get(name)
+            if conform_property is not None:
+                result[name] = conform_property(element, unmapped)
+            elif keep_others:
+                result[name] = element
+            else:
+                unmapped.append(prefix + name)
+        return result
+
+    return conform
+
+
+class RecordConformer:
+    """``conform_record_data_types(level=RECURSIVE)`` for one schema, compiled once.
+
+    Dropped keys are reported once per record, in the SDK's own warning.
+    """
+
+    def __init__(self, stream_name: str, schema: dict[str, Any], logger: logging.Logger) -> None:
+        self.schema = schema
+        self._stream_name = stream_name
+        self._logger = logger
+        self._root = _object({"properties": {}, **schema}, None)
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The conformed copy of ``record``."""
+        unmapped: Unmapped = []
+        output = self._root(record, unmapped)
+        if unmapped:
+            warn_unmapped_properties(self._stream_name, tuple(unmapped), self._logger)
+        return output

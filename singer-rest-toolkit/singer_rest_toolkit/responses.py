@@ -1,0 +1,55 @@
+"""Reading a response: its JSON body parsed once, and a short excerpt of a body that is not."""
+
+from __future__ import annotations
+
+import decimal
+import re
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import requests
+
+from singer_rest_toolkit.sdk_internals import forget_body
+
+MAX_MESSAGE_CHARS = 300
+_BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
+
+
+def json_body(response: requests.Response) -> Any:
+    """The parsed JSON body, parsed once per response (floats as Decimal, as the SDK does).
+
+    Validation, parsing and paging all read it, possibly in a worker thread. Raises
+    ValueError when the body is not JSON (an HTML page, a truncated body).
+    """
+    try:
+        return _BODIES[response]
+    except KeyError:
+        body = _BODIES[response] = response.json(parse_float=decimal.Decimal)
+        return body
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """:func:`json_body`, which must be a JSON object (else ValueError)."""
+    body = json_body(response)
+    if not isinstance(body, dict):
+        msg = "the response body is not a JSON object"
+        raise ValueError(msg)
+    return body
+
+
+def keep_only(response: requests.Response, rest: Any) -> None:
+    """Once a page's records are taken, keep only ``rest`` of its body (what paging still
+    reads), so the page is not held in memory while the next one is fetched."""
+    _BODIES[response] = rest
+    forget_body(response)
+
+
+def body_excerpt(response: requests.Response) -> str:
+    """The start of a body that is not JSON, tags removed (an HTML error page)."""
+    text = " ".join(re.sub(r"<[^>]+>", " ", response.text or "").split())
+    return text[:MAX_MESSAGE_CHARS] or "(empty body)"
+
+
+def short(text: object) -> str:
+    """``text`` cut to a length an error line can carry."""
+    return str(text)[:MAX_MESSAGE_CHARS]

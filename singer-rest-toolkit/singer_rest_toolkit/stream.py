@@ -1,0 +1,313 @@
+"""The base of every stream: sessions, pace, retries, one error-line format, conformance and
+per-parent prefetch. A vendor's base stream adds its URL, headers, paginator and error body."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Generator, Iterable
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
+
+from singer_rest_toolkit.conform import RecordConformer
+from singer_rest_toolkit.dates import utc_now
+from singer_rest_toolkit.responses import body_excerpt, json_body
+from singer_rest_toolkit.sdk_internals import FastRecordMessages
+
+if TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+    from singer_rest_toolkit.auth import RenewingAuthenticator
+    from singer_rest_toolkit.tap import RestTap
+
+_TToken = TypeVar("_TToken")
+
+MAX_BACKOFF_S = 60.0
+MAX_RETRY_AFTER_S = 300.0
+"""A longer ``Retry-After`` is cut to this, so one answer cannot stall a run for hours."""
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """The ``Retry-After`` of the response behind ``exc`` (seconds or an HTTP date), capped."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - utc_now()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def is_unauthorised(exc: BaseException | None) -> bool:
+    """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
+    """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`.
+
+    A vendor's base stream sets ``url_base``, its headers, ``get_http_request``,
+    ``get_new_paginator`` and ``parse_response``, and tells :meth:`vendor_message` (the
+    error body) and :meth:`check_body` (a 2xx body that cannot be right).
+    """
+
+    unavailable_hint: ClassVar[str] = "deselect the '{name}' stream"
+    """After a 403/404's error line: what to check, or how to deselect the stream."""
+    retry_base_delay_s: ClassVar[float] = 1.0
+    """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    """Records are conformed in :meth:`post_process` instead, by the SDK's rules compiled
+    once per schema (conform.py)."""
+
+    def __init__(self, tap: RestTap) -> None:
+        super().__init__(tap=tap)
+        self.rest_tap = tap
+        self._conformer: RecordConformer | None = None
+        self._children_to_sync: list[RestStream[Any]] | None = None
+        """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
+
+    # --- request ----------------------------------------------------------------------------
+    @property
+    @override
+    def authenticator(self) -> RenewingAuthenticator:
+        return self.rest_tap.authenticator
+
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        return self.rest_tap.thread_session()  # worker threads must not share one
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 60))
+
+    @override
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """Prepare without auth: credentials are added when sending, inside the retry loop."""
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    # --- pace and retries ---------------------------------------------------------------------
+    @override
+    def request_decorator(
+        self, func: Callable[[requests.PreparedRequest, Context | None], requests.Response]
+    ) -> Callable[[requests.PreparedRequest, Context | None], requests.Response]:
+        """Every attempt (retries too) waits for the tap's one pace first.
+
+        A token that needs renewing is renewed before the wait (the token request takes its
+        own slot): a slot taken before a token request would be spent a whole round trip
+        later, when it may no longer be free on the API's one-second window.
+        """
+        tap = self.rest_tap
+
+        def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            if tap.prefetcher is not None:
+                tap.prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
+            self.authenticator.ensure_token()
+            tap.pacer.wait()
+            return func(request, context)
+
+        decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]
+        decorated = super().request_decorator(paced)
+        return decorated
+
+    @override
+    def backoff_max_tries(self) -> int:
+        """Tries in all, ``max_retries`` (default 8)."""
+        return int(self.config.get("max_retries", 8))
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        """No extra jitter: waits are jittered below, and a Retry-After is kept exact."""
+        return value
+
+    @override
+    def backoff_wait_generator(self) -> Generator[float, None, None]:
+        """Retry-After when sent; no wait after a 401; else exponential with full jitter."""
+        delays = backoff.expo(base=2, factor=self.retry_base_delay_s, max_value=MAX_BACKOFF_S)
+        next(delays)  # python-backoff generators start with a priming value
+
+        def wait_for(exc: Exception) -> float:
+            after = retry_after_seconds(exc)
+            if after is not None:
+                return after
+            if is_unauthorised(exc):
+                return 0.0
+            return backoff.full_jitter(next(delays))
+
+        return self.backoff_runtime(value=wait_for)
+
+    @override
+    def backoff_handler(self, details: Details) -> None:
+        """One WARNING line per retry: stream, cause, wait and attempt (never a header)."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        cause = (
+            f"HTTP {response.status_code} from {self.request_label(response)}"
+            if response is not None
+            else type(exc).__name__
+        )
+        renewing = "renewing the access token and retrying"
+        self.logger.warning(
+            "%s: %s; %s in %.1f s (attempt %d of %d)",
+            self.name,
+            cause,
+            renewing if is_unauthorised(exc) else "retrying",
+            details.get("wait") or 0.0,
+            details["tries"],
+            self.backoff_max_tries(),
+        )
+
+    # --- responses ----------------------------------------------------------------------------
+    def request_label(self, response: requests.Response) -> str:
+        """``GET /path`` of the request behind ``response`` (never its query string)."""
+        method = response.request.method if response.request is not None else "GET"
+        return f"{method} {urlsplit(response.url).path}"
+
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        """Filters of the listing that depend on the context (a date window)."""
+        return {}
+
+    def vendor_message(self, response: requests.Response) -> str:
+        """The vendor's error message and ids; by default an excerpt of the body."""
+        return body_excerpt(response)
+
+    def error_line(self, response: requests.Response) -> str:
+        """``stream: HTTP status from GET /path: vendor message (ids)``."""
+        return (
+            f"{self.name}: HTTP {response.status_code} from {self.request_label(response)}: "
+            f"{self.vendor_message(response)}"
+        )
+
+    def check_body(self, response: requests.Response, body: Any) -> None:
+        """Raise RetriableAPIError (a glitch worth asking again) or FatalAPIError for a 2xx
+        body that cannot be right."""
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort a response into success, retry (429, 408, 5xx, bad body, first 401) or stop."""
+        status = response.status_code
+        if status == HTTPStatus.UNAUTHORIZED:
+            if self.authenticator.renew_after_401(response):
+                raise RetriableAPIError(self.error_line(response), response)
+            msg = f"{self.error_line(response)}; {self.authenticator.rejection_hint}"
+            raise FatalAPIError(msg)
+        if (
+            status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.REQUEST_TIMEOUT)
+            or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        ):
+            raise RetriableAPIError(self.error_line(response), response)
+        if status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
+            hint = self.unavailable_hint.format(name=self.name)
+            raise FatalAPIError(f"{self.error_line(response)}. {hint}")
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise FatalAPIError(self.error_line(response))
+        try:
+            body = json_body(response)
+        except ValueError:
+            msg = f"{self.name}: HTTP {status} from {self.request_label(response)} is not JSON"
+            raise RetriableAPIError(msg, response) from None
+        self.check_body(response, body)
+        self.authenticator.token_accepted(response)
+
+    # --- records ------------------------------------------------------------------------------
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        """A child record carries its parent's keys; the record conformed to the schema."""
+        if self.parent_stream_type is not None and context:
+            for key, value in context.items():
+                row.setdefault(key, value)
+        if not self.selected:
+            return row  # read only for its children: nothing is written
+        schema = self.effective_schema
+        conformer = self._conformer
+        if conformer is None or conformer.schema is not schema:
+            conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
+        return conformer(row)
+
+    # --- per-parent listings fetched ahead (prefetch.py) --------------------------------------
+    def children_to_sync(self) -> list[RestStream[Any]]:
+        """Child streams the SDK will sync for each record of this stream."""
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, RestStream) and (child.selected or child.has_selected_descendents)
+        ]
+
+    def has_children_to_sync(self) -> bool:
+        """True if a child stream will be synced for each record."""
+        return bool(self.children_to_sync())
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records; a child's come from the fetch made ahead when there is one."""
+        prefetcher = self.rest_tap.prefetcher
+        children = self._children_to_sync = self.children_to_sync()
+        if prefetcher is None or (self.parent_stream_type is None and not children):
+            yield from self.fetch_records(context)  # nothing to fetch ahead
+            return
+        try:
+            listing = prefetcher.take(self.name, context) if self.parent_stream_type else None
+            if listing is not None and (listing.children_queued or not children):
+                yield from listing.records()
+            else:
+                records = listing.records() if listing is not None else self.fetch_records(context)
+                yield from prefetcher.read_ahead(
+                    records, lambda batch: self.submit_children(batch, context)
+                )
+        finally:
+            if self.parent_stream_type is None:
+                prefetcher.discard()  # fetches of this tree nobody took (filtered parents)
+
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records from the API (a date-windowed stream reads its windows)."""
+        return self.request_records(context)
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """No context when no child stream syncs: the SDK would otherwise copy the record's
+        context and ask every child whether it is selected, for every record."""
+        if self._children_to_sync is None or self._children_to_sync:
+            yield from super().generate_child_contexts(record, context)
+
+    def submit_children(self, records: list[dict[str, Any]], context: Context | None) -> bool:
+        """Queue the child listings of ``records`` in the tap's pool; False if there are none.
+
+        Contexts are computed as the SDK will compute them; a record whose context cannot be
+        computed is skipped here: the SDK meets the same error when it reaches the record.
+        """
+        prefetcher = self.rest_tap.prefetcher
+        children = self.children_to_sync()
+        if prefetcher is None or not children:
+            return False
+        for record in records:
+            try:
+                contexts = list(self.generate_child_contexts(record, context))
+            except Exception:  # noqa: S112 - see the docstring
+                continue
+            for child_context in contexts:
+                if child_context is not None:
+                    for child in children:
+                        prefetcher.submit(child, child_context)
+        return True

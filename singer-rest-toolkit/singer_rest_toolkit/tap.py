@@ -1,0 +1,123 @@
+"""The tap every vendor tap derives from: a CLI that fails in one line, secret-safe settings
+checks, and the machinery its streams share (pace, sessions, authenticator, prefetch)."""
+
+from __future__ import annotations
+
+import abc
+import io
+import json
+import threading
+from functools import cached_property
+from typing import Any, ClassVar, NoReturn
+
+import click
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from typing_extensions import override
+
+from singer_rest_toolkit.auth import RenewingAuthenticator
+from singer_rest_toolkit.config import unreachable_line
+from singer_rest_toolkit.pacing import Pacer
+from singer_rest_toolkit.prefetch import Prefetcher
+from singer_rest_toolkit.sdk_internals import SecretSafeValidation
+from singer_rest_toolkit.windows import BadBookmarkError
+from singer_rest_toolkit.writer import BufferedWriter
+
+
+class RestTap(SecretSafeValidation, abc.ABC):
+    """A Singer tap over one vendor's REST API.
+
+    Settings it reads when declared: ``max_requests_per_second``, ``max_parallel_requests``,
+    ``page_size``. A subclass declares its settings, :meth:`check_settings`, its
+    :attr:`authenticator` and :meth:`discover_streams`.
+    """
+
+    message_writer_class = BufferedWriter
+    url_settings: ClassVar[str] = "the api_url setting"
+    """Named by the one line that reports an unreachable API."""
+    default_requests_per_second: ClassVar[int] = 10
+    pace_headroom_ms: ClassVar[int] = 30
+    default_parallel_requests: ClassVar[int] = 1
+    """Workers that fetch per-parent listings ahead; 1 = one request at a time."""
+    default_page_size: ClassVar[int] = 100
+
+    # --- the CLI ------------------------------------------------------------------------------
+    @override
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """``--config`` files read as the SDK does; one that is missing or not JSON is a
+        usage error naming the file, not a traceback."""
+        for path in value:
+            if path == "ENV":
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    json.load(handle)
+            except OSError as exc:
+                raise click.BadParameter(f"{path}: {exc.strerror or exc}", ctx, param) from None
+            except ValueError as exc:
+                raise click.BadParameter(f"{path}: not valid JSON ({exc})", ctx, param) from None
+        return super().cb_config(ctx, param, value)
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        """Run the CLI; a failing or unreachable API, or a bad state, ends in one line.
+
+        The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
+        """
+        for option in ("state", "catalog"):
+            handle = kwargs.get(option)
+            if handle is not None:  # a file click opened: read it here to check it is JSON
+                text = handle.read()
+                try:
+                    json.loads(text)
+                except ValueError as exc:
+                    line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
+                    cls.fail(line, exc)
+                kwargs[option] = io.StringIO(text)
+        try:
+            super().invoke(**kwargs)
+        except (FatalAPIError, RetriableAPIError, BadBookmarkError) as exc:
+            cls.fail(str(exc), exc)
+        except requests.RequestException as exc:
+            cls.fail(unreachable_line(exc, cls.url_settings), exc)
+
+    @classmethod
+    def fail(cls, line: str, exc: Exception) -> NoReturn:
+        """Log ``line`` as the one error line and exit 1."""
+        cls.logger.debug("traceback of the failure", exc_info=exc)
+        cls.logger.error("%s", line)
+        raise SystemExit(1)
+
+    # --- what the streams share ---------------------------------------------------------------
+    @cached_property
+    def pacer(self) -> Pacer:
+        """One pace for every request of this tap, token requests and workers included."""
+        per_second = self.config.get("max_requests_per_second") or self.default_requests_per_second
+        return Pacer(int(per_second), headroom_ms=self.pace_headroom_ms)
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher | None:
+        """The pool that fetches per-parent listings ahead; None when sequential."""
+        workers = self.config.get("max_parallel_requests") or self.default_parallel_requests
+        if int(workers) <= 1:
+            return None
+        page_size = self.config.get("page_size") or self.default_page_size
+        return Prefetcher(workers=int(workers), page_size=int(page_size), name=f"{self.name}-fetch")
+
+    @cached_property
+    def _sessions(self) -> threading.local:
+        return threading.local()
+
+    def thread_session(self) -> requests.Session:
+        """The calling thread's HTTP session (connection pool): sessions are not thread-safe."""
+        session: requests.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
+    @property
+    @abc.abstractmethod
+    def authenticator(self) -> RenewingAuthenticator:
+        """The one authenticator every stream (and worker) shares (a ``cached_property``)."""
