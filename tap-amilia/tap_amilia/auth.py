@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import decimal
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import jwt
@@ -15,24 +14,16 @@ import requests
 from requests.auth import HTTPBasicAuth
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from typing_extensions import override
+
+from singer_rest_toolkit import RenewingAuthenticator
+from singer_rest_toolkit.config import invalid, is_set
+from tap_amilia.client import DEFAULT_API_URL, common_headers, vendor_message
 
 logger = logging.getLogger("tap-amilia.auth")
 
 REFRESH_MARGIN_S = 60.0
 """A token this close to its ``exp`` claim is renewed before use (they live a year)."""
-
-
-class AmiliaAuthenticator(Protocol):
-    """What the streams need from any of the three authenticators."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the credentials to a request."""
-
-    def renew_after_401(self, response: requests.Response) -> bool:
-        """``response`` is a 401: True if a retry may succeed with new credentials."""
-
-    def token_accepted(self, response: requests.Response) -> None:
-        """``response`` succeeded: a later 401 again deserves one renewal."""
 
 
 def bearer_of(response: requests.Response) -> str | None:
@@ -41,48 +32,35 @@ def bearer_of(response: requests.Response) -> str | None:
     return value.removeprefix("Bearer ") if value else None
 
 
-def vendor_message(response: requests.Response) -> str:
-    """Amilia's error ``Message`` and ``TransactionId``, else a short excerpt of the body."""
-    try:
-        body = response.json(parse_float=decimal.Decimal)
-    except ValueError:
-        text = " ".join((response.text or "").split())
-        return text[:200] or response.reason or "(empty body)"
-    if not isinstance(body, dict):
-        return str(body)[:200]
-    message = str(body.get("Message") or body.get("message") or response.reason or "no message")
-    transaction = body.get("TransactionId") or body.get("transactionId")
-    message = message[:300]
-    return f"{message} (TransactionId {transaction})" if transaction else message
+class NothingToRenew:
+    """Fixed credentials: nothing to renew, and a refusal is final."""
+
+    rejection_hint = "the credentials were refused"
+
+    def ensure_token(self) -> None:
+        """Nothing expires."""
+
+    def renew_after_401(self, response: requests.Response) -> bool:
+        """A refused key pair or token stays refused."""
+        return False
+
+    def token_accepted(self, response: requests.Response) -> None:
+        """Nothing to track."""
 
 
-class ApiKeyAuthenticator(APIAuthenticatorBase):
-    """``X-AMILIA-APIKEY`` / ``X-AMILIA-APISECRET`` on every call (nothing to renew)."""
+class ApiKeyAuthenticator(NothingToRenew, APIAuthenticatorBase):
+    """``X-AMILIA-APIKEY`` / ``X-AMILIA-APISECRET`` on every call."""
 
     def __init__(self, *, api_key: str, api_secret: str) -> None:
         super().__init__()
         self.auth_headers = {"X-AMILIA-APIKEY": api_key, "X-AMILIA-APISECRET": api_secret}
 
-    def renew_after_401(self, response: requests.Response) -> bool:
-        """A refused key pair stays refused."""
-        return False
 
-    def token_accepted(self, response: requests.Response) -> None:
-        """Nothing to track."""
-
-
-class StaticTokenAuthenticator(BearerTokenAuthenticator):
-    """A pre-minted JWT sent as Bearer (nothing to renew it with)."""
+class StaticTokenAuthenticator(NothingToRenew, BearerTokenAuthenticator):
+    """A pre-minted JWT sent as Bearer."""
 
     def __init__(self, *, token: str) -> None:
         super().__init__(token=token)
-
-    def renew_after_401(self, response: requests.Response) -> bool:
-        """A refused token stays refused."""
-        return False
-
-    def token_accepted(self, response: requests.Response) -> None:
-        """Nothing to track."""
 
 
 def token_from_body(body: Any) -> str | None:
@@ -138,11 +116,19 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         """Tokens answered 401 (a late 401 for one of them is not a second refusal)."""
         self.tokens_issued = 0
 
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add ``Authorization: Bearer``, fetching a token first when there is none."""
+    rejection_hint = "the credentials were refused"
+
+    def ensure_token(self) -> None:
+        """Fetch a token now when there is none or it is about to expire."""
         with self._lock:
             if not self._token_valid():
                 self._fetch_token()
+
+    @override
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer``, fetching a token first when there is none."""
+        with self._lock:
+            self.ensure_token()
             token = self._token
         request.headers["Authorization"] = f"Bearer {token}"
         return request
@@ -212,3 +198,43 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
             with self._lock:
                 if used is None or used == self._token:
                     self._renewed_after_401 = False
+
+
+AUTH_MODES = (("username", "password"), ("api_key", "api_secret"), ("token",))
+
+
+def auth_mode(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The one configured auth mode, or ConfigValidationError naming the settings."""
+    for mode in AUTH_MODES:
+        present = [name for name in mode if is_set(config, name)]
+        if present and len(present) < len(mode):
+            missing = next(name for name in mode if name not in present)
+            raise invalid(f"{missing} is required with {present[0]}")
+    chosen = [mode for mode in AUTH_MODES if all(is_set(config, name) for name in mode)]
+    if not chosen:
+        described = " or ".join(" + ".join(mode) for mode in AUTH_MODES)
+        raise invalid(f"no credentials: set exactly one of {described}")
+    if len(chosen) > 1:
+        names = " and ".join(" + ".join(mode) for mode in chosen)
+        raise invalid(f"more than one auth mode is set ({names}): keep exactly one")
+    return chosen[0]
+
+
+def authenticator_for(config: Mapping[str, Any], pace: Callable[[], None]) -> RenewingAuthenticator:
+    """The configured auth mode's authenticator; ``pace`` paces token requests."""
+    mode = auth_mode(config)
+    if mode == ("api_key", "api_secret"):
+        return ApiKeyAuthenticator(
+            api_key=str(config["api_key"]), api_secret=str(config["api_secret"])
+        )
+    if mode == ("token",):
+        return StaticTokenAuthenticator(token=str(config["token"]).strip())
+    api_url = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    return UserTokenAuthenticator(
+        authenticate_url=f"{api_url}/authenticate",
+        username=str(config["username"]),
+        password=str(config["password"]),
+        headers=common_headers(config),
+        pace=pace,
+        timeout=float(config.get("request_timeout", 60)),
+    )

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
-from tap_amilia.client import AmiliaStream, DateWindowStream
+from tap_amilia.client import AmiliaDateWindowStream, AmiliaStream
 
 
 def schema(*properties: th.Property[Any]) -> dict[str, Any]:
@@ -132,6 +133,7 @@ class ProgramsStream(AmiliaStream):
         *booleans("IsArchived", "IsVisible", "IsPasswordProtected"),
     )
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Children need only the program id."""
         return {"ProgramId": record["Id"]}
@@ -201,6 +203,7 @@ class ActivitiesStream(AmiliaStream):
         ),
     )
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Children need only the activity id."""
         return {"ActivityId": record["Id"]}
@@ -226,6 +229,7 @@ class ActivityOccurrencesStream(AmiliaStream):
     query: ClassVar[dict[str, str]] = {"showEdited": "true"}
     schema = schema(*OCCURRENCE_PROPERTIES)
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Participants need only the occurrence id."""
         return {"OccurrenceId": record["Id"]}
@@ -292,6 +296,7 @@ class AccountsStream(AmiliaStream):
         ),
     )
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Contacts need only the account id."""
         return {"AccountId": record["Id"]}
@@ -327,6 +332,7 @@ class MembershipsStream(AmiliaStream):
         th.Property("Tags", th.ArrayType(ID_NAME)),
     )
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Holders need only the membership id."""
         return {"MembershipId": record["Id"]}
@@ -363,7 +369,7 @@ class LocationsStream(AmiliaStream):
     )
 
 
-class EventsStream(DateWindowStream):
+class EventsStream(AmiliaDateWindowStream):
     """Calendar events with participants and attendance, read by date window."""
 
     name = "events"
@@ -387,7 +393,7 @@ class EventsStream(DateWindowStream):
     )
 
 
-class RegistrationsStream(DateWindowStream):
+class RegistrationsStream(AmiliaDateWindowStream):
     """Registrations, ended programs included, read by date window."""
 
     name = "registrations"
@@ -413,7 +419,7 @@ class RegistrationsStream(DateWindowStream):
     )
 
 
-class ReservationsStream(DateWindowStream):
+class ReservationsStream(AmiliaDateWindowStream):
     """Facility bookings, cancelled ones included, read by date window."""
 
     name = "reservations"

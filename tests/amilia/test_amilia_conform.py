@@ -20,7 +20,7 @@ from amilia.amilia_support import (
 )
 from api_sandbox.testing import SandboxProcess
 from repo_support import sync_in_process
-from tap_amilia.conform import RecordConformer
+from singer_rest_toolkit.conform import RecordConformer
 from tap_amilia.streams import STREAM_TYPES
 from tap_amilia.tap import TapAmilia
 

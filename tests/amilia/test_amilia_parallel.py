@@ -21,7 +21,7 @@ from amilia.amilia_support import (
     sandbox_config,
 )
 from api_sandbox.testing import SandboxProcess
-from tap_amilia.fanout import FanOut
+from singer_rest_toolkit.prefetch import Prefetcher
 from tap_amilia.tap import TapAmilia
 
 TREES = (
@@ -90,13 +90,13 @@ def no_server_limit(sandbox: SandboxProcess) -> None:
 def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the streams whose listings the pool fetched ahead."""
     seen: list[str] = []
-    submit = FanOut.submit
+    submit = Prefetcher.submit
 
-    def counting(self: FanOut, stream: Any, context: Any) -> bool:
+    def counting(self: Prefetcher, stream: Any, context: Any) -> bool:
         seen.append(stream.name)
         return submit(self, stream, context)
 
-    monkeypatch.setattr(FanOut, "submit", counting)
+    monkeypatch.setattr(Prefetcher, "submit", counting)
     return seen
 
 

@@ -97,7 +97,7 @@ def test_an_interrupted_sync_resumed_from_its_last_state_loses_nothing(
     sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch, stream: str
 ) -> None:
     stream_type = WINDOWED[stream]
-    monkeypatch.setattr(stream_type, "window_days", 4)
+    monkeypatch.setattr(stream_type, "window_size", timedelta(days=4))
     config = sandbox_config(sandbox, lookback_days=0, page_size=1)
     # A fatal error in the middle of the run: after a few windows, inside a window.
     sandbox.add_fault("amilia", "status", path=f"/{stream}$", status=400, skip=6)

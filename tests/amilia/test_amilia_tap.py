@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from pytest_httpserver import HTTPServer
-from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError
 
 from amilia.amilia_support import DEFAULT_STREAMS, OPT_IN_STREAMS, run_sync
 from repo_support import BIN
+from singer_rest_toolkit.windows import windows
 from tap_amilia.auth import token_from_body
-from tap_amilia.client import MAX_RETRY_AFTER_S, day_windows, retry_after_seconds, same_site
+from tap_amilia.client import AmiliaDateWindowStream, same_site
 from tap_amilia.tap import TapAmilia
 
 STREAMS = {
@@ -145,21 +144,6 @@ def test_bad_config_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     assert "secret-value" not in result.stderr + result.stdout
 
 
-def test_retry_after_in_seconds_or_as_a_date() -> None:
-    def error(value: str) -> RetriableAPIError:
-        response = requests.Response()
-        response.status_code = 429
-        response.headers["Retry-After"] = value
-        return RetriableAPIError("429", response)
-
-    assert retry_after_seconds(error("2.5")) == 2.5
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= (retry_after_seconds(error(later)) or 0) <= 31
-    assert retry_after_seconds(error("86400")) == MAX_RETRY_AFTER_S
-    assert retry_after_seconds(error("soon")) is None
-    assert retry_after_seconds(RetriableAPIError("no response")) is None
-
-
 def test_token_body_as_object_or_bare_string() -> None:
     assert token_from_body({"Token": "abc"}) == "abc"
     assert token_from_body("abc") == "abc"
@@ -168,11 +152,19 @@ def test_token_body_as_object_or_bare_string() -> None:
 
 
 def test_day_windows_are_inclusive_and_do_not_overlap() -> None:
-    first = datetime(2025, 1, 1).date()
-    last = datetime(2025, 1, 10).date()
-    windows = list(day_windows(first, last, 4))
-    assert [(a.day, b.day) for a, b in windows] == [(1, 4), (5, 8), (9, 10)]
-    assert list(day_windows(last, first, 4)) == []
+    events = TapAmilia(config=GOOD).streams["events"]
+    assert isinstance(events, AmiliaDateWindowStream)
+    first = datetime(2025, 1, 1, tzinfo=UTC)
+    last = datetime(2025, 1, 10, 15, 30, tzinfo=UTC)
+    days = [
+        events.window_filters(start, end) for start, end in windows(first, last, timedelta(days=4))
+    ]
+    assert days == [
+        {"from": "2025-01-01", "to": "2025-01-04"},
+        {"from": "2025-01-05", "to": "2025-01-08"},
+        {"from": "2025-01-09", "to": "2025-01-10"},
+    ]
+    assert list(windows(last, first, timedelta(days=4))) == []
 
 
 # --- shapes only a fake server can produce (the sandbox follows the documented ones) -----------
