@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # without it every tap process spent ~0.4 s compiling the SDK's modules at start-up.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test lint typecheck pytest sandbox readmes bench clean
+.PHONY: help install demo test test-sdk-range lint typecheck pytest sandbox readmes bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,16 @@ pytest: install  ## unit, SDK standard and end-to-end tests
 
 test: lint typecheck pytest  ## everything CI runs
 
+test-sdk-range: | $(UV)  ## the toolkit's tests at its lowest and at its highest allowed dependencies (singer-sdk range)
+	@for resolution in lowest-direct highest; do \
+	  env=.sdk-range/$$resolution; rm -rf $$env; \
+	  $(UV) venv -q --python $(PYTHON) $$env && \
+	  $(UV) pip install -q --python $$env/bin/python --resolution $$resolution \
+	    ./singer-rest-toolkit "pytest>=9" "pytest-timeout>=2.3" "pytest-httpserver>=1.1" && \
+	  echo "singer-rest-toolkit with $$resolution dependencies: $$($$env/bin/python -c 'import importlib.metadata as m; print("singer-sdk", m.version("singer-sdk"))')" && \
+	  $$env/bin/pytest -q -p no:cacheprovider singer-rest-toolkit/tests || exit 1; \
+	done
+
 bench: install  ## throughput, pacing, latency and memory of the taps -> docs/performance.md (BENCH_ARGS=--quick)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
@@ -63,4 +73,4 @@ readmes: .venv/.synced  ## regenerate each tap README's settings table from --ab
 	$(BIN)/python scripts/sync_readmes.py
 
 clean:  ## remove environments, Meltano state and output
-	rm -rf .venv .tools .meltano output/*.duckdb output/jsonl
+	rm -rf .venv .tools .meltano .sdk-range output/*.duckdb output/jsonl

@@ -66,7 +66,7 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     error body) and :meth:`check_body` (a 2xx body that cannot be right).
     """
 
-    unavailable_hint: ClassVar[str] = "deselect the '{name}' stream"
+    unavailable_hint: ClassVar[str] = "Deselect the '{name}' stream"
     """After a 403/404's error line: what to check, or how to deselect the stream."""
     retry_base_delay_s: ClassVar[float] = 1.0
     """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""

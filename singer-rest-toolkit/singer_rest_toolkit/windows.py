@@ -134,8 +134,10 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         now = utc_now()
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the APIs' precision
         start, end, saved = self.sync_range(context, now)
-        if saved == now:
-            saved = None  # a bookmark from the future: replace it as the windows complete
+        if saved is not None and saved >= now:
+            # A bookmark from the future, read as now: the windows' ends replace it.
+            self.get_context_state(context).pop("replication_key_value", None)
+            saved = None
         for window_start, window_end in windows(start, end, self.window_size):
             window = {"window_start": iso_z(window_start), "window_end": iso_z(window_end)}
             for record in self.request_records({**(context or {}), **window}):

@@ -1,0 +1,122 @@
+"""A minimal tap on the toolkit, for its tests: ``/parents``, ``/parents/{id}/children`` and
+a date-windowed ``/events?start=&end=``, served by pytest-httpserver."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from contextlib import redirect_stdout
+from functools import cached_property
+from typing import Any
+
+import requests
+from singer_sdk import typing as th
+from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
+from singer_rest_toolkit.responses import json_body
+
+
+class NoAuth:
+    """Fixed credentials: one header, nothing to renew."""
+
+    rejection_hint = "the key was refused"
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["X-Key"] = "secret-key"
+        return r
+
+    def ensure_token(self) -> None:
+        pass
+
+    def renew_after_401(self, response: requests.Response) -> bool:
+        return False
+
+    def token_accepted(self, response: requests.Response) -> None:
+        pass
+
+
+class ExampleStream(RestStream[None]):
+    @property
+    def url_base(self) -> str:
+        return str(self.config["api_url"]).rstrip("/")
+
+    def get_http_request(self, *, page: PageContext[None]) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.params = self.query_filters(page.stream_context)
+        return request
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        return list(json_body(response))
+
+
+class Parents(ExampleStream):
+    name = "parents"
+    path = "/parents"
+    primary_keys = ("id",)
+    schema = th.PropertiesList(th.Property("id", th.IntegerType)).to_dict()
+
+    def get_child_context(self, record: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"parent_id": record["id"]}
+
+
+class Children(ExampleStream):
+    name = "children"
+    path = "/parents/{parent_id}/children"
+    primary_keys = ("parent_id", "id")
+    parent_stream_type = Parents
+    schema = th.PropertiesList(
+        th.Property("parent_id", th.IntegerType), th.Property("id", th.IntegerType)
+    ).to_dict()
+
+
+class Events(DateWindowStream[None], ExampleStream):
+    name = "events"
+    path = "/events"
+    primary_keys = ("id",)
+    replication_key = "at"
+    default_lookback_days = 2
+    schema = th.PropertiesList(
+        th.Property("id", th.IntegerType), th.Property("at", th.DateTimeType)
+    ).to_dict()
+
+
+class ExampleTap(RestTap):
+    name = "tap-example"
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_url", th.StringType, required=True),
+        th.Property("start_date", th.DateTimeType),
+        th.Property("lookback_days", th.IntegerType),
+        th.Property("max_parallel_requests", th.IntegerType),
+        th.Property("max_requests_per_second", th.IntegerType),
+        th.Property("max_retries", th.IntegerType),
+    ).to_dict()
+
+    @cached_property
+    def authenticator(self) -> NoAuth:
+        return NoAuth()
+
+    def discover_streams(self) -> list[ExampleStream]:
+        return [Parents(self), Children(self), Events(self)]
+
+
+def sync(tap: RestTap, streams: Iterable[str]) -> tuple[list[dict[str, Any]], Exception | None]:
+    """Sync ``streams`` in process: the Singer messages written, and the error, if any."""
+    wanted = set(streams)
+    for name, stream in tap.streams.items():
+        stream.selected = name in wanted
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    error: Exception | None = None
+    with redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
+    buffer.flush()
+    buffer.seek(0)
+    return [json.loads(line) for line in buffer.read().splitlines()], error

@@ -1,0 +1,133 @@
+"""Per-parent listings fetched ahead: the same messages as a sequential run, an error where a
+sequential run meets it, and a listing no worker started is fetched by the main thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from example_tap import ExampleTap, sync
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from singer_rest_toolkit.prefetch import Prefetcher
+
+PARENTS = 40
+
+
+class TreeServer:
+    """``/parents`` and ``/parents/{id}/children`` (``id % 4`` children each); the children
+    of ``failing`` answer 404."""
+
+    def __init__(self, httpserver: HTTPServer, failing: int | None = None) -> None:
+        self.failing = failing
+        httpserver.expect_request("/parents").respond_with_json([{"id": n} for n in range(PARENTS)])
+        for n in range(PARENTS):
+            httpserver.expect_request(f"/parents/{n}/children").respond_with_handler(self.children)
+
+    def children(self, request: Request) -> Response:
+        parent = int(request.path.split("/")[2])
+        if parent == self.failing:
+            return Response(json.dumps({"error": "gone"}), status=404)
+        body = [{"id": parent * 10 + k} for k in range(parent % 4)]
+        return Response(json.dumps(body), content_type="application/json")
+
+
+def run(httpserver: HTTPServer, workers: int) -> tuple[list[dict[str, Any]], Exception | None]:
+    tap = ExampleTap(
+        config={
+            "api_url": httpserver.url_for(""),
+            "max_parallel_requests": workers,
+            "max_requests_per_second": 1000,
+            "max_retries": 1,
+        }
+    )
+    messages, error = sync(tap, ["parents", "children"])
+    for message in messages:
+        message.pop("time_extracted", None)
+    return [m for m in messages if m["type"] in ("RECORD", "STATE")], error
+
+
+def test_a_parallel_run_writes_what_a_sequential_run_writes(httpserver: HTTPServer) -> None:
+    TreeServer(httpserver)
+    sequential, error = run(httpserver, workers=1)
+    assert error is None, error
+    parallel, error = run(httpserver, workers=6)
+    assert error is None, error
+    assert parallel == sequential
+    children = [
+        m["record"] for m in parallel if m["type"] == "RECORD" and m["stream"] == "children"
+    ]
+    expected = [{"parent_id": p, "id": p * 10 + k} for p in range(PARENTS) for k in range(p % 4)]
+    assert children == expected
+
+
+def test_a_failed_listing_stops_the_run_after_the_same_records(httpserver: HTTPServer) -> None:
+    TreeServer(httpserver, failing=23)
+    sequential, seq_error = run(httpserver, workers=1)
+    parallel, par_error = run(httpserver, workers=6)
+    assert seq_error is not None
+    assert par_error is not None
+    assert str(par_error) == str(seq_error)
+    assert "children: HTTP 404 from GET /parents/23/children" in str(par_error)
+    assert parallel == sequential
+
+
+class Blocking:
+    """A stream whose listings wait until released; counts the listings fetched."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.fetched: list[Any] = []
+
+    def fetch_records(self, context: Any) -> Iterable[dict[str, Any]]:
+        self.fetched.append(context)
+        self.release.wait(10)
+        return [{"n": context["n"]}]
+
+    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
+        return False
+
+    def has_children_to_sync(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def prefetcher() -> Iterator[Prefetcher]:
+    pool = Prefetcher(workers=1, page_size=10, name="test")
+    yield pool
+    pool.discard()
+
+
+def test_a_listing_no_worker_started_is_handed_back(prefetcher: Prefetcher) -> None:
+    stream = Blocking()
+    assert prefetcher.submit(stream, {"n": 1})
+    assert prefetcher.submit(stream, {"n": 2})
+    assert prefetcher.take("blocking", {"n": 2}) is None, "not started: fetch it inline"
+    stream.release.set()
+    first = prefetcher.take("blocking", {"n": 1})
+    assert first is not None
+    assert list(first.records()) == [{"n": 1}]
+    assert stream.fetched == [{"n": 1}], "the listing handed back was never fetched by the pool"
+
+
+def test_read_ahead_submits_ahead_and_raises_in_order(prefetcher: Prefetcher) -> None:
+    submitted: list[int] = []
+
+    def source() -> Iterator[dict[str, Any]]:
+        yield from ({"n": n} for n in range(5))
+        raise ValueError("page 2 failed")
+
+    read = prefetcher.read_ahead(source(), lambda batch: submitted.extend(r["n"] for r in batch))
+    assert next(read) == {"n": 0}
+    assert submitted == [0, 1][: prefetcher.ahead], "records are submitted as they are read"
+    rest = []
+    with pytest.raises(ValueError, match="page 2 failed"):
+        rest.extend(r["n"] for r in read)
+    assert rest == [1, 2, 3, 4], "the error comes after every record read before it"
+    assert submitted == [0, 1, 2, 3, 4]
