@@ -10,6 +10,8 @@ from typing import Any
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.amilia import AmiliaData
 from repo_support import SyncResult, sync_in_process
+from tap_amilia.client import AmiliaDateWindowStream
+from tap_amilia.streams import STREAM_TYPES
 from tap_amilia.tap import TapAmilia
 
 SCALE = 0.05
@@ -17,21 +19,9 @@ SEED = 42
 DATA = AmiliaData(SEED, SCALE)
 USER = {"username": "sandbox@example.com", "password": "sandbox-password"}
 KEY_PAIR = {"api_key": "sandbox-api-key", "api_secret": "sandbox-api-secret"}
-DEFAULT_STREAMS = (
-    "programs",
-    "activities",
-    "activity_occurrences",
-    "accounts",
-    "account_contacts",
-    "memberships",
-    "membership_persons",
-    "locations",
-    "events",
-    "registrations",
-    "reservations",
-)
-OPT_IN_STREAMS = ("program_persons", "activity_persons", "occurrence_participants")
-DATED_STREAMS = ("events", "registrations", "reservations")
+DEFAULT_STREAMS = tuple(s.name for s in STREAM_TYPES if s.selected_by_default)
+OPT_IN_STREAMS = tuple(s.name for s in STREAM_TYPES if not s.selected_by_default)
+DATED_STREAMS = tuple(s.name for s in STREAM_TYPES if issubclass(s, AmiliaDateWindowStream))
 START_DAYS_AGO = 40
 LOOKAHEAD_DAYS = 20
 """lookahead_days of every test config: events and reservations are read this far ahead."""

@@ -44,8 +44,6 @@ class TapProfile:
     """Meltano environment for the crash/resume runs (start date, small pages)."""
     envelope: Callable[[list[dict[str, Any]]], dict[str, Any]]
     """A last page of the vendor's list envelope around ``records``."""
-    hostile_streams: dict[str, dict[str, Any] | None]
-    """Streams whose pages the hostile-data test builds, with the context each needs."""
     hostile_bodies: dict[str, Callable[[list[dict[str, Any]]], dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -88,22 +86,6 @@ def _amilia() -> TapProfile:
         envelope=lambda records: {
             "Items": records,
             "Paging": {"TotalCount": len(records), "Next": ""},
-        },
-        hostile_streams={
-            "programs": None,
-            "activities": {"ProgramId": 1},
-            "activity_occurrences": {"ActivityId": 1},
-            "program_persons": {"ProgramId": 1},
-            "activity_persons": {"ActivityId": 1},
-            "occurrence_participants": {"OccurrenceId": 1},
-            "accounts": None,
-            "account_contacts": {"AccountId": 1},
-            "memberships": None,
-            "membership_persons": {"MembershipId": 1},
-            "locations": None,
-            "events": None,
-            "registrations": None,
-            "reservations": None,
         },
     )
 
@@ -184,21 +166,6 @@ def _agyletime() -> TapProfile:
             "TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND": "15",
         },
         envelope=lambda records: _agyletime_page(records, len(records)),
-        hostile_streams=dict.fromkeys(
-            (
-                "users",
-                "business_roles",
-                "system_roles",
-                "workstreams",
-                "contacts",
-                "interactions",
-                "published_shifts",
-                "agent_metrics",
-                "schedule_metrics",
-                "tasks",
-                "task_definitions",
-            )
-        ),
         hostile_bodies={
             "agent_metrics": _agyletime_metrics(("firstName", "lastName")),
             "schedule_metrics": _agyletime_metrics(schedule_user_fields),
@@ -234,16 +201,6 @@ def _amperity() -> TapProfile:
             "TAP_AMPERITY_PAGE_SIZE": "2",
         },
         envelope=lambda records: {"data": records, "next_token": None},
-        hostile_streams={
-            "audit_events": None,
-            "campaigns": None,
-            "campaign_drafts": None,
-            "segments": None,
-            "workflow_runs": None,
-            "ingest_jobs": None,
-            "profile_indexes": None,
-            "index_profiles": {"index_id": "idx-hostile"},
-        },
         hostile_config={"include_unstable": True},
     )
 
