@@ -1,21 +1,22 @@
-"""Access key -> bearer JWT, refreshed ahead of expiry and once after a 401."""
+"""Access key -> bearer JWT, renewed ahead of expiry and once after a 401."""
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import jwt
 import requests
 from requests.auth import HTTPBasicAuth
-from singer_sdk.authenticators import OAuthAuthenticator
+from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from typing_extensions import override
 
-from tap_agyletime.pacing import Pacer
-from tap_agyletime.responses import vendor_message
+from singer_rest_toolkit.pacing import Pacer
+from tap_agyletime.client import jsend_message
 
 logger = logging.getLogger("tap-agyletime.auth")
 
@@ -56,14 +57,17 @@ def token_data(body: Any) -> dict[str, Any]:
     raise TypeError(msg)
 
 
-class AgyleTimeAuthenticator(OAuthAuthenticator):
+class AgyleTimeAuthenticator(APIAuthenticatorBase):
     """``POST {tenant_url}/authority/token`` with HTTP Basic; the token goes out as Bearer.
 
-    One instance per tap, shared by every stream. Token requests are paced by the tap's
-    limiter and fail as API errors the streams retry (429, 5xx, non-JSON) or stop on
-    (401/403/400: the access key is wrong).
+    One instance per tap, shared by every stream (the toolkit's RenewingAuthenticator).
+    Token requests take a slot of the tap's pace and fail as API errors the streams retry
+    (429, 5xx, non-JSON) or stop on (401/403/400: the access key is wrong).
     """
 
+    rejection_hint = "a freshly issued token was refused too"
+
+    @override
     def __init__(
         self,
         *,
@@ -72,23 +76,22 @@ class AgyleTimeAuthenticator(OAuthAuthenticator):
         client_secret: str,
         pacer: Pacer,
         timeout: float,
+        session: Callable[[], requests.Session],
     ) -> None:
-        super().__init__(
-            auth_endpoint=auth_endpoint, client_id=client_id, client_secret=client_secret
-        )
+        super().__init__()
+        self.auth_endpoint = auth_endpoint
+        self.client_id = client_id
+        self.client_secret = client_secret
         self._pacer = pacer
         self._timeout = timeout
-        # A plain session: the SDK's one retries POSTs by itself, bypassing the pacing.
-        self._session = requests.Session()
+        # A plain session (the tap's): the SDK's OAuth session retries POSTs by itself,
+        # outside the pace.
+        self._session = session
+        self.access_token: str | None = None
         self._expires_at: float | None = None
         self._refresh_margin_s = 0.0
-        self._refreshed_after_401 = False
+        self._renewed_after_401 = False
         self.tokens_issued = 0
-
-    @property
-    def oauth_request_body(self) -> dict[str, Any]:
-        """Form body of the token request (the key itself goes in the Basic header)."""
-        return {"grant_type": "client_credentials"}
 
     def is_token_valid(self) -> bool:
         """True while the token has more than its refresh margin left."""
@@ -98,29 +101,41 @@ class AgyleTimeAuthenticator(OAuthAuthenticator):
             and time.monotonic() < self._expires_at - self._refresh_margin_s
         )
 
+    def ensure_token(self) -> None:
+        """Renew a missing or expiring token now, before the request waits for its pace."""
+        if not self.is_token_valid():
+            self.update_access_token()
+
+    @override
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer`` (renewing first if the token expired meanwhile)."""
+        self.ensure_token()
+        request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return request
+
     def update_access_token(self) -> None:
         """Request a new token (paced), or raise an API error naming the token endpoint."""
         self._pacer.wait()
         logger.info("Requesting a new Agyle Time access token")
-        response = self._session.post(
+        response = self._session().post(
             self.auth_endpoint,
-            auth=HTTPBasicAuth(self.client_id or "", self.client_secret or ""),
-            data=self.oauth_request_body,
+            auth=HTTPBasicAuth(self.client_id, self.client_secret),
+            data={"grant_type": "client_credentials"},
             timeout=self._timeout,
         )
-        where = f"POST {urlparse(self.auth_endpoint).path}"
+        where = f"POST {urlsplit(self.auth_endpoint).path}"
         status = response.status_code
         if status == 429 or status >= 500:
-            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+            msg = f"token request: HTTP {status} from {where}: {jsend_message(response)}"
             raise RetriableAPIError(msg, response)
         if status in (401, 403):
             msg = (
                 f"Agyle Time refused the access key: HTTP {status} from {where}: "
-                f"{vendor_message(response)}. Check access_key_id and access_key_secret."
+                f"{jsend_message(response)}. Check access_key_id and access_key_secret."
             )
             raise FatalAPIError(msg)
         if status >= 400:
-            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+            msg = f"token request: HTTP {status} from {where}: {jsend_message(response)}"
             raise FatalAPIError(msg)
         try:
             data = token_data(response.json())
@@ -133,26 +148,24 @@ class AgyleTimeAuthenticator(OAuthAuthenticator):
             raise RetriableAPIError(msg, response)
         lifetime = token_lifetime(data, token)
         self.access_token = token
-        self.last_refreshed = datetime.now(UTC)
-        self.expires_in = int(lifetime)
         self._expires_at = time.monotonic() + lifetime
         self._refresh_margin_s = min(MAX_REFRESH_MARGIN_S, lifetime / 10)
         self.tokens_issued += 1
         logger.info("Got an access token valid for %.0f s", lifetime)
 
-    def forget_rejected_token(self) -> bool:
+    def renew_after_401(self, response: requests.Response) -> bool:
         """A call answered 401: drop the token so the retry gets a new one.
 
         Returns False when the token was already renewed because of a 401 and the fresh one
         was refused too, so the caller stops instead of looping.
         """
-        if self._refreshed_after_401:
+        if self._renewed_after_401:
             return False
-        self._refreshed_after_401 = True
+        self._renewed_after_401 = True
         self.access_token = None
         self._expires_at = None
         return True
 
-    def token_accepted(self) -> None:
-        """A call succeeded: a later 401 again deserves one refresh."""
-        self._refreshed_after_401 = False
+    def token_accepted(self, response: requests.Response) -> None:
+        """A call succeeded: a later 401 again deserves one renewal."""
+        self._renewed_after_401 = False

@@ -7,12 +7,13 @@ from typing import Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
+from typing_extensions import override
 
 from tap_agyletime.client import (
     REGIONAL,
     TENANT,
+    AgyleTimeDateWindowStream,
     AgyleTimeStream,
-    DateWindowStream,
     MetricsStream,
 )
 
@@ -218,7 +219,7 @@ class WorkstreamsStream(AgyleTimeStream):
     ).to_dict()
 
 
-class ContactsStream(DateWindowStream):
+class ContactsStream(AgyleTimeDateWindowStream):
     """Contacts (calls, chats, emails) by start time. High volume: not selected by default."""
 
     name = "contacts"
@@ -241,7 +242,7 @@ class ContactsStream(DateWindowStream):
     ).to_dict()
 
 
-class InteractionsStream(DateWindowStream):
+class InteractionsStream(AgyleTimeDateWindowStream):
     """Agent interactions with contacts by start time. High volume: not selected by default."""
 
     name = "interactions"
@@ -263,7 +264,7 @@ class InteractionsStream(DateWindowStream):
     ).to_dict()
 
 
-class PublishedShiftsStream(DateWindowStream):
+class PublishedShiftsStream(AgyleTimeDateWindowStream):
     """Published shifts by start time, with their planned tasks."""
 
     name = "published_shifts"
@@ -352,6 +353,7 @@ class AgentMetricsStream(MetricsStream):
         ),
     ).to_dict()
 
+    @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
         """User and channel keys; undeclared ones kept under ``otherMetrics`` (channel) and
         ``otherUserFields`` (user)."""
@@ -401,6 +403,7 @@ class ScheduleMetricsStream(MetricsStream):
         ),
     ).to_dict()
 
+    @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
         """User-level times plus the channel's ``rostered`` and ``actual`` objects, whole."""
         return {
@@ -424,7 +427,7 @@ class ScheduleMetricsStream(MetricsStream):
         }
 
 
-class TasksStream(DateWindowStream):
+class TasksStream(AgyleTimeDateWindowStream):
     """Agent status timeline: each task (work, break, meeting...) an agent was in."""
 
     name = "tasks"
@@ -455,7 +458,10 @@ class TasksStream(DateWindowStream):
         th.Property("isPaid", th.BooleanType, description="Sent as 0/1"),
     ).to_dict()
 
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
         """``taskTypeIdentifier`` is untyped in the wild: keep it as text, then conform."""
         if row.get("taskTypeIdentifier") is not None:
             row["taskTypeIdentifier"] = str(row["taskTypeIdentifier"])

@@ -79,7 +79,7 @@ def test_an_interrupted_sync_resumed_from_its_last_state_loses_nothing(
     sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch, stream_type: type[Any], skip: int
 ) -> None:
     stream = stream_type.name
-    monkeypatch.setattr(stream_type, "window_days", 2)
+    monkeypatch.setattr(stream_type, "window_size", timedelta(days=2))
     config = sandbox_config(sandbox, lookback_days=0, page_size=5)
     # A fatal error in the middle of the run: after a few windows, inside a window.
     sandbox.add_fault("agyletime", "status", path=stream_type.path, status=400, skip=skip)

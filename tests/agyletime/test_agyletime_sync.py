@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -100,7 +100,7 @@ def test_every_page_request_keeps_the_window_filters(
         return request
 
     monkeypatch.setattr(TasksStream, "get_http_request", spy)
-    monkeypatch.setattr(TasksStream, "window_days", 4)
+    monkeypatch.setattr(TasksStream, "window_size", timedelta(days=4))
     result = run_sync(sandbox_config(sandbox, page_size=5), ["tasks"])
     assert result.error is None, result.error
     windows = Counter((p["taskStartTimeFrom"], p["taskStartTimeTo"]) for p in sent)

@@ -18,9 +18,9 @@ from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
 from repo_support import BIN
+from singer_rest_toolkit.pacing import Pacer
+from singer_rest_toolkit.stream import MAX_RETRY_AFTER_S, retry_after_seconds
 from tap_agyletime.auth import DEFAULT_TOKEN_LIFETIME_S, AgyleTimeAuthenticator, token_lifetime
-from tap_agyletime.client import MAX_RETRY_AFTER_S, retry_after_seconds
-from tap_agyletime.pacing import Pacer
 from tap_agyletime.tap import TapAgyleTime, api_urls
 
 STREAMS = {
@@ -192,8 +192,9 @@ def authenticator_for(httpserver: HTTPServer) -> AgyleTimeAuthenticator:
         auth_endpoint=httpserver.url_for("/api/authority/token"),
         client_id="key-id",
         client_secret="key-secret",
-        pacer=Pacer(100),
+        pacer=Pacer(100, headroom_ms=30),
         timeout=5,
+        session=requests.Session,
     )
 
 
