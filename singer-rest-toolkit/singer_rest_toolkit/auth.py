@@ -4,8 +4,10 @@ protocol for a 401."""
 from __future__ import annotations
 
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 
 class RenewingAuthenticator(Protocol):
@@ -28,3 +30,25 @@ class RenewingAuthenticator(Protocol):
     @property
     def rejection_hint(self) -> str:
         """What the user should check when the credentials are refused."""
+
+
+def raise_for_token_response(
+    response: requests.Response, *, step: str, message: str, refused: str
+) -> None:
+    """Sort a token request's answer: 429 and 5xx are retried, a refusal (401/403) stops the
+    run with ``refused`` (what to check), any other 4xx stops it.
+
+    ``step`` names the request in the error line (``authenticate``, ``token request``),
+    ``message`` is the vendor's error message from the body.
+    """
+    status = response.status_code
+    where = (
+        f"{response.request.method if response.request else 'POST'} {urlsplit(response.url).path}"
+    )
+    line = f"{step}: HTTP {status} from {where}: {message}"
+    if status == 429 or status >= 500:
+        raise RetriableAPIError(line, response)
+    if status in (401, 403):
+        raise FatalAPIError(f"{line}. {refused}")
+    if status >= 400:
+        raise FatalAPIError(line)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from singer_rest_toolkit.dates import parse_instant, utc_now
@@ -16,6 +17,34 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
 EXPECTED_TYPE = re.compile(r"is not of type (.+?) in config\[")
 ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+REQUEST_MINIMUMS = {"max_requests_per_second": 1, "request_timeout": 1, "max_retries": 1}
+
+
+def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property[Any]]:
+    """The settings of every tap's requests: the pace (``pace`` says the vendor's limit),
+    the timeout and the retry budget."""
+    return [
+        th.Property(
+            "max_requests_per_second",
+            th.IntegerType,
+            default=requests_per_second,
+            description=pace,
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for a response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+    ]
 
 
 def invalid(message: str) -> ConfigValidationError:

@@ -16,7 +16,12 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from singer_rest_toolkit.auth import RenewingAuthenticator
-from singer_rest_toolkit.config import unreachable_line
+from singer_rest_toolkit.config import (
+    REQUEST_MINIMUMS,
+    check_minimums,
+    check_start_date,
+    unreachable_line,
+)
 from singer_rest_toolkit.pacing import Pacer
 from singer_rest_toolkit.prefetch import Prefetcher
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
@@ -89,6 +94,16 @@ class RestTap(SecretSafeValidation, abc.ABC):
         cls.logger.debug("traceback of the failure", exc_info=exc)
         cls.logger.error("%s", line)
         raise SystemExit(1)
+
+    # --- settings -----------------------------------------------------------------------------
+    minimums: ClassVar[dict[str, int]] = {}
+    """Integer settings of this tap and their least value (the request settings' are known)."""
+
+    @override
+    def check_settings(self) -> None:
+        """The checks every tap shares; a tap adds its own and then calls this."""
+        check_minimums(self.config, {**REQUEST_MINIMUMS, **self.minimums})
+        check_start_date(self.config)
 
     # --- what the streams share ---------------------------------------------------------------
     @cached_property

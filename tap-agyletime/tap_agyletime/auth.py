@@ -12,9 +12,10 @@ import jwt
 import requests
 from requests.auth import HTTPBasicAuth
 from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
+from singer_rest_toolkit.auth import raise_for_token_response
 from singer_rest_toolkit.pacing import Pacer
 from tap_agyletime.client import jsend_message
 
@@ -123,20 +124,14 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
             data={"grant_type": "client_credentials"},
             timeout=self._timeout,
         )
+        raise_for_token_response(
+            response,
+            step="token request",
+            message=jsend_message(response),
+            refused="Agyle Time refused the access key: check access_key_id and access_key_secret",
+        )
         where = f"POST {urlsplit(self.auth_endpoint).path}"
         status = response.status_code
-        if status == 429 or status >= 500:
-            msg = f"token request: HTTP {status} from {where}: {jsend_message(response)}"
-            raise RetriableAPIError(msg, response)
-        if status in (401, 403):
-            msg = (
-                f"Agyle Time refused the access key: HTTP {status} from {where}: "
-                f"{jsend_message(response)}. Check access_key_id and access_key_secret."
-            )
-            raise FatalAPIError(msg)
-        if status >= 400:
-            msg = f"token request: HTTP {status} from {where}: {jsend_message(response)}"
-            raise FatalAPIError(msg)
         try:
             data = token_data(response.json())
             token = data["accessToken"]

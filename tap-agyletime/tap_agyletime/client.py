@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import body_excerpt, json_object, short
 
 if TYPE_CHECKING:
@@ -93,39 +93,6 @@ def record_list(data: Any, key: str | None = None) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)]
 
 
-class NextPageTokenPaginator(BaseAPIPaginator[str | None]):
-    """``nextPageToken`` paging: stop when it is absent or empty, follow it past empty pages.
-
-    A token the API already sent during this listing means a loop: stop the stream rather
-    than read pages twice or forever.
-    """
-
-    @override
-    def __init__(self, stream_name: str) -> None:
-        super().__init__(None)
-        self._stream_name = stream_name
-        self._seen: set[str] = set()
-
-    @override
-    def get_next(self, response: requests.Response) -> str | None:
-        """The next token, or None at the end."""
-        token = next_page_token(json_object(response))
-        if token is not None:
-            if token in self._seen:
-                msg = (
-                    f"{self._stream_name}: the API sent the same nextPageToken twice for "
-                    f"GET {urlsplit(response.url).path}; stopping instead of reading pages again"
-                )
-                raise FatalAPIError(msg)
-            self._seen.add(token)
-        return token
-
-    @override
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        """An empty page that still has a next token is not the end."""
-        return next_page_token(json_object(response)) is not None
-
-
 class AgyleTimeStream(RestStream[str | None], abc.ABC):
     """A GET listing on the tenant or the regional host, in the JSend envelope."""
 
@@ -163,9 +130,11 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         return request
 
     @override
-    def get_new_paginator(self) -> NextPageTokenPaginator:
+    def get_new_paginator(self) -> TokenPaginator:
         """A fresh ``nextPageToken`` paginator per listing (and per date window)."""
-        return NextPageTokenPaginator(self.name)
+        return TokenPaginator(
+            self.name, "nextPageToken", lambda response: next_page_token(json_object(response))
+        )
 
     # --- responses ----------------------------------------------------------------------------
     @override

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import ClassVar
 
 from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RestTap
-from singer_rest_toolkit.config import check_minimums, check_start_date, check_url, invalid, is_set
+from singer_rest_toolkit.config import check_url, invalid, is_set, request_settings
 from tap_agyletime.auth import AgyleTimeAuthenticator
 from tap_agyletime.client import AgyleTimeStream, ApiUrls, api_urls
 from tap_agyletime.streams import STREAM_TYPES
 
 REGIONS = ("eu", "us", "au")
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-MINIMUMS = {
-    "page_size": 1,
-    "lookback_days": 0,
-    "max_requests_per_second": 1,
-    "request_timeout": 1,
-    "max_retries": 1,
-}
 HELP = {
     "subdomain": "Tenant subdomain: 'acme' for https://acme.cloud.agyletime.io",
     "region": (
@@ -46,8 +40,6 @@ HELP = {
     "lookback_days": "Days before the bookmark re-read on every run (data changes after the fact)",
     "page_size": "pageLimit of each request (the API documents no maximum; 1000 by default)",
     "max_requests_per_second": "Client-side pacing of all requests, token requests included",
-    "request_timeout": "Seconds to wait for a response before retrying",
-    "max_retries": "Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
 }
 
 
@@ -58,6 +50,7 @@ class TapAgyleTime(RestTap):
     url_settings = "the tenant_url and regional_url settings"
     default_requests_per_second = 3
     pace_headroom_ms = 30
+    minimums: ClassVar[dict[str, int]] = {"page_size": 1, "lookback_days": 0}
     default_page_size = 1000
 
     config_jsonschema = th.PropertiesList(
@@ -80,16 +73,7 @@ class TapAgyleTime(RestTap):
         th.Property("start_date", th.DateTimeType, description=HELP["start_date"]),
         th.Property("lookback_days", th.IntegerType, default=14, description=HELP["lookback_days"]),
         th.Property("page_size", th.IntegerType, default=1000, description=HELP["page_size"]),
-        th.Property(
-            "max_requests_per_second",
-            th.IntegerType,
-            default=3,
-            description=HELP["max_requests_per_second"],
-        ),
-        th.Property(
-            "request_timeout", th.IntegerType, default=60, description=HELP["request_timeout"]
-        ),
-        th.Property("max_retries", th.IntegerType, default=8, description=HELP["max_retries"]),
+        *request_settings(requests_per_second=3, pace=HELP["max_requests_per_second"]),
     ).to_dict()
 
     @override
@@ -110,8 +94,7 @@ class TapAgyleTime(RestTap):
         for name in ("tenant_url", "regional_url"):
             if config.get(name):
                 check_url(name, str(config[name]))
-        check_minimums(config, MINIMUMS)
-        check_start_date(config)
+        super().check_settings()
 
     @cached_property
     def urls(self) -> ApiUrls:

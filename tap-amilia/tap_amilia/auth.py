@@ -13,10 +13,10 @@ import jwt
 import requests
 from requests.auth import HTTPBasicAuth
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from singer_rest_toolkit import RenewingAuthenticator
+from singer_rest_toolkit.auth import RenewingAuthenticator, raise_for_token_response
 from singer_rest_toolkit.config import invalid, is_set
 from tap_amilia.client import DEFAULT_API_URL, common_headers, vendor_message
 
@@ -144,20 +144,14 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         response = self._session.get(
             self._url, auth=self._credentials, headers=self._headers, timeout=self._timeout
         )
+        raise_for_token_response(
+            response,
+            step="authenticate",
+            message=vendor_message(response),
+            refused="Amilia refused the login: check username and password",
+        )
         where = f"GET {urlparse(self._url).path}"
         status = response.status_code
-        if status == 429 or status >= 500:
-            msg = f"authenticate: HTTP {status} from {where}: {vendor_message(response)}"
-            raise RetriableAPIError(msg, response)
-        if status in (401, 403):
-            msg = (
-                f"authenticate: Amilia refused the login: HTTP {status} from {where}: "
-                f"{vendor_message(response)}. Check username and password."
-            )
-            raise FatalAPIError(msg)
-        if status >= 400:
-            msg = f"authenticate: HTTP {status} from {where}: {vendor_message(response)}"
-            raise FatalAPIError(msg)
         try:
             token = token_from_body(response.json())
         except ValueError:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import ClassVar
 
 from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RenewingAuthenticator, RestTap
-from singer_rest_toolkit.config import (
-    check_minimums,
-    check_start_date,
-    check_url,
-    invalid,
-    is_set,
-)
+from singer_rest_toolkit.config import check_url, invalid, is_set, request_settings
 from tap_amilia.auth import auth_mode, authenticator_for
 from tap_amilia.client import DEFAULT_API_URL, AmiliaStream
 from tap_amilia.streams import STREAM_TYPES
@@ -24,15 +19,6 @@ DEFAULT_PARALLEL_REQUESTS = 25
 """Enough in flight to reach Amilia's 100 calls/s at up to ~250 ms per call."""
 LANGUAGES = ("en", "fr")
 ORGANIZATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-MINIMUMS = {
-    "page_size": 1,
-    "lookback_days": 0,
-    "lookahead_days": 0,
-    "max_requests_per_second": 1,
-    "request_timeout": 1,
-    "max_retries": 1,
-    "max_parallel_requests": 1,
-}
 HELP = {
     "username": "Auth mode 1: Amilia account e-mail, exchanged with password for a JWT",
     "api_key": "Auth mode 2: API key (Account -> API Tokens), sent as X-AMILIA-APIKEY",
@@ -56,8 +42,6 @@ HELP = {
         "account_contacts, membership_persons and the opt-in per-parent streams), "
         "within max_requests_per_second; 1 = one request at a time"
     ),
-    "request_timeout": "Seconds to wait for a response before retrying",
-    "max_retries": "Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
 }
 
 
@@ -69,6 +53,12 @@ class TapAmilia(RestTap):
     pace_headroom_ms = 40
     default_parallel_requests = DEFAULT_PARALLEL_REQUESTS
     default_page_size = 2000
+    minimums: ClassVar[dict[str, int]] = {
+        "page_size": 1,
+        "lookback_days": 0,
+        "lookahead_days": 0,
+        "max_parallel_requests": 1,
+    }
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -98,21 +88,12 @@ class TapAmilia(RestTap):
         ),
         th.Property("page_size", th.IntegerType, default=2000, description=HELP["page_size"]),
         th.Property(
-            "max_requests_per_second",
-            th.IntegerType,
-            default=100,
-            description=HELP["max_requests_per_second"],
-        ),
-        th.Property(
             "max_parallel_requests",
             th.IntegerType,
             default=DEFAULT_PARALLEL_REQUESTS,
             description=HELP["max_parallel_requests"],
         ),
-        th.Property(
-            "request_timeout", th.IntegerType, default=60, description=HELP["request_timeout"]
-        ),
-        th.Property("max_retries", th.IntegerType, default=8, description=HELP["max_retries"]),
+        *request_settings(requests_per_second=100, pace=HELP["max_requests_per_second"]),
     ).to_dict()
 
     @override
@@ -130,8 +111,7 @@ class TapAmilia(RestTap):
             raise invalid(f"language must be en or fr: {config['language']!r}")
         if "origin" in config and not is_set(config, "origin"):
             raise invalid("origin must not be empty (it is sent as X-Amilia-Origin)")
-        check_minimums(config, MINIMUMS)
-        check_start_date(config)
+        super().check_settings()
 
     @cached_property
     @override
