@@ -1,36 +1,57 @@
-"""The two ways to authenticate: OAuth2 client credentials, or a token from the Amperity UI."""
+"""The two ways to authenticate: OAuth2 client credentials, or a token from the Amperity UI.
+
+Both implement the toolkit's RenewingAuthenticator protocol (singer_rest_toolkit.auth).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlparse
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
-from singer_sdk.authenticators import BearerTokenAuthenticator, OAuthAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_amperity.responses import vendor_message
+from singer_rest_toolkit.responses import json_object
+from tap_amperity.client import error_message
+
+if TYPE_CHECKING:
+    from singer_rest_toolkit import RestTap
 
 logger = logging.getLogger("tap-amperity.auth")
 
 DEFAULT_TOKEN_LIFETIME_S = 3600.0
 """Used when the token response has no ``expires_in`` (the documented example is 3600)."""
 MAX_REFRESH_MARGIN_S = 60.0
+REFUSED = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 
 
-class ClientCredentialsAuthenticator(OAuthAuthenticator):
+def sent_token(response: requests.Response) -> str | None:
+    """The bearer token the request behind ``response`` carried."""
+    request = response.request
+    header = request.headers.get("Authorization", "") if request is not None else ""
+    return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+
+
+def _lifetime(expires_in: Any) -> float:
+    try:
+        value = float(expires_in)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_S
+    return value if value > 0 else DEFAULT_TOKEN_LIFETIME_S
+
+
+class ClientCredentialsAuthenticator:
     """``POST {token_url}`` with the client id and secret in the form body.
 
     One instance per tap, shared by every stream and every worker thread. The token is
     renewed ahead of its expiry (a tenth of its lifetime, at most a minute) and once after a
-    401. Token requests wait for the tap's pace like every other call, and fail as API
-    errors the streams retry (429, 5xx, bad body) or stop on (400/401/403: the credentials are
-    wrong).
+    401. Token requests wait for the tap's pace like every other call, go out on the calling
+    thread's session, and fail as API errors the streams retry (429, 5xx, bad body) or stop
+    on (400/401/403: the credentials are wrong).
 
     Thread safety: a lock makes "check, renew, read" one step, so threads that find the token
     expired together get one new token, not one each. A 401 is judged by the token the
@@ -42,36 +63,31 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
     def __init__(
         self,
         *,
+        tap: RestTap,
         auth_endpoint: str,
         client_id: str,
         client_secret: str,
         tenant_id: str,
-        session: Callable[[], requests.Session],
-        pace: Callable[[], None],
         timeout: float,
     ) -> None:
-        super().__init__(
-            auth_endpoint=auth_endpoint,
-            client_id=client_id,
-            client_secret=client_secret,
-            oauth_headers={"X-Amperity-Tenant": tenant_id},
-        )
-        self._thread_session = (
-            session  # the calling thread's session: requests.Session is not shared
-        )
-        self._pace = pace
-        self._refused: str | None = None
+        self.auth_endpoint = auth_endpoint
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.tenant_id = tenant_id
+        self.access_token: str | None = None
+        self.tokens_issued = 0
+        self._tap = tap
         self._timeout = timeout
+        self._refused: str | None = None
         self._expires_at: float | None = None
         self._refresh_margin_s = 0.0
         self._lock = threading.RLock()
         self._renewing_after_401 = False
         self._unproven: str | None = None
         """A token issued after a 401 that no call has accepted yet."""
-        self.tokens_issued = 0
 
     @property
-    def oauth_request_body(self) -> dict[str, Any]:
+    def oauth_request_body(self) -> dict[str, str]:
         """The documented form body."""
         return {
             "grant_type": "client_credentials",
@@ -79,24 +95,26 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
             "client_secret": self.client_secret,
         }
 
+    @property
+    def oauth_headers(self) -> dict[str, str]:
+        """The token endpoint needs the tenant too."""
+        return {"X-Amperity-Tenant": self.tenant_id}
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer``, renewing the token first if it is (nearly) expired:
+        it may have expired while the request waited for its pace."""
+        with self._lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            token = self.access_token
+        r.headers["Authorization"] = f"Bearer {token}"
+        return r
+
     def ensure_token(self) -> None:
         """Renew the token now if it is (nearly) expired; one thread renews, others wait."""
         with self._lock:
             if not self.is_token_valid():
                 self.update_access_token()
-
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add ``Authorization: Bearer``, renewing the token first if it is (nearly) expired.
-
-        Not the SDK's version: it writes the token into a shared header dict, which another
-        thread may change between the write and the read.
-        """
-        with self._lock:
-            if not self.is_token_valid():
-                self.update_access_token()
-            token = self.access_token
-        request.headers["Authorization"] = f"Bearer {token}"
-        return request
 
     def is_token_valid(self) -> bool:
         """True while the token has more than its refresh margin left."""
@@ -110,34 +128,34 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
         """Request a new token (paced), or raise an API error naming the token endpoint."""
         if self._refused is not None:  # refused credentials stay refused for this run
             raise FatalAPIError(self._refused)
-        self._pace()
+        self._tap.pacer.wait()
         logger.info("Requesting a new Amperity access token")
-        response = self._thread_session().post(
+        response = self._tap.thread_session().post(
             self.auth_endpoint,
             data=self.oauth_request_body,
-            headers=self._oauth_headers,
+            headers=self.oauth_headers,
             timeout=self._timeout,
         )
-        where = f"POST {urlparse(self.auth_endpoint).path}"
+        where = f"POST {urlsplit(self.auth_endpoint).path}"
         status = response.status_code
-        if status == 429 or status >= 500:
-            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            msg = f"token request: HTTP {status} from {where}: {error_message(response)}"
             raise RetriableAPIError(msg, response)
-        if status in (400, 401, 403):
+        if status in REFUSED:
             msg = (
                 f"Amperity refused the OAuth client credentials: HTTP {status} from {where}: "
-                f"{vendor_message(response)}. Check client_id, client_secret, tenant_id "
+                f"{error_message(response)}. Check client_id, client_secret, tenant_id "
                 "and token_url."
             )
             self._refused = msg
             raise FatalAPIError(msg)
-        if status >= 400:
-            msg = f"token request: HTTP {status} from {where}: {vendor_message(response)}"
+        if status >= HTTPStatus.BAD_REQUEST:
+            msg = f"token request: HTTP {status} from {where}: {error_message(response)}"
             raise FatalAPIError(msg)
         try:
-            data = response.json()
+            data = json_object(response)
             token = data["access_token"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError):
             msg = f"token request: HTTP {status} from {where} has no access_token"
             raise RetriableAPIError(msg, response) from None
         if not isinstance(token, str) or not token:
@@ -145,8 +163,6 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
             raise RetriableAPIError(msg, response)
         lifetime = _lifetime(data.get("expires_in"))
         self.access_token = token
-        self.last_refreshed = datetime.now(UTC)
-        self.expires_in = int(lifetime)
         self._expires_at = time.monotonic() + lifetime
         self._refresh_margin_s = min(MAX_REFRESH_MARGIN_S, lifetime / 10)
         if self._renewing_after_401:
@@ -155,7 +171,7 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
         self.tokens_issued += 1
         logger.info("Got an access token valid for %.0f s", lifetime)
 
-    def forget_rejected_token(self, response: requests.Response) -> bool:
+    def renew_after_401(self, response: requests.Response) -> bool:
         """A call answered 401: drop its token so the retry gets a new one.
 
         Returns False when the refused token was itself issued after a 401 and no call has
@@ -187,13 +203,21 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
         return "a freshly issued token was refused too (check the API key's policies)"
 
 
-class StaticTokenAuthenticator(BearerTokenAuthenticator):
+class StaticTokenAuthenticator:
     """``access_token`` from the Amperity UI, sent as Bearer; it cannot be renewed."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer``."""
+        r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
 
     def ensure_token(self) -> None:
         """Nothing to renew."""
 
-    def forget_rejected_token(self, response: requests.Response) -> bool:
+    def renew_after_401(self, response: requests.Response) -> bool:
         """A 401 is final: the tap cannot get a new UI token."""
         return False
 
@@ -211,18 +235,3 @@ class StaticTokenAuthenticator(BearerTokenAuthenticator):
 
 
 AmperityAuthenticator = ClientCredentialsAuthenticator | StaticTokenAuthenticator
-
-
-def sent_token(response: requests.Response) -> str | None:
-    """The bearer token the request behind ``response`` carried."""
-    request = response.request
-    header = request.headers.get("Authorization", "") if request is not None else ""
-    return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
-
-
-def _lifetime(expires_in: Any) -> float:
-    try:
-        value = float(expires_in)
-    except (TypeError, ValueError):
-        return DEFAULT_TOKEN_LIFETIME_S
-    return value if value > 0 else DEFAULT_TOKEN_LIFETIME_S

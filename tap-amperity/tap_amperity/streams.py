@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
+from singer_rest_toolkit.dates import parse_instant
 from tap_amperity.client import (
-    DEFAULT_PAGE_SIZE,
     PROFILE_API,
     UNSTABLE_API,
+    AmperityDateWindowStream,
+    AmperityIncrementalStream,
     AmperityStream,
-    DateWindowStream,
-    iso_z,
-    parse_instant,
 )
-from tap_amperity.parallel import Prefetcher, read_ahead
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_amperity.tap import TapAmperity
 
 logger = logging.getLogger("tap-amperity.streams")
 
@@ -90,13 +87,14 @@ def schema(*properties: th.Property[Any]) -> dict[str, Any]:
 
 
 # --- Amperity API (api_version) ----------------------------------------------------------------
-class AuditEventsStream(AmperityStream):
+class AuditEventsStream(AmperityIncrementalStream):
     """``GET /audit-events``, incremental on ``happened_at`` (``happened_from`` is inclusive)."""
 
     name = "audit_events"
     path = "/audit-events"
     primary_keys = ("event_id",)
     replication_key = "happened_at"
+    since_param = "happened_from"
     schema = schema(
         th.Property("event_id", th.StringType, required=True),
         th.Property("event_type", th.StringType),
@@ -112,11 +110,6 @@ class AuditEventsStream(AmperityStream):
         th.Property("user_agent", th.StringType),
         th.Property("session_id", th.StringType),
     )
-
-    def query_filters(self, context: Context | None) -> dict[str, Any]:
-        """``happened_from`` = the bookmark, else start_date."""
-        start = self.get_starting_timestamp(context)
-        return {"happened_from": iso_z(start)} if start else {}
 
 
 class CampaignsStream(AmperityStream):
@@ -151,8 +144,8 @@ class SegmentsStream(AmperityStream):
     )
 
 
-class WorkflowRunsStream(AmperityStream):
-    """``GET /workflow/runs``, incremental on ``created_at``.
+class WorkflowRunsStream(AmperityIncrementalStream):
+    """``GET /workflow/runs``, incremental on ``created_at`` (``created_from``).
 
     Runs change state after they are created and the API has no ``updated_at``, so each
     run re-reads ``workflow_lookback_days`` before the bookmark.
@@ -162,6 +155,7 @@ class WorkflowRunsStream(AmperityStream):
     path = "/workflow/runs"
     primary_keys = ("id",)
     replication_key = "created_at"
+    since_param = "created_from"
     schema = schema(
         th.Property("id", th.StringType, required=True),
         th.Property("state", th.StringType),
@@ -180,21 +174,12 @@ class WorkflowRunsStream(AmperityStream):
         th.Property("task_instances", th.ArrayType(TASK_INSTANCE)),
     )
 
-    def query_filters(self, context: Context | None) -> dict[str, Any]:
-        """``created_from`` = the bookmark minus the lookback (not before start_date)."""
-        configured = self.config.get("start_date")
-        start_date = parse_instant(configured) if configured else None
-        value = self.get_starting_replication_key_value(context)
-        start: datetime | None = start_date
-        if value and value != configured:
-            lookback = timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
-            start = parse_instant(str(value)) - lookback
-            if start_date is not None:
-                start = max(start, start_date)
-        return {"created_from": iso_z(start)} if start else {}
+    @override
+    def lookback(self) -> timedelta:
+        return timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
 
 
-class IngestJobsStream(DateWindowStream):
+class IngestJobsStream(AmperityDateWindowStream):
     """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
 
     The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
@@ -207,7 +192,7 @@ class IngestJobsStream(DateWindowStream):
     primary_keys = ("id",)
     replication_key = "started_at"
     paged = False
-    lookback = timedelta(days=1)
+    rereads = timedelta(days=1)
     schema = schema(
         th.Property("id", th.StringType, required=True),
         th.Property("workflow_id", th.StringType),
@@ -219,6 +204,7 @@ class IngestJobsStream(DateWindowStream):
         th.Property("tables", th.ArrayType(INGEST_FEED)),
     )
 
+    @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
@@ -249,43 +235,10 @@ class ProfileIndexesStream(AmperityStream):
         th.Property("updated_at", th.DateTimeType),
     )
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
         """Only the index id: the child's path needs nothing else."""
         return {"index_id": record["id"]}
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The indexes; with ``max_parallel_requests`` > 1, their profiles are fetched ahead.
-
-        Each index read (a few ahead of the one the SDK is at) has its profile listing
-        submitted to index_profiles' worker pool; the SDK then syncs index_profiles per index
-        as usual, and the records come from that listing.
-        """
-        records = super().get_records(context)
-        child = next(
-            (
-                stream
-                for stream in self.child_streams
-                if isinstance(stream, IndexProfilesStream)
-                and (stream.selected or stream.has_selected_descendents)
-            ),
-            None,
-        )
-        prefetcher = child.start_prefetching() if child is not None else None
-        if prefetcher is None:
-            yield from records
-            return
-
-        def submit(record: dict[str, Any]) -> None:
-            try:
-                child_context = self.get_child_context(record, context)
-            except Exception:  # a bad record fails where the SDK reads it
-                return
-            prefetcher.submit(child_context)
-
-        try:
-            yield from read_ahead(records, prefetcher.ahead, submit)
-        finally:
-            child.stop_prefetching()  # type: ignore[union-attr]
 
 
 NUMBERS = frozenset((int, float, Decimal))
@@ -323,53 +276,11 @@ class IndexProfilesStream(AmperityStream):
     sample_tries: ClassVar[int] = 2
     """Tries per sampling request: discovery falls back to an open object rather than wait."""
 
-    def __init__(self, tap: TapAmperity) -> None:
-        super().__init__(tap=tap)
-        self._tap_ref = tap
-        self._prefetcher: Prefetcher | None = None
-
-    # --- latency hiding (see tap_amperity.parallel) -------------------------------------------
-    def start_prefetching(self) -> Prefetcher | None:
-        """A worker pool for the parent's sync; None when ``max_parallel_requests`` is 1."""
-        self.stop_prefetching()
-        workers = self._tap_ref.max_parallel_requests
-        if workers <= 1:
-            return None
-        self._prefetcher = Prefetcher(
-            self.request_records,
-            workers=workers,
-            page_size=int(self.config.get("page_size", DEFAULT_PAGE_SIZE)),
-            name=f"{self.name}-worker",
-        )
-        return self._prefetcher
-
-    def stop_prefetching(self) -> None:
-        """Cancel what was not read and wait for the workers."""
-        prefetcher, self._prefetcher = self._prefetcher, None
-        if prefetcher is not None:
-            prefetcher.close()
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The index's profiles: from the listing fetched ahead, else requested now."""
-        listing = self._prefetcher.take(context or {}) if self._prefetcher else None
-        if listing is None:
-            yield from super().get_records(context)
-            return
-        try:
-            yield from listing.records()
-        except GeneratorExit:
-            listing.cancel()
-            raise
-        except BaseException:
-            # The sync stops here: no worker may keep fetching behind the error.
-            self.stop_prefetching()
-            raise
-
     @cached_property
     def _discovered_schema(self) -> dict[str, Any]:
         entry = (
-            self._tap_ref.input_catalog.get_stream(self.name)
-            if self._tap_ref.input_catalog
+            self.amperity_tap.input_catalog.get_stream(self.name)
+            if self.amperity_tap.input_catalog
             else None
         )
         if entry is not None and entry.schema.properties:
@@ -385,6 +296,7 @@ class IndexProfilesStream(AmperityStream):
         )
 
     @property
+    @override
     def schema(self) -> dict[str, Any]:
         """Declared fields plus the attribute names of a sample of profiles."""
         return self._discovered_schema
@@ -392,7 +304,7 @@ class IndexProfilesStream(AmperityStream):
     def _sample_attributes(self) -> list[th.Property[Any]]:
         """Attribute names (and JSON types) of a first page of profiles of each index."""
         found: dict[str, set[type]] = {}
-        indexes = ProfileIndexesStream(tap=self._tap_ref)
+        indexes = ProfileIndexesStream(tap=self.amperity_tap)
         indexes.max_tries = self.max_tries = self.sample_tries
         try:
             for number, index in enumerate(indexes.request_records(None)):
@@ -400,7 +312,7 @@ class IndexProfilesStream(AmperityStream):
                     break
                 first_page = islice(
                     self.request_records({"index_id": index["id"]}),
-                    int(self.config.get("page_size", DEFAULT_PAGE_SIZE)),
+                    int(self.config.get("page_size", self.rest_tap.default_page_size)),
                 )
                 for profile in first_page:
                     for key, value in (profile.get("attributes") or {}).items():

@@ -1,4 +1,5 @@
-"""The tap's conformance (schema read once per stream) gives exactly the SDK's RECURSIVE result."""
+"""The conformance the tap uses (the toolkit's RecordConformer, compiled once per schema) gives
+exactly the SDK's RECURSIVE result on the tap's schemas."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from singer_sdk.typing import BooleanType, IntegerType, ObjectType, PropertiesLi
 from amperity.amperity_support import sandbox_config
 from api_sandbox.testing import SandboxProcess
 from resilience.test_hostile_data import record_for
-from tap_amperity.conform import Conformer
+from singer_rest_toolkit.conform import RecordConformer
 from tap_amperity.tap import TapAmperity
 
 LOGGER = logging.getLogger("conform-test")
@@ -45,7 +46,7 @@ def test_conformer_matches_the_sdk_on_odd_records(
 ) -> None:
     tap = TapAmperity(config=sandbox_config(sandbox, include_unstable=True))
     schema = tap.streams[stream_name].schema
-    conformer = Conformer(schema, stream_name, LOGGER)
+    conformer = RecordConformer(stream_name, schema, LOGGER)
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(record_for(schema, ()))
@@ -54,7 +55,7 @@ def test_conformer_matches_the_sdk_on_odd_records(
         expected = conform_record_data_types(
             stream_name, record, schema, TypeConformanceLevel.RECURSIVE, LOGGER
         )
-        assert conformer.conform(record) == expected
+        assert conformer(record) == expected
 
     check()
 
@@ -75,12 +76,12 @@ def test_conformer_matches_the_sdk_on_booleans_nan_and_undeclared_nested_keys() 
         {"flag": None, "attributes": {"opt_in": None, "n": decimal.Decimal("1.5")}},
         {"attributes": [1, 2], "count": {"not": "an int"}},
     ]
-    conformer = Conformer(schema, "s", LOGGER)
+    conformer = RecordConformer("s", schema, LOGGER)
     for record in records:
         expected = conform_record_data_types(
             "s", record, schema, TypeConformanceLevel.RECURSIVE, LOGGER
         )
-        assert conformer.conform(record) == expected
+        assert conformer(record) == expected
 
 
 def test_a_deselected_property_is_still_left_out(sandbox: SandboxProcess) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +17,7 @@ from singer_sdk.exceptions import FatalAPIError
 from amperity.amperity_support import SEED, amperity_stats, path_hits, sandbox_config
 from api_sandbox.testing import SandboxProcess, shared_sandbox
 from api_sandbox.vendors.amperity import AmperityData
-from tap_amperity.parallel import Prefetcher, read_ahead
+from singer_rest_toolkit.prefetch import Prefetcher
 from tap_amperity.streams import IndexProfilesStream
 from tap_amperity.tap import TapAmperity
 
@@ -120,7 +120,7 @@ def test_a_parallel_run_writes_exactly_the_messages_of_a_sequential_run(
     assert len(profiles) == len(set(profiles)) == len(all_profiles())
     assert set(profiles) == all_profiles()
     # The main thread only samples attribute names at discovery; the listings ran on workers.
-    workers = {name for name in threads if name.startswith("index_profiles-worker")}
+    workers = {name for name in threads if name.startswith(f"{TapAmperity.name}-fetch")}
     assert len(workers) > 1, "the listings were not spread over the workers"
 
 
@@ -224,7 +224,30 @@ def test_a_fresh_token_refused_again_still_stops_under_concurrency(
     assert tokens[4] == tokens[1]
 
 
-# --- the building blocks ----------------------------------------------------------------------
+# --- the building blocks (the toolkit's Prefetcher, as the tap uses it) ----------------------
+class FakeStream:
+    """A child stream whose listing is ``fetch(context)``; ``started`` is set per context when
+    a worker begins it (the pool only hands back listings a worker has started)."""
+
+    name = "index_profiles"
+
+    def __init__(self, fetch: Callable[[dict[str, Any]], Iterator[dict[str, Any]]]) -> None:
+        self._fetch = fetch
+        self.started: dict[int, threading.Event] = {n: threading.Event() for n in range(10)}
+        self.fetches: list[int] = []
+
+    def fetch_records(self, context: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        self.fetches.append(context["index"])
+        self.started[context["index"]].set()
+        yield from self._fetch(context)
+
+    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
+        return False
+
+    def has_children_to_sync(self) -> bool:
+        return False
+
+
 def test_read_ahead_calls_back_early_and_raises_in_place() -> None:
     seen: list[int] = []
 
@@ -233,7 +256,8 @@ def test_read_ahead_calls_back_early_and_raises_in_place() -> None:
         msg = "page 2 failed"
         raise RuntimeError(msg)
 
-    reader = read_ahead(source(), 2, seen.append)
+    prefetcher = Prefetcher(workers=2, page_size=1, name="test-fetch")
+    reader = prefetcher.read_ahead(source(), seen.extend)
     assert next(reader) == 1
     assert seen == [1, 2, 3], "the next items are read (and submitted) before they are used"
     assert [next(reader), next(reader)] == [2, 3]
@@ -246,19 +270,25 @@ def test_prefetcher_skips_listings_the_sdk_did_not_ask_for() -> None:
         for n in range(5):
             yield {"index": context["index"], "n": n}
 
-    prefetcher = Prefetcher(fetch, workers=2, page_size=2, name="test-worker")
+    stream = FakeStream(fetch)
+    prefetcher = Prefetcher(workers=2, page_size=2, name="test-fetch")
     try:
         for index in range(4):
-            prefetcher.submit({"index": index})
-        assert prefetcher.take({"index": 9}) is None, "an unknown context is fetched inline"
-        listing = prefetcher.take({"index": 2})  # 0 and 1 skipped (e.g. filtered by a map)
+            prefetcher.submit(stream, {"index": index})
+        assert prefetcher.take(stream.name, {"index": 9}) is None, "unknown: fetched inline"
+        assert stream.started[2].wait(5)
+        listing = prefetcher.take(stream.name, {"index": 2})  # 0 and 1 skipped (e.g. a map)
         assert listing is not None
         assert [r["n"] for r in listing.records()] == [0, 1, 2, 3, 4]
-        last = prefetcher.take({"index": 3})
+        assert stream.started[3].wait(5)
+        last = prefetcher.take(stream.name, {"index": 3})
         assert last is not None
         assert [r["index"] for r in last.records()] == [3] * 5
     finally:
-        prefetcher.close()
+        prefetcher.discard()
+    # The skipped listings are dropped with the sync, and nothing is fetched after it.
+    assert prefetcher.take(stream.name, {"index": 0}) is None
+    assert sorted(stream.fetches) == [0, 1, 2, 3]
 
 
 def test_a_worker_error_is_raised_after_the_listings_records() -> None:
@@ -267,14 +297,16 @@ def test_a_worker_error_is_raised_after_the_listings_records() -> None:
         msg = "boom"
         raise FatalAPIError(msg)
 
-    prefetcher = Prefetcher(fetch, workers=2, page_size=1, name="test-worker")
+    stream = FakeStream(fetch)
+    prefetcher = Prefetcher(workers=2, page_size=1, name="test-fetch")
     try:
-        prefetcher.submit({"index": 0})
-        listing = prefetcher.take({"index": 0})
+        prefetcher.submit(stream, {"index": 0})
+        assert stream.started[0].wait(5)
+        listing = prefetcher.take(stream.name, {"index": 0})
         assert listing is not None
         records = listing.records()
         assert next(records) == {"n": 0}
         with pytest.raises(FatalAPIError, match="boom"):
             next(records)
     finally:
-        prefetcher.close()
+        prefetcher.discard()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from amperity.amperity_support import (
     assert_complete,
@@ -69,3 +76,70 @@ def test_ingest_jobs_interrupted_mid_run_resume_without_loss(sandbox: SandboxPro
     assert set(keys_of("ingest_jobs", both)) == expected_keys("ingest_jobs", days_ago(20))
     # The resumed run starts a day before the bookmark (jobs still running), not at the start.
     assert_complete("ingest_jobs", second.records["ingest_jobs"], bookmark - timedelta(days=1))
+
+
+DATED_KEYS = {
+    "audit_events": "happened_at",
+    "workflow_runs": "created_at",
+    "ingest_jobs": "started_at",
+}
+
+
+def state_with(stream: str, value: str) -> dict[str, object]:
+    key = DATED_KEYS[stream]
+    return {"bookmarks": {stream: {"replication_key": key, "replication_key_value": value}}}
+
+
+@pytest.mark.parametrize("stream", sorted(DATED_KEYS))
+def test_a_bookmark_later_than_now_is_read_as_now_with_one_warning(
+    sandbox: SandboxProcess, caplog: pytest.LogCaptureFixture, stream: str
+) -> None:
+    # Small pages: the bookmark is read once per run, not once per page.
+    config = sandbox_config(sandbox, page_size=1)
+    with caplog.at_level(logging.WARNING):
+        result = run_sync(config, [stream], state_with(stream, "2099-01-01T00:00:00Z"))
+    assert result.error is None, result.error
+    warnings = [r.getMessage() for r in caplog.records if "is later than now" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{stream}: the bookmark 2099-01-01T00:00:00Z in the state")
+
+
+@pytest.mark.parametrize("with_start_date", [True, False], ids=["start_date", "no start_date"])
+@pytest.mark.parametrize("stream", sorted(DATED_KEYS))
+def test_a_bookmark_that_is_not_a_date_time_stops_in_one_line(
+    sandbox: SandboxProcess, stream: str, with_start_date: bool
+) -> None:
+    config = sandbox_config(sandbox)
+    if not with_start_date:
+        del config["start_date"]
+    result = run_sync(config, [stream], state_with(stream, "yesterday"))
+    assert result.error is not None
+    assert str(result.error) == (
+        f"{stream}: the bookmark {DATED_KEYS[stream]!r} in the state is not a date-time: "
+        "'yesterday'; fix or remove this stream's entry in the state"
+    )
+    assert not result.records.get(stream)
+
+
+def test_a_bad_bookmark_through_the_cli_is_one_line(
+    sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(sandbox_config(sandbox)), encoding="utf-8")
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(state_with("audit_events", "yesterday")), encoding="utf-8")
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "tap-amperity"),
+            *("--config", str(config), "--state", str(state)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if "is not a date-time" in line]
+    assert len(lines) == 1, run.stderr[-2000:]
+    assert "audit_events: the bookmark 'happened_at' in the state" in lines[0]
