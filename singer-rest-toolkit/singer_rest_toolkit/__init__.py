@@ -6,9 +6,10 @@ keeps only what is its vendor's: settings, URL, auth, paginator and error body.
 """
 
 from singer_rest_toolkit.auth import RenewingAuthenticator
+from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.tap import RestTap
-from singer_rest_toolkit.windows import BadBookmarkError, DateWindowStream
+from singer_rest_toolkit.windows import DateWindowStream
 
 __all__ = [
     "BadBookmarkError",

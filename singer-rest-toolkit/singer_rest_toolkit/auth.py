@@ -3,6 +3,7 @@ protocol for a 401."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -33,10 +34,15 @@ class RenewingAuthenticator(Protocol):
 
 
 def raise_for_token_response(
-    response: requests.Response, *, step: str, message: str, refused: str
+    response: requests.Response,
+    *,
+    step: str,
+    message: str,
+    refused: str,
+    refusals: Collection[int] = (401, 403),
 ) -> None:
-    """Sort a token request's answer: 429 and 5xx are retried, a refusal (401/403) stops the
-    run with ``refused`` (what to check), any other 4xx stops it.
+    """Sort a token request's answer: 429 and 5xx are retried, a refusal (``refusals``)
+    stops the run with ``refused`` (what to check), any other 4xx stops it.
 
     ``step`` names the request in the error line (``authenticate``, ``token request``),
     ``message`` is the vendor's error message from the body.
@@ -48,7 +54,7 @@ def raise_for_token_response(
     line = f"{step}: HTTP {status} from {where}: {message}"
     if status == 429 or status >= 500:
         raise RetriableAPIError(line, response)
-    if status in (401, 403):
+    if status in refusals:
         raise FatalAPIError(f"{line}. {refused}")
     if status >= 400:
         raise FatalAPIError(line)

@@ -17,6 +17,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
+from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import utc_now
 from singer_rest_toolkit.responses import body_excerpt, json_body
@@ -77,6 +78,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     def __init__(self, tap: RestTap) -> None:
         super().__init__(tap=tap)
         self.rest_tap = tap
+        self.max_tries: int | None = None
+        """Overrides ``max_retries`` (a discovery sample needs few tries)."""
         self._conformer: RecordConformer | None = None
         self._children_to_sync: list[RestStream[Any]] | None = None
         """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
@@ -130,8 +133,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
 
     @override
     def backoff_max_tries(self) -> int:
-        """Tries in all, ``max_retries`` (default 8)."""
-        return int(self.config.get("max_retries", 8))
+        """Tries in all: :attr:`max_tries` when set, else ``max_retries`` (default 8)."""
+        return self.max_tries or int(self.config.get("max_retries", 8))
 
     @override
     def backoff_jitter(self, value: float) -> float:
@@ -180,6 +183,15 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         """``GET /path`` of the request behind ``response`` (never its query string)."""
         method = response.request.method if response.request is not None else "GET"
         return f"{method} {urlsplit(response.url).path}"
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """With a start_date the SDK compares the bookmark to it before the stream reads it:
+        one that is not a date-time stops the run in the same one line as without."""
+        try:
+            return super().compare_start_date(value, start_date_value)
+        except ValueError:
+            raise bad_bookmark(self, value) from None
 
     def query_filters(self, context: Context | None) -> dict[str, Any]:
         """Filters of the listing that depend on the context (a date window)."""

@@ -16,6 +16,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from singer_rest_toolkit.auth import RenewingAuthenticator
+from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.config import (
     REQUEST_MINIMUMS,
     check_minimums,
@@ -25,7 +26,6 @@ from singer_rest_toolkit.config import (
 from singer_rest_toolkit.pacing import Pacer
 from singer_rest_toolkit.prefetch import Prefetcher
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
-from singer_rest_toolkit.windows import BadBookmarkError
 from singer_rest_toolkit.writer import BufferedWriter
 
 

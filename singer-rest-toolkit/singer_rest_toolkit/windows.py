@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from singer_sdk import Stream
 from typing_extensions import override
 
+from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.sdk_internals import WindowBookmarks
 from singer_rest_toolkit.stream import RestStream
@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 
 _TToken = TypeVar("_TToken")
 
-
-class BadBookmarkError(Exception):
-    """The state holds a bookmark that is not a date-time (reported in one line)."""
+__all__ = ["BadBookmarkError", "DateWindowStream", "bookmark_of", "windows"]
 
 
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[datetime, datetime]]:
@@ -30,36 +28,6 @@ def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[d
         stop = min(start + size, end)
         yield start, stop
         start = stop
-
-
-def bookmark_of(stream: Stream, context: Context | None, now: datetime) -> datetime | None:
-    """The stream's bookmark in the state, or None on a first run.
-
-    A bookmark later than ``now`` (clock skew, a hand-edited or foreign state) would skip
-    everything up to it: it is read as ``now``, with a warning. One that is not a date-time
-    raises BadBookmarkError naming the stream and the state.
-    """
-    value = stream.get_starting_replication_key_value(context)
-    configured = stream.config.get("start_date")
-    if not value or value == configured:  # the SDK falls back to start_date
-        return None
-    try:
-        bookmark = parse_instant(str(value))
-    except ValueError:
-        msg = (
-            f"{stream.name}: the bookmark {stream.replication_key!r} in the state is not a "
-            f"date-time: {value!r}; fix or remove this stream's entry in the state"
-        )
-        raise BadBookmarkError(msg) from None
-    if bookmark > now:
-        stream.logger.warning(
-            "%s: the bookmark %s in the state is later than now (%s); reading as if it were now",
-            stream.name,
-            value,
-            now.isoformat(),
-        )
-        return now
-    return bookmark
 
 
 class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):

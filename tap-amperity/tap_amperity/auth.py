@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from singer_rest_toolkit.auth import raise_for_token_response
 from singer_rest_toolkit.responses import json_object
 from tap_amperity.client import error_message
 
@@ -136,22 +137,23 @@ class ClientCredentialsAuthenticator:
             headers=self.oauth_headers,
             timeout=self._timeout,
         )
+        try:
+            raise_for_token_response(
+                response,
+                step="token request",
+                message=error_message(response),
+                refused=(
+                    "Amperity refused the OAuth client credentials: check client_id, "
+                    "client_secret, tenant_id and token_url"
+                ),
+                refusals=REFUSED,
+            )
+        except FatalAPIError as exc:
+            if response.status_code in REFUSED:
+                self._refused = str(exc)  # refused credentials stay refused for this run
+            raise
         where = f"POST {urlsplit(self.auth_endpoint).path}"
         status = response.status_code
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            msg = f"token request: HTTP {status} from {where}: {error_message(response)}"
-            raise RetriableAPIError(msg, response)
-        if status in REFUSED:
-            msg = (
-                f"Amperity refused the OAuth client credentials: HTTP {status} from {where}: "
-                f"{error_message(response)}. Check client_id, client_secret, tenant_id "
-                "and token_url."
-            )
-            self._refused = msg
-            raise FatalAPIError(msg)
-        if status >= HTTPStatus.BAD_REQUEST:
-            msg = f"token request: HTTP {status} from {where}: {error_message(response)}"
-            raise FatalAPIError(msg)
         try:
             data = json_object(response)
             token = data["access_token"]

@@ -15,11 +15,11 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
-from singer_rest_toolkit import BadBookmarkError, DateWindowStream, RestStream
+from singer_rest_toolkit import DateWindowStream, RestStream
+from singer_rest_toolkit.bookmarks import bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import body_excerpt, json_object, short
-from singer_rest_toolkit.windows import bookmark_of
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -89,8 +89,6 @@ class AmperityStream(RestStream[str | None], abc.ABC):
     def __init__(self, tap: TapAmperity) -> None:
         super().__init__(tap=tap)
         self.amperity_tap = tap
-        self.max_tries: int | None = None
-        """Overrides ``max_retries`` (discovery samples with few tries)."""
 
     @property
     @override
@@ -136,28 +134,10 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         return TokenPaginator(self.name, "next_token", next_token)
 
     @override
-    def backoff_max_tries(self) -> int:
-        """Fewer tries while discovery samples profiles: it falls back rather than wait."""
-        return self.max_tries or super().backoff_max_tries()
-
-    @override
     def validate_response(self, response: requests.Response) -> None:
         """Any response, error or not, may announce that the endpoint is deprecated."""
         self.amperity_tap.deprecations.note(response, self.path)
         super().validate_response(response)
-
-    @override
-    def compare_start_date(self, value: str, start_date_value: str) -> str:
-        """With a start_date, the SDK parses the bookmark before the stream reads it: one that
-        is not a date-time stops the run in the same one line as without a start_date."""
-        try:
-            return super().compare_start_date(value, start_date_value)
-        except ValueError:
-            msg = (
-                f"{self.name}: the bookmark {self.replication_key!r} in the state is not a "
-                f"date-time: {value!r}; fix or remove this stream's entry in the state"
-            )
-            raise BadBookmarkError(msg) from None
 
     @override
     def vendor_message(self, response: requests.Response) -> str:
