@@ -86,6 +86,15 @@ def hide_secret_values(errors: list[str], secrets: set[str]) -> list[str]:
     return shown
 
 
+def check_pattern(
+    config: Mapping[str, Any], name: str, pattern: re.Pattern[str], what: str
+) -> None:
+    """The setting matches ``pattern``; else "``name`` must be ``what``: 'value'"."""
+    value = str(config.get(name) or "").strip()
+    if not pattern.match(value):
+        raise invalid(f"{name} must be {what}: {value!r}")
+
+
 def check_url(name: str, value: str) -> None:
     """An absolute https URL (http only for localhost), without query or fragment."""
     parsed = urlsplit(value)
@@ -102,6 +111,13 @@ def check_url(name: str, value: str) -> None:
         )
     if parsed.query or parsed.fragment:  # not echoed: a query string may hold a secret
         raise invalid(f"{name} must not have a query string or fragment")
+
+
+def check_urls(config: Mapping[str, Any], *names: str) -> None:
+    """Each URL setting that is set passes :func:`check_url`."""
+    for name in names:
+        if config.get(name):
+            check_url(name, str(config[name]))
 
 
 def check_minimums(config: Mapping[str, Any], minimums: Mapping[str, int]) -> None:

@@ -53,3 +53,21 @@ def body_excerpt(response: requests.Response) -> str:
 def short(text: object) -> str:
     """``text`` cut to a length an error line can carry."""
     return str(text)[:MAX_MESSAGE_CHARS]
+
+
+def error_message(
+    response: requests.Response,
+    *,
+    message_keys: tuple[str, ...] = ("message",),
+    id_keys: tuple[str, ...] = (),
+) -> str:
+    """The vendor's message of an error body and the ids that trace it, as
+    ``message (request_id x, trace_id y)``; an excerpt of a body that is not a JSON object."""
+    try:
+        body = json_object(response)
+    except ValueError:
+        return body_excerpt(response)
+    found = next((body[key] for key in message_keys if body.get(key)), None)
+    message = short(found or response.reason or "no message")
+    ids = [f"{key} {body[key]}" for key in id_keys if body.get(key) not in (None, "", 0)]
+    return f"{message} ({', '.join(ids)})" if ids else message

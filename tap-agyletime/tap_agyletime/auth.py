@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -15,15 +14,15 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from singer_rest_toolkit.auth import raise_for_token_response
+from singer_rest_toolkit.auth import TokenLifetime, raise_for_token_response
 from singer_rest_toolkit.pacing import Pacer
 from tap_agyletime.client import jsend_message
 
 logger = logging.getLogger("tap-agyletime.auth")
+REFUSED = "Agyle Time refused the access key: check access_key_id and access_key_secret"
 
 DEFAULT_TOKEN_LIFETIME_S = 900.0
 """Used when the token response has no ``expiresIn`` and the token carries no ``exp``."""
-MAX_REFRESH_MARGIN_S = 60.0
 
 
 def token_lifetime(data: dict[str, Any], token: str) -> float:
@@ -89,18 +88,13 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
         # outside the pace.
         self._session = session
         self.access_token: str | None = None
-        self._expires_at: float | None = None
-        self._refresh_margin_s = 0.0
+        self.lifetime = TokenLifetime()
         self._renewed_after_401 = False
         self.tokens_issued = 0
 
     def is_token_valid(self) -> bool:
         """True while the token has more than its refresh margin left."""
-        return (
-            self.access_token is not None
-            and self._expires_at is not None
-            and time.monotonic() < self._expires_at - self._refresh_margin_s
-        )
+        return self.access_token is not None and self.lifetime.current
 
     def ensure_token(self) -> None:
         """Renew a missing or expiring token now, before the request waits for its pace."""
@@ -124,27 +118,21 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
             data={"grant_type": "client_credentials"},
             timeout=self._timeout,
         )
-        raise_for_token_response(
-            response,
-            step="token request",
-            message=jsend_message(response),
-            refused="Agyle Time refused the access key: check access_key_id and access_key_secret",
+        heading = raise_for_token_response(
+            response, step="token request", message=jsend_message(response), refused=REFUSED
         )
-        where = f"POST {urlsplit(self.auth_endpoint).path}"
-        status = response.status_code
         try:
             data = token_data(response.json())
             token = data["accessToken"]
         except (ValueError, KeyError, TypeError):
-            msg = f"token request: HTTP {status} from {where} is not a JSend token response"
+            msg = f"{heading} is not a JSend token response"
             raise RetriableAPIError(msg, response) from None
         if not isinstance(token, str) or not token:
-            msg = f"token request: {where} returned no data.accessToken"
+            msg = f"{heading} returned no data.accessToken"
             raise RetriableAPIError(msg, response)
         lifetime = token_lifetime(data, token)
         self.access_token = token
-        self._expires_at = time.monotonic() + lifetime
-        self._refresh_margin_s = min(MAX_REFRESH_MARGIN_S, lifetime / 10)
+        self.lifetime.start(lifetime)
         self.tokens_issued += 1
         logger.info("Got an access token valid for %.0f s", lifetime)
 
@@ -158,7 +146,7 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
             return False
         self._renewed_after_401 = True
         self.access_token = None
-        self._expires_at = None
+        self.lifetime.end()
         return True
 
     def token_accepted(self, response: requests.Response) -> None:

@@ -17,7 +17,7 @@ from typing_extensions import override
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.dates import parse_instant
 from singer_rest_toolkit.pagination import TokenPaginator
-from singer_rest_toolkit.responses import body_excerpt, json_object, short
+from singer_rest_toolkit.responses import error_message, json_object
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -52,13 +52,7 @@ def api_urls(config: Mapping[str, Any]) -> ApiUrls:
 
 def jsend_message(response: requests.Response) -> str:
     """The error's ``message`` and ``code`` from a JSend error body, else a short excerpt."""
-    try:
-        body = json_object(response)
-    except ValueError:
-        return body_excerpt(response)
-    message = short(body.get("message") or response.reason or "no message")
-    code = body.get("code") or body.get("result")
-    return f"{message} (code {code})" if code not in (None, "", 0) else message
+    return error_message(response, id_keys=("code",))
 
 
 def next_page_token(body: dict[str, Any]) -> str | None:

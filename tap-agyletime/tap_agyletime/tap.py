@@ -10,13 +10,20 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RestTap
-from singer_rest_toolkit.config import check_url, invalid, is_set, request_settings
+from singer_rest_toolkit.config import (
+    check_pattern,
+    check_urls,
+    invalid,
+    is_set,
+    request_settings,
+)
 from tap_agyletime.auth import AgyleTimeAuthenticator
 from tap_agyletime.client import AgyleTimeStream, ApiUrls, api_urls
 from tap_agyletime.streams import STREAM_TYPES
 
 REGIONS = ("eu", "us", "au")
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+SUBDOMAIN_FORM = "the tenant's host name, e.g. 'acme' for https://acme.cloud.agyletime.io"
 HELP = {
     "subdomain": "Tenant subdomain: 'acme' for https://acme.cloud.agyletime.io",
     "region": (
@@ -78,22 +85,14 @@ class TapAgyleTime(RestTap):
 
     @override
     def check_settings(self) -> None:
-        """Raise ConfigValidationError, naming the setting, for the first bad value."""
         config = self.config
-        subdomain = str(config.get("subdomain") or "")
-        if not SUBDOMAIN.match(subdomain):
-            raise invalid(
-                "subdomain must be the tenant's host name, e.g. 'acme' for "
-                f"https://acme.cloud.agyletime.io: {subdomain!r}"
-            )
+        check_pattern(config, "subdomain", SUBDOMAIN, SUBDOMAIN_FORM)
         if not config.get("region") and not config.get("regional_url"):
             raise invalid("region is required (eu, us or au) unless regional_url is set")
         for name in ("access_key_id", "access_key_secret"):
             if not is_set(config, name):
                 raise invalid(f"{name} must not be empty")
-        for name in ("tenant_url", "regional_url"):
-            if config.get(name):
-                check_url(name, str(config[name]))
+        check_urls(config, "tenant_url", "regional_url")
         super().check_settings()
 
     @cached_property

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlparse
 
 import jwt
 import requests
@@ -22,6 +21,7 @@ from tap_amilia.client import DEFAULT_API_URL, common_headers, vendor_message
 
 logger = logging.getLogger("tap-amilia.auth")
 
+REFUSED = "Amilia refused the login: check username and password"
 REFRESH_MARGIN_S = 60.0
 """A token this close to its ``exp`` claim is renewed before use (they live a year)."""
 
@@ -144,20 +144,15 @@ class UserTokenAuthenticator(APIAuthenticatorBase):
         response = self._session.get(
             self._url, auth=self._credentials, headers=self._headers, timeout=self._timeout
         )
-        raise_for_token_response(
-            response,
-            step="authenticate",
-            message=vendor_message(response),
-            refused="Amilia refused the login: check username and password",
+        heading = raise_for_token_response(
+            response, step="authenticate", message=vendor_message(response), refused=REFUSED
         )
-        where = f"GET {urlparse(self._url).path}"
-        status = response.status_code
         try:
             token = token_from_body(response.json())
         except ValueError:
             token = None
         if token is None:
-            msg = f"authenticate: HTTP {status} from {where} carried no Token"
+            msg = f"{heading} carried no Token"
             raise RetriableAPIError(msg, response)
         self._token = token.strip()
         self._expires_at = token_expiry(self._token)

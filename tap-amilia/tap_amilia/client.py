@@ -14,7 +14,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
-from singer_rest_toolkit.responses import body_excerpt, json_body, keep_only, short
+from singer_rest_toolkit.responses import error_message, json_body, keep_only
 
 DEFAULT_API_URL = "https://app.amilia.com/api/v3"
 
@@ -29,15 +29,9 @@ def common_headers(config: Mapping[str, Any]) -> dict[str, str]:
 
 def vendor_message(response: requests.Response) -> str:
     """Amilia's error ``Message`` and ``TransactionId``, else a short excerpt of the body."""
-    try:
-        body = json_body(response)
-    except ValueError:
-        return body_excerpt(response)
-    if not isinstance(body, dict):
-        return short(body)
-    message = short(body.get("Message") or body.get("message") or response.reason or "no message")
-    transaction = body.get("TransactionId") or body.get("transactionId")
-    return f"{message} (TransactionId {transaction})" if transaction else message
+    return error_message(
+        response, message_keys=("Message", "message"), id_keys=("TransactionId", "transactionId")
+    )
 
 
 def items_of(body: Any) -> list[Any] | None:

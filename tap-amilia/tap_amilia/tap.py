@@ -10,15 +10,13 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RenewingAuthenticator, RestTap
-from singer_rest_toolkit.config import check_url, invalid, is_set, request_settings
+from singer_rest_toolkit.config import check_pattern, check_url, invalid, is_set, request_settings
 from tap_amilia.auth import auth_mode, authenticator_for
 from tap_amilia.client import DEFAULT_API_URL, AmiliaStream
 from tap_amilia.streams import STREAM_TYPES
 
 DEFAULT_PARALLEL_REQUESTS = 25
 """Enough in flight to reach Amilia's 100 calls/s at up to ~250 ms per call."""
-LANGUAGES = ("en", "fr")
-ORGANIZATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 HELP = {
     "username": "Auth mode 1: Amilia account e-mail, exchanged with password for a JWT",
     "api_key": "Auth mode 2: API key (Account -> API Tokens), sent as X-AMILIA-APIKEY",
@@ -43,6 +41,9 @@ HELP = {
         "within max_requests_per_second; 1 = one request at a time"
     ),
 }
+LANGUAGES = ("en", "fr")
+ORGANIZATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ORGANIZATION_FORM = "the org number (8008) or URL slug (forest-explorers)"
 
 
 class TapAmilia(RestTap):
@@ -99,12 +100,7 @@ class TapAmilia(RestTap):
     @override
     def check_settings(self) -> None:
         config = self.config
-        organization = str(config.get("organization") or "").strip()
-        if not ORGANIZATION.match(organization):
-            raise invalid(
-                "organization must be the org number (8008) or URL slug (forest-explorers): "
-                f"{organization!r}"
-            )
+        check_pattern(config, "organization", ORGANIZATION, ORGANIZATION_FORM)
         auth_mode(config)
         check_url("api_url", str(config.get("api_url") or DEFAULT_API_URL))
         if config.get("language", "en") not in LANGUAGES:

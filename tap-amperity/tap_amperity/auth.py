@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from singer_rest_toolkit.auth import raise_for_token_response
+from singer_rest_toolkit.auth import TokenLifetime, raise_for_token_response
 from singer_rest_toolkit.responses import json_object
 from tap_amperity.client import error_message
 
@@ -26,7 +24,6 @@ logger = logging.getLogger("tap-amperity.auth")
 
 DEFAULT_TOKEN_LIFETIME_S = 3600.0
 """Used when the token response has no ``expires_in`` (the documented example is 3600)."""
-MAX_REFRESH_MARGIN_S = 60.0
 REFUSED = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 
 
@@ -80,8 +77,7 @@ class ClientCredentialsAuthenticator:
         self._tap = tap
         self._timeout = timeout
         self._refused: str | None = None
-        self._expires_at: float | None = None
-        self._refresh_margin_s = 0.0
+        self.lifetime = TokenLifetime()
         self._lock = threading.RLock()
         self._renewing_after_401 = False
         self._unproven: str | None = None
@@ -119,11 +115,7 @@ class ClientCredentialsAuthenticator:
 
     def is_token_valid(self) -> bool:
         """True while the token has more than its refresh margin left."""
-        return (
-            self.access_token is not None
-            and self._expires_at is not None
-            and time.monotonic() < self._expires_at - self._refresh_margin_s
-        )
+        return self.access_token is not None and self.lifetime.current
 
     def update_access_token(self) -> None:
         """Request a new token (paced), or raise an API error naming the token endpoint."""
@@ -138,7 +130,7 @@ class ClientCredentialsAuthenticator:
             timeout=self._timeout,
         )
         try:
-            raise_for_token_response(
+            heading = raise_for_token_response(
                 response,
                 step="token request",
                 message=error_message(response),
@@ -152,21 +144,18 @@ class ClientCredentialsAuthenticator:
             if response.status_code in REFUSED:
                 self._refused = str(exc)  # refused credentials stay refused for this run
             raise
-        where = f"POST {urlsplit(self.auth_endpoint).path}"
-        status = response.status_code
         try:
             data = json_object(response)
             token = data["access_token"]
         except (ValueError, KeyError):
-            msg = f"token request: HTTP {status} from {where} has no access_token"
+            msg = f"{heading} has no access_token"
             raise RetriableAPIError(msg, response) from None
         if not isinstance(token, str) or not token:
-            msg = f"token request: {where} returned an empty access_token"
+            msg = f"{heading} returned an empty access_token"
             raise RetriableAPIError(msg, response)
         lifetime = _lifetime(data.get("expires_in"))
         self.access_token = token
-        self._expires_at = time.monotonic() + lifetime
-        self._refresh_margin_s = min(MAX_REFRESH_MARGIN_S, lifetime / 10)
+        self.lifetime.start(lifetime)
         if self._renewing_after_401:
             self._unproven = token
             self._renewing_after_401 = False
@@ -186,7 +175,7 @@ class ClientCredentialsAuthenticator:
             if sent == self._unproven:
                 return False
             self.access_token = None
-            self._expires_at = None
+            self.lifetime.end()
             self._renewing_after_401 = True
             return True
 

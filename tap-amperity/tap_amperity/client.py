@@ -19,7 +19,8 @@ from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.bookmarks import bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
-from singer_rest_toolkit.responses import body_excerpt, json_object, short
+from singer_rest_toolkit.responses import error_message as vendor_error
+from singer_rest_toolkit.responses import json_object
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -40,13 +41,7 @@ def next_token(response: requests.Response) -> str | None:
 
 def error_message(response: requests.Response) -> str:
     """``message`` plus ``request_id``/``trace_id`` of an error body, else a short excerpt."""
-    try:
-        body = json_object(response)
-    except ValueError:
-        return body_excerpt(response)
-    message = short(body.get("message") or response.reason or "no message")
-    ids = [f"{key} {body[key]}" for key in ("request_id", "trace_id") if body.get(key)]
-    return f"{message} ({', '.join(ids)})" if ids else message
+    return vendor_error(response, id_keys=("request_id", "trace_id"))
 
 
 class DeprecationNotes:

@@ -10,12 +10,19 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RestTap
-from singer_rest_toolkit.config import check_url, invalid, is_set, request_settings
+from singer_rest_toolkit.config import (
+    check_pattern,
+    check_urls,
+    invalid,
+    is_set,
+    request_settings,
+)
 from tap_amperity import auth
 from tap_amperity.client import AmperityStream, DeprecationNotes
 from tap_amperity.streams import STREAM_TYPES, UNSTABLE_STREAM_TYPES
 
 TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+TENANT_ID_FORM = "the tenant's id, e.g. 'acme' for https://acme.amperity.com"
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$|^unstable$")
 HELP = {
     "tenant_id": "Tenant id, sent as the Amperity-Tenant header on every call",
@@ -76,14 +83,8 @@ class TapAmperity(RestTap):
 
     @override
     def check_settings(self) -> None:
-        """Raise ConfigValidationError, naming the setting, for the first bad value."""
         config = self.config
-        tenant = str(config.get("tenant_id") or "")
-        if not TENANT_ID.match(tenant):
-            raise invalid(
-                "tenant_id must be the tenant's id, e.g. 'acme' for https://acme.amperity.com: "
-                f"{tenant!r}"
-            )
+        check_pattern(config, "tenant_id", TENANT_ID, TENANT_ID_FORM)
         has_client = bool(config.get("client_id") or config.get("client_secret"))
         has_token = bool(config.get("access_token"))
         if has_client and has_token:
@@ -94,9 +95,7 @@ class TapAmperity(RestTap):
             for name in ("client_id", "client_secret"):
                 if not is_set(config, name):
                     raise invalid(f"{name} must not be empty when using OAuth client credentials")
-        for name in ("api_url", "token_url"):
-            if config.get(name):
-                check_url(name, str(config[name]))
+        check_urls(config, "api_url", "token_url")
         for name in ("api_version", "profile_api_version"):
             if config.get(name) and not API_VERSION.match(str(config[name])):
                 raise invalid(
