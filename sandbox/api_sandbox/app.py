@@ -16,7 +16,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook
+from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook, set_field
 from api_sandbox.settings import SandboxSettings
 from api_sandbox.vendor import VendorAPI, json_response
 from api_sandbox.vendors import VENDOR_CLASSES
@@ -192,6 +192,8 @@ class Sandbox:
             request[PAGE_FAULT] = fault.kind
             return await handler(request)
         good = await handler(request)
+        if fault.kind == "set_field":
+            return self._set_field(good, fault)
         body = (
             good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
         )
@@ -208,6 +210,22 @@ class Sandbox:
         if request.transport is not None:
             request.transport.abort()
         return response
+
+    @staticmethod
+    def _set_field(good: web.StreamResponse, fault: Fault) -> web.StreamResponse:
+        """The good JSON answer with ``fault.key`` set in each of its records."""
+        if not (isinstance(good, web.Response) and isinstance(good.body, bytes)):
+            return good
+        try:
+            body = orjson.loads(good.body)
+        except orjson.JSONDecodeError:
+            return good
+        set_field(body, fault.key, fault.value)
+        return web.Response(
+            body=orjson.dumps(body),
+            status=good.status,
+            headers={k: v for k, v in good.headers.items() if k.lower() != "content-length"},
+        )
 
     # --- control routes ------------------------------------------------------------------
     async def health(self, _: web.Request) -> web.Response:

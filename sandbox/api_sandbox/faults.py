@@ -4,7 +4,8 @@ A fault matches one vendor and, optionally, a regular expression searched in the
 path (below the vendor prefix). It lets ``skip`` matching requests through, then hits the
 next ``count`` ones. Response-level kinds are applied by the middleware; page-level kinds
 (``repeat_page_token``, ``empty_page``) are handed to the vendor's paging code through
-``request[PAGE_FAULT]``.
+``request[PAGE_FAULT]``. ``set_field`` rewrites the records of a good answer: the API adds a
+field (undeclared by the taps) or changes one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ FaultKind = Literal[
     "revoke",  # 401 on matching calls, tokens voided; fresh tokens refused while it lasts
     "repeat_page_token",  # the page's next token equals the one just sent
     "empty_page",  # an empty page that still points to a next page
+    "set_field",  # every record of the answer gets `key` = `value` (added if new)
 ]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 PAGE_FAULT: web.RequestKey[str] = web.RequestKey("api_sandbox.page_fault", str)
@@ -42,11 +44,16 @@ class Fault:
     status: int = 500
     retry_after: float | None = None
     delay_s: float = 5.0
+    key: str = ""
+    value: Any = None
     hits: int = field(default=0)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             msg = f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}"
+            raise ValueError(msg)
+        if self.kind == "set_field" and not self.key:
+            msg = "a set_field fault needs the record field to set: key=<name>"
             raise ValueError(msg)
         self._pattern = re.compile(self.path) if self.path else None
 
@@ -81,7 +88,7 @@ class Fault:
             "retry_after": float,
             "delay_s": float,
         }
-        known = {"vendor", "kind", "path", *converters}
+        known = {"vendor", "kind", "path", "key", "value", *converters}
         unknown = set(data) - known
         if unknown:
             msg = f"unknown fault field(s): {', '.join(sorted(unknown))}"
@@ -91,6 +98,21 @@ class Fault:
             for k, v in data.items()
         }
         return cls(**values)
+
+
+def set_field(body: Any, key: str, value: Any) -> int:
+    """Set ``key`` to ``value`` in every record of a vendor's JSON answer; the count set.
+
+    Records are the objects of the answer's list: the body itself, or a list directly under
+    its top level (Amilia's ``Items``, Amperity's and Agyle Time's ``data``).
+    """
+    lists = [body] if isinstance(body, list) else []
+    if isinstance(body, dict):
+        lists = [v for v in body.values() if isinstance(v, list)]
+    records = [r for records in lists for r in records if isinstance(r, dict)]
+    for record in records:
+        record[key] = value
+    return len(records)
 
 
 class FaultBook:
