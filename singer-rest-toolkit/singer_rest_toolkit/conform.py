@@ -33,6 +33,8 @@ from singer_rest_toolkit.sdk_internals import (
 )
 
 Unmapped = list[str]
+KEPT = "\x00kept:"
+"""Marks, among the unmapped keys, a top-level key kept as sent (``additionalProperties``)."""
 Conformer = Callable[[Any, Unmapped], Any]
 ObjectConformer = Callable[[dict[str, Any], Unmapped], dict[str, Any]]
 _JSON_SCALARS = frozenset((str, int, bool, type(None)))
@@ -143,6 +145,8 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
                 result[name] = conform_property(element, unmapped)
             elif keep_others:
                 result[name] = element
+                if parent is None:
+                    unmapped.append(KEPT + name)
             else:
                 unmapped.append(prefix + name)
         return result
@@ -153,7 +157,10 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
 class RecordConformer:
     """``conform_record_data_types(level=RECURSIVE)`` for one schema, compiled once.
 
-    Dropped keys are reported once per record, in the SDK's own warning.
+    Dropped keys are reported in the SDK's own warning. Top-level keys the schema does not
+    declare but keeps (``additionalProperties``) are passed on as sent and reported once per
+    stream and key set: a target that makes its columns from the schema would not load them,
+    and a field the API adds must never vanish without a word.
     """
 
     def __init__(self, stream_name: str, schema: dict[str, Any], logger: logging.Logger) -> None:
@@ -161,11 +168,24 @@ class RecordConformer:
         self._stream_name = stream_name
         self._logger = logger
         self._root = _object({"properties": {}, **schema}, None)
+        self._reported: set[tuple[str, ...]] = set()
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
         """The conformed copy of ``record``."""
         unmapped: Unmapped = []
         output = self._root(record, unmapped)
         if unmapped:
-            warn_unmapped_properties(self._stream_name, tuple(unmapped), self._logger)
+            kept = tuple(name[len(KEPT) :] for name in unmapped if name.startswith(KEPT))
+            dropped = tuple(name for name in unmapped if not name.startswith(KEPT))
+            if dropped:
+                warn_unmapped_properties(self._stream_name, dropped, self._logger)
+            if kept and kept not in self._reported:
+                self._reported.add(kept)
+                self._logger.warning(
+                    "Properties %s were present in the '%s' stream but not declared in its "
+                    "schema: passed on as sent (a target that makes columns from the schema "
+                    "may not load them)",
+                    kept,
+                    self._stream_name,
+                )
         return output
