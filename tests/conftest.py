@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import time_machine
 import yaml
-from filelock import FileLock
 
 from api_sandbox.testing import FOLLOW_CLOCK_ENV
 from repo_support import ROOT
@@ -54,24 +53,6 @@ def meltano_project() -> dict[str, Any]:
     """The parsed meltano.yml."""
     project: dict[str, Any] = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
     return project
-
-
-@pytest.fixture(autouse=True)
-def one_meltano_test_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests marked ``xdist_group("meltano")`` take turns across xdist workers.
-
-    Concurrent `meltano run`s of one plugin share .meltano/run/<plugin>/ and delete each
-    other's files. ``--dist loadgroup`` should keep the group on one worker, but with
-    pytest 9.2 and pytest-xdist 3.8 it does not (pytest-dev/pytest-xdist#1386): a file lock
-    does it whatever the scheduler.
-    """
-    marker = request.node.get_closest_marker("xdist_group")
-    if marker is None or marker.args[:1] != ("meltano",):
-        yield
-        return
-    (ROOT / ".meltano").mkdir(exist_ok=True)
-    with FileLock(ROOT / ".meltano" / "tests.lock"):
-        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:
