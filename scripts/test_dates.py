@@ -42,10 +42,17 @@ INSTANTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def run(now: str, zone: str, pytest_args: list[str]) -> int:
+REAL_CLOCK_TESTS = "fails_in_one_line"
+"""The bad-bookmark CLI tests run the tap in a subprocess, on the real clock: repeating them
+at every instant proves nothing more, so they run at the first instant only."""
+
+
+def run(now: str, zone: str, pytest_args: list[str], *, everything: bool) -> int:
     """pytest on the date tests with the clock at ``now`` and ``TZ=zone``; its exit code."""
     env = {**os.environ, "TEST_NOW": now, "TZ": zone}
     command = [str(ROOT / ".venv" / "bin" / "pytest"), "-n", "2", "--dist", "loadgroup", "-q"]
+    if not everything:
+        command += ["-k", f"not {REAL_CLOCK_TESTS}"]
     return subprocess.call([*command, *pytest_args, *DATE_TESTS], cwd=ROOT, env=env)
 
 
@@ -69,10 +76,12 @@ def main() -> int:
     for now, zone, why in instants:
         print(f"\n=== test-dates: {now} TZ={zone}: {why}", flush=True)
         began = time.monotonic()
-        code = run(now, zone, args.pytest_args)
+        code = run(now, zone, args.pytest_args, everything=not results)
         results.append((now, zone, code, time.monotonic() - began))
-    print(f"\n=== test-dates summary ({time.monotonic() - started:.0f} s, real clock "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
+    print(
+        f"\n=== test-dates summary ({time.monotonic() - started:.0f} s, real clock "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+    )
     for now, zone, code, seconds in results:
         print(f"  {'ok  ' if code == 0 else 'FAIL'} {now} TZ={zone} ({seconds:.0f} s)")
     return 0 if all(code == 0 for *_, code, _ in results) else 1
