@@ -71,7 +71,7 @@ def main() -> int:
         instants = [(args.now, zone_override or "UTC", "NOW")]
     else:
         instants = [(now, zone_override or zone, why) for now, zone, why in INSTANTS]
-    results = []
+    results: list[tuple[str, str, int, float]] = []
     started = time.monotonic()
     for now, zone, why in instants:
         print(f"\n=== test-dates: {now} TZ={zone}: {why}", flush=True)
