@@ -44,6 +44,8 @@ class SandboxProcess:
         self, *args: str, scale: float = 1.0, seed: int = 42, latency_ms: float = 0.0, port: int = 0
     ) -> None:
         self.extra_args = list(args)
+        self.follows_clock = follows_caller_clock() and "--now" not in self.extra_args
+        """Runs on this process's clock (an explicit ``--now`` in ``args`` wins)."""
         self.requested_port = port
         self.scale = scale
         self.seed = seed
@@ -81,7 +83,7 @@ class SandboxProcess:
                 str(self.latency_ms),
                 *self.extra_args,
             ]
-            if follows_caller_clock():
+            if self.follows_clock:
                 command += ["--now", datetime.now(UTC).isoformat()]
             self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
                 command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
@@ -150,7 +152,7 @@ class SandboxProcess:
     def reset(self) -> None:
         """Clear faults, statistics and issued tokens (and keep the caller's clock)."""
         self.control("POST", "reset")
-        if follows_caller_clock():
+        if self.follows_clock:
             self.set_clock(datetime.now(UTC))
 
     def set_clock(self, now: datetime) -> datetime:

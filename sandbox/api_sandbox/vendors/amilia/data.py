@@ -3,9 +3,10 @@
 Every record is a pure function of ``(seed, scale, today, kind, index)``: full-table
 resources are indexed by position (``programs()[i]``), children by their parent's
 position, and dated resources (events, registrations, reservations) by ``(day, k)``,
-``day`` counted from :data:`EPOCH_DAY` (so a dated record's id and content never depend
-on ``today``). Nothing is materialised: a listing walks only the indexes a request asks
-for, and tests call the same functions to know exactly what the sandbox holds.
+``day`` counted from :data:`EPOCH_DAY` (so a dated record's id and date never depend on
+``today``; the program names it embeds do). Nothing is materialised: a listing walks only
+the indexes a request asks for, and tests call the same functions to know exactly what the
+sandbox holds.
 
 The calendar rolls with ``today``: the programs are twelve seasons (quarters), six before
 the quarter holding today, that quarter and five after, and dated resources exist from
