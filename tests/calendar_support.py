@@ -68,6 +68,11 @@ def instants(first: datetime, last: datetime) -> st.SearchStrategy[datetime]:
     return st.one_of(st.sampled_from(awkward), anywhere) if awkward else anywhere
 
 
+def utc_today() -> date:
+    """Today in UTC by this process's clock (the sandbox follows the same clock)."""
+    return datetime.now(UTC).date()
+
+
 def midnight(day: date) -> datetime:
     """Midnight UTC of ``day``."""
     return datetime.combine(day, time(), tzinfo=UTC)
