@@ -10,6 +10,7 @@ MELTANO := $(BIN)/meltano
 SANDBOX_PORT ?= 8765
 SANDBOX_SCALE ?= 1
 PYTEST_ARGS ?=
+NOW ?=
 BENCH_ARGS ?=
 
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
@@ -19,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # without it every tap process spent ~0.4 s compiling the SDK's modules at start-up.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test test-sdk-range lint typecheck pytest sandbox readmes bench clean
+.PHONY: help install demo test test-dates test-sdk-range lint typecheck pytest sandbox readmes bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +56,9 @@ pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck pytest  ## everything CI runs
+
+test-dates: install  ## the date-sensitive tests at fixed instants (or at NOW=ISO-INSTANT; TZ honoured)
+	$(BIN)/python scripts/test_dates.py $(if $(NOW),--now $(NOW)) -- $(PYTEST_ARGS)
 
 test-sdk-range: | $(UV)  ## the toolkit's tests at its lowest and at its highest allowed dependencies (singer-sdk range)
 	@for resolution in lowest-direct highest; do \

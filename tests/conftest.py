@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 import yaml
-from filelock import FileLock
 
+from api_sandbox.testing import FOLLOW_CLOCK_ENV
 from repo_support import ROOT
 from resilience.reliability_report import write_report_if_complete
 
 SESSION_STARTED = pytest.StashKey[float]()
+SESSION_TRAVEL = pytest.StashKey[time_machine.travel]()
+TEST_NOW_ENV = "TEST_NOW"
+"""An ISO-8601 instant (``make test-dates NOW=...``): every test starts at it, clock ticking."""
+
+
+def test_now() -> datetime | None:
+    """The instant of ``TEST_NOW``, if set (naive means UTC)."""
+    text = os.environ.get(TEST_NOW_ENV, "").strip()
+    if not text:
+        return None
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@pytest.fixture(autouse=True)
+def clock_at_test_now() -> Iterator[None]:
+    """With ``TEST_NOW`` set, each test starts at that instant and the clock ticks from there.
+
+    time-machine fakes ``time.time``, ``datetime.now`` and ``date.today`` for every thread
+    of this process (the tests and the taps they run in process), not ``time.monotonic``, so
+    sleeps and timeouts work. Sandboxes follow: :class:`api_sandbox.testing.SandboxProcess`
+    starts them with ``--now`` and re-synchronises their clock on ``reset()``.
+    """
+    now = test_now()
+    if now is None:
+        yield
+        return
+    with time_machine.travel(now, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -23,26 +55,30 @@ def meltano_project() -> dict[str, Any]:
     return project
 
 
-@pytest.fixture(autouse=True)
-def one_meltano_test_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests marked ``xdist_group("meltano")`` take turns across xdist workers.
-
-    Concurrent `meltano run`s of one plugin share .meltano/run/<plugin>/ and delete each
-    other's files. ``--dist loadgroup`` should keep the group on one worker, but with
-    pytest 9.2 and pytest-xdist 3.8 it does not (pytest-dev/pytest-xdist#1386): a file lock
-    does it whatever the scheduler.
-    """
-    marker = request.node.get_closest_marker("xdist_group")
-    if marker is None or marker.args[:1] != ("meltano",):
-        yield
-        return
-    (ROOT / ".meltano").mkdir(exist_ok=True)
-    with FileLock(ROOT / ".meltano" / "tests.lock"):
-        yield
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_STARTED] = time.time()
+    now = test_now()
+    if now is not None:
+        # Collection too (module-level sandboxes and data models): the whole run is at NOW.
+        os.environ[FOLLOW_CLOCK_ENV] = "1"
+        travel = time_machine.travel(now, tick=True)
+        travel.start()
+        config.stash[SESSION_TRAVEL] = travel
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    now = test_now()
+    if now is None:
+        return None
+    return (
+        f"clock: every test starts at {now.isoformat()} (TEST_NOW), TZ={os.environ.get('TZ', '')!r}"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    travel = config.stash.get(SESSION_TRAVEL, None)
+    if travel is not None:
+        travel.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

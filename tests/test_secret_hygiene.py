@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ TOKEN_PATTERNS = (
 )
 
 
+A_MONTH_AGO = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+"""start_date of every run: relative to today, so a run reads the same span on any date."""
+
+
 def config_for(tap: str, sandbox: SandboxProcess) -> dict[str, Any]:
     """Sandbox credentials (distinctive strings that appear nowhere else)."""
     return {
@@ -40,14 +45,14 @@ def config_for(tap: str, sandbox: SandboxProcess) -> dict[str, Any]:
             "organization": "8008",
             "username": "sandbox@example.com",
             "password": "sandbox-password",
-            "start_date": "2025-06-01",
+            "start_date": A_MONTH_AGO,
         },
         "tap-amperity": {
             "api_url": f"{sandbox.url('amperity')}/api",
             "tenant_id": "acme-sandbox",
             "client_id": "sandbox-client-id",
             "client_secret": "sandbox-client-secret",
-            "start_date": "2025-06-01",
+            "start_date": A_MONTH_AGO,
         },
         "tap-agyletime": {
             "tenant_url": f"{sandbox.url('agyletime')}/tenant/api",
@@ -56,7 +61,7 @@ def config_for(tap: str, sandbox: SandboxProcess) -> dict[str, Any]:
             "region": "eu",
             "access_key_id": "sandbox-access-key-id",
             "access_key_secret": "sandbox-access-key-secret",
-            "start_date": "2025-06-01",
+            "start_date": A_MONTH_AGO,
             "max_requests_per_second": 30,  # no documented limit; the default 3/s is a courtesy
         },
     }[tap]

@@ -16,6 +16,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from api_sandbox.clock import parse_instant
 from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook, set_field
 from api_sandbox.settings import SandboxSettings
 from api_sandbox.vendor import VendorAPI, json_response
@@ -242,6 +243,19 @@ class Sandbox:
             vendor.reset()
         return json_response({"status": "reset"})
 
+    async def get_clock(self, _: web.Request) -> web.Response:
+        clock = self.settings.clock
+        return json_response({"now": clock.now().isoformat(), "real": clock.is_real})
+
+    async def set_clock(self, request: web.Request) -> web.Response:
+        """``{"now": ISO-INSTANT}``: the clock reads that instant and ticks from there."""
+        try:
+            now = parse_instant(str(orjson.loads(await request.read())["now"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_response({"error": f"expected {{'now': ISO-INSTANT}}: {exc}"}, status=400)
+        self.settings.clock.set(now)
+        return await self.get_clock(request)
+
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
             fault = Fault.from_dict(orjson.loads(await request.read()))
@@ -289,6 +303,8 @@ class Sandbox:
         app.router.add_post(f"{CONTROL_PREFIX}/faults", self.add_fault)
         app.router.add_delete(f"{CONTROL_PREFIX}/faults", self.clear_faults)
         app.router.add_post(f"{CONTROL_PREFIX}/config", self.configure)
+        app.router.add_get(f"{CONTROL_PREFIX}/clock", self.get_clock)
+        app.router.add_post(f"{CONTROL_PREFIX}/clock", self.set_clock)
         for vendor in self.vendors:
             sub = web.Application(middlewares=[self.middleware(vendor)])
             vendor.add_routes(sub)

@@ -9,11 +9,13 @@ import math
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import NoReturn
 
 from aiohttp import web
 
 from api_sandbox.app import Sandbox
+from api_sandbox.clock import Clock, parse_instant
 from api_sandbox.faults import Fault
 from api_sandbox.settings import SandboxSettings
 from api_sandbox.vendors import VENDOR_CLASSES
@@ -101,6 +103,14 @@ def _fault(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError:
+        msg = f"expected an ISO-8601 date-time such as 2028-02-29T23:59:00Z, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = OneLineParser(
@@ -154,6 +164,13 @@ def parser() -> argparse.ArgumentParser:
         help="keep generated records in memory, so repeated reads cost only serialization "
         "(for benchmarks: `make bench` times the client, not the data generator)",
     )
+    p.add_argument(
+        "--now",
+        type=_instant,
+        metavar="ISO-INSTANT",
+        help="start the sandbox's clock at this instant (it ticks from there); dated data, "
+        "date filters and tokens follow it (default: the system clock)",
+    )
     p.add_argument("--port-file", help="write the bound port to this file once listening")
     p.add_argument(
         "--access-log", action="store_true", help="log each request line (never headers)"
@@ -173,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token_ttl_s=dict(args.token_ttl),
         access_log=args.access_log,
         memoize_records=args.memoize_records,
+        clock=Clock(args.now),
     )
     sandbox = Sandbox(settings)
     for fault in args.fault:
@@ -196,7 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.write(str(port))
     names = ", ".join(f"{v.name} at http://{args.host}:{port}{v.prefix}" for v in sandbox.vendors)
     logging.getLogger("api_sandbox").info(
-        "serving %s (seed %s, scale %s)", names, args.seed, args.scale
+        "serving %s (seed %s, scale %s, clock %s)",
+        names,
+        args.seed,
+        args.scale,
+        "system" if args.now is None else f"from {args.now.isoformat()}",
     )
     web.run_app(
         sandbox.build(),

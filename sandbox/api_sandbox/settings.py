@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from api_sandbox.clock import Clock
+
 
 @dataclass
 class SandboxSettings:
@@ -22,6 +24,8 @@ class SandboxSettings:
     access_log: bool = False
     memoize_records: bool = False
     """Keep every generated record in memory (benchmarks: time the client, not the generator)."""
+    clock: Clock = field(default_factory=Clock)
+    """The one clock of the server: dated data, date filters and token times read it."""
 
     def rate_limit_for(self, vendor: str, default: float | None) -> float | None:
         """Requests per second enforced for ``vendor`` (None: unlimited)."""

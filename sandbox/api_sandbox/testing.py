@@ -10,9 +10,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+FOLLOW_CLOCK_ENV = "API_SANDBOX_FOLLOW_CLOCK"
+"""When set (non-empty), sandboxes started here keep the caller's clock: a test process
+whose clock is faked (time-machine) starts each sandbox with ``--now`` at its own
+``datetime.now()`` and re-synchronises it on :meth:`SandboxProcess.reset`."""
+
+
+def follows_caller_clock() -> bool:
+    """True when sandboxes must run on this process's (possibly faked) clock."""
+    return bool(os.environ.get(FOLLOW_CLOCK_ENV))
 
 
 class SandboxStartError(RuntimeError):
@@ -33,6 +44,8 @@ class SandboxProcess:
         self, *args: str, scale: float = 1.0, seed: int = 42, latency_ms: float = 0.0, port: int = 0
     ) -> None:
         self.extra_args = list(args)
+        self.follows_clock = follows_caller_clock() and "--now" not in self.extra_args
+        """Runs on this process's clock (an explicit ``--now`` in ``args`` wins)."""
         self.requested_port = port
         self.scale = scale
         self.seed = seed
@@ -70,6 +83,8 @@ class SandboxProcess:
                 str(self.latency_ms),
                 *self.extra_args,
             ]
+            if self.follows_clock:
+                command += ["--now", datetime.now(UTC).isoformat()]
             self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
                 command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
             )
@@ -135,8 +150,20 @@ class SandboxProcess:
         return result
 
     def reset(self) -> None:
-        """Clear faults, statistics and issued tokens."""
+        """Clear faults, statistics and issued tokens (and keep the caller's clock)."""
         self.control("POST", "reset")
+        if self.follows_clock:
+            self.set_clock(datetime.now(UTC))
+
+    def set_clock(self, now: datetime) -> datetime:
+        """Set the sandbox's clock to ``now`` (it ticks from there); returns its reading."""
+        answer: dict[str, Any] = self.control("POST", "clock", {"now": now.isoformat()})
+        return datetime.fromisoformat(answer["now"])
+
+    def clock(self) -> datetime:
+        """The sandbox's clock."""
+        answer: dict[str, Any] = self.control("GET", "clock")
+        return datetime.fromisoformat(answer["now"])
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change latency_ms, rate_limits or token_ttl_s while running."""

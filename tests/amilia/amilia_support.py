@@ -16,7 +16,6 @@ from tap_amilia.tap import TapAmilia
 
 SCALE = 0.05
 SEED = 42
-DATA = AmiliaData(SEED, SCALE)
 USER = {"username": "sandbox@example.com", "password": "sandbox-password"}
 KEY_PAIR = {"api_key": "sandbox-api-key", "api_secret": "sandbox-api-secret"}
 DEFAULT_STREAMS = tuple(s.name for s in STREAM_TYPES if s.selected_by_default)
@@ -28,7 +27,13 @@ LOOKAHEAD_DAYS = 20
 
 
 def utc_today() -> date:
+    """Today in UTC by this process's clock (the sandbox follows the same clock)."""
     return datetime.now(UTC).date()
+
+
+def data(language: str = "en") -> AmiliaData:
+    """The organization the sandbox serves today (its calendar rolls with the date)."""
+    return AmiliaData(SEED, SCALE, language, today=utc_today())
 
 
 def days_ago(days: int) -> datetime:
@@ -85,6 +90,7 @@ def keys_of(stream: str, records: Iterable[dict[str, Any]]) -> list[Any]:
 
 
 def _activities() -> Iterable[tuple[int, int]]:
+    DATA = data()  # noqa: N806
     for p in range(DATA.program_count):
         for a in range(DATA.activity_count(p)):
             yield p, a
@@ -98,6 +104,7 @@ def expected_records(
     first = first or days_ago(START_DAYS_AGO).date()
     ahead = LOOKAHEAD_DAYS if stream in ("events", "reservations") else 0
     last = last or utc_today() + timedelta(days=ahead)
+    DATA = data()  # noqa: N806 - one model for the whole listing
     if stream == "programs":
         return list(DATA.programs())
     if stream == "activities":

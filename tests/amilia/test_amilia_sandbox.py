@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from amilia.amilia_support import DATA
+from amilia.amilia_support import data
 from api_sandbox.testing import SandboxProcess
 
 KEYS = {"X-AMILIA-APIKEY": "sandbox-api-key", "X-AMILIA-APISECRET": "sandbox-api-secret"}
@@ -37,21 +37,21 @@ def test_envelope_with_total_count_and_absolute_next_urls(sandbox: SandboxProces
         status, body = get(url, KEYS)
         assert status == 200
         assert set(body) == {"Items", "Paging"}
-        assert body["Paging"]["TotalCount"] == DATA.account_count
+        assert body["Paging"]["TotalCount"] == data().account_count
         ids += [a["Id"] for a in body["Items"]]
         url = body["Paging"]["Next"]
         assert url == "" or url.startswith("http://127.0.0.1:")
         assert url == "" or "showArchived=true" in url
         pages += 1
-    assert ids == [a["Id"] for a in DATA.accounts()]
-    assert pages == -(-DATA.account_count // 4)
+    assert ids == [a["Id"] for a in data().accounts()]
+    assert pages == -(-data().account_count // 4)
 
 
 def test_show_flags_filter_like_the_api(sandbox: SandboxProcess) -> None:
     _, everything = get(org(sandbox, "/programs?showHidden=true&showArchived=true"), KEYS)
     _, default = get(org(sandbox, "/programs"), KEYS)
-    assert everything["Paging"]["TotalCount"] == DATA.program_count
-    assert default["Paging"]["TotalCount"] <= DATA.program_count
+    assert everything["Paging"]["TotalCount"] == data().program_count
+    assert default["Paging"]["TotalCount"] <= data().program_count
     assert all(p["IsVisible"] and not p["IsArchived"] for p in default["Items"])
 
 
@@ -97,6 +97,6 @@ def test_account_contacts_is_a_bare_array_and_unknown_ids_are_404(
 ) -> None:
     status, body = get(org(sandbox, "/accounts/300000/contacts"), KEYS)
     assert status == 200
-    assert body == DATA.account_contacts(0)
+    assert body == data().account_contacts(0)
     assert get(org(sandbox, "/accounts/1/contacts"), KEYS)[0] == 404
     assert get(org(sandbox, "/programs/1/activities"), KEYS)[0] == 404

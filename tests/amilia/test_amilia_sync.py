@@ -12,12 +12,10 @@ import pytest
 from singer_sdk.exceptions import FatalAPIError
 
 from amilia.amilia_support import (
-    DATA,
     DEFAULT_STREAMS,
     OPT_IN_STREAMS,
-    SCALE,
-    SEED,
     amilia_stats,
+    data,
     expected_keys,
     expected_records,
     key_pair_config,
@@ -27,7 +25,6 @@ from amilia.amilia_support import (
     sandbox_config,
 )
 from api_sandbox.testing import SandboxProcess
-from api_sandbox.vendors.amilia import AmiliaData
 
 
 def sandbox_token(sandbox: SandboxProcess) -> str:
@@ -79,12 +76,14 @@ def test_child_records_carry_their_parent_id(sandbox: SandboxProcess) -> None:
     result = run_sync(sandbox_config(sandbox), ("account_contacts", "membership_persons"))
     assert result.error is None, result.error
     contact_owner = {
-        c["Id"]: a["Id"] for i, a in enumerate(DATA.accounts()) for c in DATA.account_contacts(i)
+        c["Id"]: a["Id"]
+        for i, a in enumerate(data().accounts())
+        for c in data().account_contacts(i)
     }
     for contact in result.records["account_contacts"]:
         assert contact["AccountId"] == contact_owner[contact["Id"]]
     assert {p["MembershipId"] for p in result.records["membership_persons"]} <= {
-        m["Id"] for m in DATA.memberships()
+        m["Id"] for m in data().memberships()
     }
 
 
@@ -103,9 +102,9 @@ def test_datetimes_with_seven_fractional_digits_and_offsets_pass_through(
 def test_paging_follows_next_to_the_last_page(sandbox: SandboxProcess) -> None:
     result = run_sync(sandbox_config(sandbox, page_size=2), ("programs", "accounts"))
     assert_complete(result, ("programs", "accounts"))
-    pages = -(-DATA.account_count // 2)
+    pages = -(-data().account_count // 2)
     assert path_hits(sandbox, "/accounts") == pages
-    assert path_hits(sandbox, "/programs") == -(-DATA.program_count // 2)
+    assert path_hits(sandbox, "/programs") == -(-data().program_count // 2)
 
 
 def test_api_key_pair_mode(sandbox: SandboxProcess) -> None:
@@ -132,7 +131,7 @@ def test_organization_slug_and_french(sandbox: SandboxProcess) -> None:
     config = sandbox_config(sandbox, organization="forest-explorers", language="fr")
     result = run_sync(config, ("programs",))
     assert result.error is None, result.error
-    french = [p["Name"] for p in AmiliaData(SEED, SCALE, "fr").programs()]
+    french = [p["Name"] for p in data("fr").programs()]
     assert [p["Name"] for p in result.records["programs"]] == french
 
 

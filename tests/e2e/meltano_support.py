@@ -1,7 +1,9 @@
-"""Running Meltano against a private sandbox, system database, state and outputs.
+"""Running Meltano against a private sandbox, project directory, database, state and outputs.
 
-Environment variables override meltano.yml, so a test never touches the project's own
-state or warehouse.
+Each test's Meltano project is its own directory (a copy of meltano.yml whose installed
+plugins are the main project's, linked): runs never share ``.meltano/run/<plugin>/`` or
+anything else with `make demo` or with another test worker. Environment variables
+override meltano.yml, so a test never touches the project's own state or warehouse.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,10 +46,34 @@ def tap_env(tap: str, sandbox: SandboxProcess) -> dict[str, str]:
     }[tap]
 
 
+def private_project(tmp_path: Path) -> Path:
+    """A Meltano project of its own under ``tmp_path``: meltano.yml copied, the installed
+    extractors and loaders (their venvs) linked from the main project's ``.meltano/``.
+
+    Meltano writes a run's files (``.meltano/run/<plugin>/``: config, catalog, state) under
+    the project that runs it; the linked plugin directories are only read at run time.
+    """
+    project = tmp_path / "meltano-project"
+    (project / ".meltano").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "meltano.yml", project / "meltano.yml")
+    for kind in ("extractors", "loaders"):
+        link = project / ".meltano" / kind
+        if not link.is_symlink():
+            link.symlink_to(ROOT / ".meltano" / kind, target_is_directory=True)
+    return project
+
+
+def project_root(env: dict[str, str]) -> Path:
+    """The directory of the Meltano project ``env`` runs (see :func:`isolated_env`)."""
+    return Path(env.get("MELTANO_PROJECT_ROOT", ROOT))
+
+
 def isolated_env(tmp_path: Path) -> dict[str, str]:
-    """Meltano settings that keep a run's database, state and outputs under ``tmp_path``."""
+    """Meltano settings that keep a run's project, database, state and outputs under
+    ``tmp_path``."""
     return {
         **os.environ,
+        "MELTANO_PROJECT_ROOT": str(private_project(tmp_path)),
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "MELTANO_STATE_BACKEND_URI": f"file://{tmp_path / 'state'}",
@@ -58,7 +85,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
 def meltano(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(BIN / "meltano"), *args],
-        cwd=ROOT,
+        cwd=project_root(env),
         env=env,
         capture_output=True,
         text=True,
@@ -107,7 +134,7 @@ def default_streams(tap: str, env: dict[str, str]) -> dict[str, list[str]]:
     """Stream name -> primary keys, for every stream selected by default."""
     result = subprocess.run(
         [str(BIN / "meltano"), "invoke", tap, "--discover"],
-        cwd=ROOT,
+        cwd=project_root(env),
         env=env,
         capture_output=True,
         text=True,

@@ -25,8 +25,8 @@ import psutil
 import pytest
 
 from api_sandbox.testing import SandboxProcess
-from e2e.meltano_support import isolated_env, tap_env
-from repo_support import BIN, ROOT, TAPS
+from e2e.meltano_support import isolated_env, project_root, tap_env
+from repo_support import BIN, TAPS
 from resilience.tap_profiles import SCALE, SEED, profile
 
 # Concurrent `meltano run`s of one plugin in one project share .meltano/run/<plugin>/ and
@@ -45,7 +45,7 @@ def start_run(tap: str, env: dict[str, str], log: Path) -> subprocess.Popen[byte
     with log.open("ab") as stderr:  # a file, not a pipe: nobody reads a killed run's output
         return subprocess.Popen(
             [str(BIN / "meltano"), "run", tap, "target-duckdb"],
-            cwd=ROOT,
+            cwd=project_root(env),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -23,7 +23,7 @@ import binascii
 import secrets
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
@@ -39,7 +39,6 @@ from api_sandbox.vendors.agyletime.data import (
     AgyleTimeData,
     Cursor,
     Record,
-    utc_today,
 )
 
 ACCESS_KEY_ID = "sandbox-access-key-id"
@@ -81,9 +80,15 @@ class Query:
     """A validated listing request."""
 
     filters: dict[str, str]
+    now: datetime
+    """The sandbox clock's reading when the request arrived."""
     start: datetime | None = None
     end: datetime | None = None
-    today: date = field(default_factory=utc_today)
+
+    @property
+    def today(self) -> date:
+        """The request's UTC date: the tenant's history ends the day before."""
+        return self.now.date()
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ class AgyleTimeAPI(VendorAPI):
                 request, 400, "grant_type (INVALID): Must be client_credentials"
             )
         ttl = self.settings.token_ttl_for(self.name, DEFAULT_TOKEN_TTL_S)
-        issued = datetime.now(UTC).timestamp()
+        issued = self.settings.clock.time()
         claims = {
             "organisation_id": ORGANISATION_ID,
             "iat": int(issued),
@@ -245,7 +250,12 @@ class AgyleTimeAPI(VendorAPI):
         if token is None:
             return self.error_response(request, 401, "Unauthorised: missing bearer token")
         try:
-            jwt.decode(token, SIGNING_KEY, algorithms=["HS256"], options={"verify_exp": False})
+            jwt.decode(
+                token,
+                SIGNING_KEY,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
         except jwt.InvalidTokenError:
             return self.error_response(request, 401, "Unauthorised: invalid access token")
         if not self.tokens.is_valid(token):
@@ -333,8 +343,7 @@ class AgyleTimeAPI(VendorAPI):
             body["nextPageToken"] = ""  # metrics say "no more" with an empty token
         return json_response(body)
 
-    @staticmethod
-    def _parse(request: web.Request, endpoint: Endpoint) -> tuple[Query, int, Cursor | None]:
+    def _parse(self, request: web.Request, endpoint: Endpoint) -> tuple[Query, int, Cursor | None]:
         params = dict(request.query)
         problems = [
             f"{name} (UNDEFINED): Field is not allowed"
@@ -359,14 +368,12 @@ class AgyleTimeAPI(VendorAPI):
             raise QueryError(400, ", ".join(problems))
         limit = min(int(raw_limit), MAX_PAGE_LIMIT)
         filters = {k: v for k, v in params.items() if k not in PAGING_PARAMS}
-        query = Query(filters)
+        query = Query(filters, now=self.settings.clock.now())
         if endpoint.window:
             start_name, end_name = endpoint.window
             query.start = parse_time(start_name, params[start_name])
             query.end = (
-                parse_time(end_name, params[end_name])
-                if params.get(end_name)
-                else datetime.now(UTC)
+                parse_time(end_name, params[end_name]) if params.get(end_name) else query.now
             )
             if query.end <= query.start:
                 raise QueryError(422, f"{end_name} must be later than {start_name}")

@@ -22,10 +22,9 @@ import binascii
 import hmac
 import re
 import secrets
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TypeVar
 
 import jwt
@@ -35,14 +34,10 @@ from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import SandboxSettings
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
 from api_sandbox.vendors.amilia.data import (
-    DATA_DAYS,
-    DAY0,
     ORGANIZATION_ID,
     ORGANIZATION_SLUG,
     AmiliaData,
     Record,
-    day_index,
-    day_of,
 )
 
 K = TypeVar("K")
@@ -201,12 +196,12 @@ class Listing:
         first = first or default_from or last
         last = last or default_to or first
         if first is None or last is None:
-            today = datetime.now(UTC).date()
+            today = self.data.today
             first, last = first or today, last or today
         if first > last:
             msg = "The 'from' date must not be after the 'to' date."
             raise BadRequestError(msg)
-        return range(max(0, day_index(first)), min(DATA_DAYS, day_index(last) + 1))
+        return self.data.day_range(first, last)
 
     def dated(self, days: range, count: Callable[[int], int]) -> Iterator[tuple[int, int]]:
         """``(day, k)`` keys of every dated record on ``days``, ordered by id."""
@@ -226,7 +221,17 @@ class AmiliaAPI(VendorAPI):
         super().__init__(settings)
         self.tokens = TokenStore(ttl_s=TOKEN_TTL_S)
         self._signing_key = secrets.token_bytes(32)
-        self._data = {lang: AmiliaData(settings.seed, settings.scale, lang) for lang in LANGUAGES}
+        self._data: dict[str, AmiliaData] = {}
+
+    def data(self, language: str) -> AmiliaData:
+        """The organization in ``language`` as of the sandbox clock's today."""
+        today = self.settings.clock.today()
+        data = self._data.get(language)
+        if data is None or data.today != today:
+            data = self._data[language] = AmiliaData(
+                self.settings.seed, self.settings.scale, language, today
+            )
+        return data
 
     # --- routes ------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
@@ -288,7 +293,7 @@ class AmiliaAPI(VendorAPI):
         ):
             return self.error_response(request, 401, "Invalid username or password.")
         ttl = self.settings.token_ttl_for(self.name, TOKEN_TTL_S)
-        now = int(time.time())
+        now = int(self.settings.clock.time())
         claims = {
             "sub": USERNAME,
             "org": ORGANIZATION_ID,
@@ -334,7 +339,7 @@ class AmiliaAPI(VendorAPI):
                     request, 404, f"Organization '{organization}' was not found."
                 )
             try:
-                return handler(Listing(self, request, self._data[language]))
+                return handler(Listing(self, request, self.data(language)))
             except BadRequestError as exc:
                 return self.error_response(request, 400, str(exc))
             except NotFoundError as exc:
@@ -453,8 +458,7 @@ class AmiliaAPI(VendorAPI):
             raise BadRequestError(msg)
         holders = listing.data.membership_persons(index)
         if status != "all":
-            today = datetime.now(UTC).date()
-            holders = [h for h in holders if membership_status(h, today) == status]
+            holders = [h for h in holders if membership_status(h, listing.data.today) == status]
         return listing.page_of_range(len(holders), holders.__getitem__, None)
 
     # --- locations and dated resources ---------------------------------------------------------
@@ -495,7 +499,7 @@ class AmiliaAPI(VendorAPI):
     def registrations(self, listing: Listing) -> web.Response:
         """``/registrations``: ``from``/``to`` on the creation date, ``showEnded`` (false)."""
         data = listing.data
-        days = listing.days(default_from=DAY0, default_to=day_of(DATA_DAYS - 1))
+        days = listing.days(default_from=data.first_day, default_to=data.last_day)
         show_ended = listing.query.flag("showEnded")
         return listing.page_of(
             listing.dated(days, data.registration_count),
@@ -506,7 +510,7 @@ class AmiliaAPI(VendorAPI):
     def reservations(self, listing: Listing) -> web.Response:
         """``/reservations``: ``from``/``to`` on the start date, ``showCancelled`` (false)."""
         data = listing.data
-        days = listing.days(default_from=DAY0, default_to=day_of(DATA_DAYS - 1))
+        days = listing.days(default_from=data.first_day, default_to=data.last_day)
         show_cancelled = listing.query.flag("showCancelled")
         return listing.page_of(
             listing.dated(days, data.reservation_count),

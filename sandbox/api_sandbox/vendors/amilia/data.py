@@ -1,10 +1,18 @@
 """The Amilia organization the sandbox serves, as plain Python.
 
-Every record is a pure function of ``(seed, kind, index)``: full-table resources are
-indexed by position (``programs()[i]``), children by their parent's position, and
-dated resources (events, registrations, reservations) by ``(day, k)``, ``day`` counted
-from :data:`DAY0`. Nothing is materialised: a listing walks only the indexes a request
-asks for, and tests call the same functions to know exactly what the sandbox holds.
+Every record is a pure function of ``(seed, scale, today, kind, index)``: full-table
+resources are indexed by position (``programs()[i]``), children by their parent's
+position, and dated resources (events, registrations, reservations) by ``(day, k)``,
+``day`` counted from :data:`EPOCH_DAY` (so a dated record's id and date never depend on
+``today``; the program names it embeds do). Nothing is materialised: a listing walks only
+the indexes a request asks for, and tests call the same functions to know exactly what the
+sandbox holds.
+
+The calendar rolls with ``today``: the programs are twelve seasons (quarters), six before
+the quarter holding today, that quarter and five after, and dated resources exist from
+the first season's first day to the last season's last day (about 18 months either side
+of today, far more than any ``lookahead_days``). Within a quarter everything but the
+"has it ended / is it active" flags is the same whatever the day.
 
 Shapes follow ``shared/api-reference/amilia.md``: integer ids, string ids such as
 ``AC-1234567``, nested ``Owners``/``Contacts``, and .NET datetimes with 7 fractional
@@ -33,9 +41,11 @@ Record = dict[str, Any]
 
 ORGANIZATION_ID = 8008
 ORGANIZATION_SLUG = "forest-explorers"
-DAY0 = date(2024, 1, 1)
-DATA_DAYS = 4 * 365
-"""Dated resources exist from 2024-01-01 for four years (the calendar runs into the future)."""
+EPOCH_DAY = date(2000, 1, 1)
+"""Day 0 of the day numbers dated records are keyed by (and their ids are built from)."""
+SEASON_COUNT = 12
+PAST_SEASONS = 6
+"""Seasons before the quarter holding today (the rest are that quarter and later ones)."""
 
 SEASONS = {
     "en": ("Winter", "Spring", "Summer", "Fall"),
@@ -134,12 +144,23 @@ def money(rng: random.Random, low: int, high: int) -> float:
 
 def day_of(index: int) -> date:
     """The calendar date of day ``index``."""
-    return DAY0 + timedelta(days=index)
+    return EPOCH_DAY + timedelta(days=index)
 
 
 def day_index(value: date) -> int:
     """The index of a calendar date (may fall outside the data range)."""
-    return (value - DAY0).days
+    return (value - EPOCH_DAY).days
+
+
+def quarter_start(value: date, shift: int = 0) -> date:
+    """The first day of ``value``'s quarter, moved by ``shift`` quarters."""
+    quarters = value.year * 4 + (value.month - 1) // 3 + shift
+    return date(quarters // 4, 1 + 3 * (quarters % 4), 1)
+
+
+def utc_today() -> date:
+    """Today's date in UTC by the system clock (the sandbox passes its own clock's)."""
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -163,10 +184,19 @@ class DatedFlags:
 class AmiliaData:
     """The ``forest-explorers`` organization (number 8008) for one seed and scale."""
 
-    def __init__(self, seed: int = 42, scale: float = 1.0, language: str = "en") -> None:
+    def __init__(
+        self, seed: int = 42, scale: float = 1.0, language: str = "en", today: date | None = None
+    ) -> None:
         self.seed = seed
         self.scale = scale
         self.language = language if language in SEASONS else "en"
+        self.today = today or utc_today()
+        self.first_day = quarter_start(self.today, -PAST_SEASONS)
+        """First day with dated records: the first season's first day."""
+        self.last_day = quarter_start(self.today, SEASON_COUNT - PAST_SEASONS) - timedelta(days=1)
+        """Last day with dated records: the last season's last day."""
+        self.first_index = day_index(self.first_day)
+        self.data_days = (self.last_day - self.first_day).days + 1
         self.program_count = scaled(60, scale)
         self.account_count = scaled(600, scale)
         self.membership_count = scaled(40, scale)
@@ -185,12 +215,14 @@ class AmiliaData:
         return ProgramFlags(archived=rng.random() < 0.15, visible=rng.random() < 0.8)
 
     def program_dates(self, index: int) -> tuple[date, date]:
-        """First and last day of a program: one season each, 2024 to 2026."""
-        season = index % 12
-        year, quarter = 2024 + season // 4, season % 4
-        start = date(year, 1 + 3 * quarter, 1)
-        following = date(year + (quarter == 3), 1 + 3 * ((quarter + 1) % 4), 1)
-        return start, following - timedelta(days=1)
+        """First and last day of a program: one season each, around today's quarter."""
+        season = index % SEASON_COUNT
+        start = quarter_start(self.first_day, season)
+        return start, quarter_start(self.first_day, season + 1) - timedelta(days=1)
+
+    def day_after_start(self, days: int) -> date:
+        """The date ``days`` after the first day with dated records."""
+        return self.first_day + timedelta(days=days)
 
     def program_name(self, index: int) -> str:
         """``Summer 2025 - Swim Junior`` (season names follow the language)."""
@@ -486,7 +518,7 @@ class AmiliaData:
         core = self.person_core(account_index, member)
         owner = self.owner(account_index, 0)
         rng = self._rng("person-extra", account_index, member)
-        joined = day_of(rng.randrange(300))
+        joined = self.day_after_start(rng.randrange(300))
         return {
             **core,
             "Address": self.address(self._rng("address", account_index)),
@@ -547,7 +579,7 @@ class AmiliaData:
         held = []
         if self.membership_count and rng.random() < 0.4:
             m = rng.randrange(self.membership_count)
-            effective = day_of(rng.randrange(DATA_DAYS // 2))
+            effective = self.day_after_start(rng.randrange(self.data_days // 2))
             held.append(
                 {
                     "Id": index * 10 + 1,
@@ -582,7 +614,7 @@ class AmiliaData:
         """The ``index``-th membership."""
         rng = self._rng("membership", index)
         flags = self.membership_flags(index)
-        created = datetime.combine(day_of(rng.randrange(200)), time(9)) + timedelta(
+        created = datetime.combine(self.day_after_start(rng.randrange(200)), time(9)) + timedelta(
             seconds=rng.randrange(30000), microseconds=rng.randrange(10**6)
         )
         return {
@@ -607,7 +639,7 @@ class AmiliaData:
         for a in accounts:
             rng = self._rng("membership-holder", index, a)
             purchased = datetime.combine(
-                day_of(rng.randrange(DATA_DAYS - 400)), time(10)
+                self.day_after_start(rng.randrange(self.data_days - 400)), time(10)
             ) + timedelta(seconds=rng.randrange(30000), microseconds=rng.randrange(10**6))
             effective = purchased.date() + timedelta(days=rng.randrange(10))
             holders.append(
@@ -647,7 +679,7 @@ class AmiliaData:
     # --- dated resources: day-indexed ------------------------------------------------------------
     def per_day(self, kind: str, day: int, mean: float) -> int:
         """How many ``kind`` records day ``day`` has (``mean`` on average, never more than 9,999)."""
-        if not 0 <= day < DATA_DAYS:
+        if not 0 <= day - self.first_index < self.data_days:
             return 0
         whole = int(mean)
         extra = 1 if self._rng(f"{kind}-count", day).random() < mean - whole else 0
@@ -708,7 +740,7 @@ class AmiliaData:
         program_index, _ = self._some_activity(rng)
         _, last_day = self.program_dates(program_index)
         cancelled = self._rng("registration-cancelled", day, k).random() < 0.1
-        return DatedFlags(cancelled=cancelled, program_ended=last_day < datetime.now(UTC).date())
+        return DatedFlags(cancelled=cancelled, program_ended=last_day < self.today)
 
     def registration(self, day: int, k: int) -> Record:
         """The ``k``-th registration created on day ``day``."""
@@ -794,6 +826,13 @@ class AmiliaData:
         }
 
     # --- whole listings, for tests and scripts (lazy) ----------------------------------------
+    def day_range(self, first: date, last: date) -> range:
+        """Day numbers from ``first`` to ``last`` (inclusive), clipped to the dated data."""
+        return range(
+            max(self.first_index, day_index(first)),
+            min(self.first_index + self.data_days, day_index(last) + 1),
+        )
+
     def programs(self) -> Iterator[Record]:
         """Every program, ordered by id."""
         return (self.program(i) for i in range(self.program_count))
@@ -825,18 +864,18 @@ class AmiliaData:
 
     def events(self, first: date, last: date) -> Iterator[Record]:
         """Every event from ``first`` to ``last`` (inclusive), with participants."""
-        for day in range(max(0, day_index(first)), min(DATA_DAYS, day_index(last) + 1)):
+        for day in self.day_range(first, last):
             for k in range(self.event_count(day)):
                 yield self.event(day, k)
 
     def registrations(self, first: date, last: date) -> Iterator[Record]:
         """Every registration created from ``first`` to ``last`` (inclusive)."""
-        for day in range(max(0, day_index(first)), min(DATA_DAYS, day_index(last) + 1)):
+        for day in self.day_range(first, last):
             for k in range(self.registration_count(day)):
                 yield self.registration(day, k)
 
     def reservations(self, first: date, last: date) -> Iterator[Record]:
         """Every reservation starting from ``first`` to ``last`` (inclusive)."""
-        for day in range(max(0, day_index(first)), min(DATA_DAYS, day_index(last) + 1)):
+        for day in self.day_range(first, last):
             for k in range(self.reservation_count(day)):
                 yield self.reservation(day, k)

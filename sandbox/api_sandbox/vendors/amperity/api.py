@@ -148,8 +148,9 @@ class AmperityAPI(VendorAPI):
     @property
     def data(self) -> AmperityData:
         """The tenant's data; its history ends at today's midnight (UTC)."""
-        if self._data is None or self._data.today != datetime.now(UTC).date():
-            self._data = AmperityData(self.settings.seed, self.settings.scale)
+        today = self.settings.clock.today()
+        if self._data is None or self._data.today != today:
+            self._data = AmperityData(self.settings.seed, self.settings.scale, today)
         return self._data
 
     # --- routes --------------------------------------------------------------------------
@@ -198,7 +199,7 @@ class AmperityAPI(VendorAPI):
         if tenant != TENANT:
             return self.error_response(request, 403, f"The API key is not valid for {tenant}")
         ttl = self.settings.token_ttl_for(self.name, DEFAULT_TOKEN_TTL_S)
-        issued = time.time()
+        issued = self.settings.clock.time()
         claims = {
             "tenant": tenant,
             "sub": client_id,
@@ -215,11 +216,17 @@ class AmperityAPI(VendorAPI):
         if token is None:
             raise ApiError(401, "Missing bearer token")
         try:
-            claims = jwt.decode(token, SIGNING_KEY, algorithms=["HS256"])
-        except jwt.ExpiredSignatureError:
-            raise ApiError(401, "The access token has expired") from None
+            # Times are checked against the sandbox's clock, not PyJWT's (the system clock).
+            claims = jwt.decode(
+                token,
+                SIGNING_KEY,
+                algorithms=["HS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
         except jwt.InvalidTokenError:
             raise ApiError(401, "Invalid access token") from None
+        if float(claims.get("exp", 0)) <= self.settings.clock.time():
+            raise ApiError(401, "The access token has expired")
         if claims.get("kind") == "ui":
             if float(claims.get("iat", 0)) < self.revoked_before:
                 raise ApiError(401, "The access token has been revoked")
@@ -247,7 +254,7 @@ class AmperityAPI(VendorAPI):
     def revoke_tokens(self) -> None:
         """Every token issued so far, UI tokens included, stops working."""
         self.tokens.revoke_all()
-        self.revoked_before = time.time()
+        self.revoked_before = self.settings.clock.time()
 
     def reset(self) -> None:
         """Forget issued tokens and revocations."""
