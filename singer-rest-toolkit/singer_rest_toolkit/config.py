@@ -44,6 +44,16 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
             default=8,
             description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
         ),
+        th.Property(
+            "skip_unavailable_streams",
+            th.BooleanType,
+            default=True,
+            description=(
+                "A stream whose endpoint answers 403/404 to its first request (not available "
+                "to this account) is skipped: the others are synced, then the run fails naming "
+                "it. false: stop at once"
+            ),
+        ),
     ]
 
 

@@ -37,6 +37,11 @@ MAX_RETRY_AFTER_S = 300.0
 """A longer ``Retry-After`` is cut to this, so one answer cannot stall a run for hours."""
 
 
+class UnavailableStreamError(FatalAPIError):
+    """The stream's endpoint answered 403/404 to its first request: not available to this
+    account. The tap skips the stream, syncs the others, then exits non-zero naming it."""
+
+
 def retry_after_seconds(exc: BaseException | None) -> float | None:
     """The ``Retry-After`` of the response behind ``exc`` (seconds or an HTTP date), capped."""
     response = getattr(exc, "response", None)
@@ -83,6 +88,11 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self._conformer: RecordConformer | None = None
         self._children_to_sync: list[RestStream[Any]] | None = None
         """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
+        self._answered = False
+        """True once the endpoint answered a request: a later 403/404 is an error, not a
+        stream this account cannot read."""
+        self.unavailable: str | None = None
+        """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -228,7 +238,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             raise RetriableAPIError(self.error_line(response), response)
         if status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
             hint = self.unavailable_hint.format(name=self.name)
-            raise FatalAPIError(f"{self.error_line(response)}. {hint}")
+            error = UnavailableStreamError if not self._answered else FatalAPIError
+            raise error(f"{self.error_line(response)}. {hint}")
         if status >= HTTPStatus.BAD_REQUEST:
             raise FatalAPIError(self.error_line(response))
         try:
@@ -237,6 +248,7 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             msg = f"{self.name}: HTTP {status} from {self.request_label(response)} is not JSON"
             raise RetriableAPIError(msg, response) from None
         self.check_body(response, body)
+        self._answered = True
         self.authenticator.token_accepted(response)
 
     # --- records ------------------------------------------------------------------------------
@@ -262,7 +274,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         return [
             child
             for child in self.child_streams
-            if isinstance(child, RestStream) and (child.selected or child.has_selected_descendents)
+            if isinstance(child, RestStream)
+            and child.unavailable is None
+            and (child.selected or child.has_selected_descendents)
         ]
 
     def has_children_to_sync(self) -> bool:
@@ -271,6 +285,19 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records; none for a stream this account cannot read (its endpoint
+        answered 403/404 to the first request), which is reported when the sync ends."""
+        if self.unavailable is not None:
+            return
+        try:
+            yield from self.listing_records(context)
+        except UnavailableStreamError as exc:
+            if not self.config.get("skip_unavailable_streams", True):
+                raise
+            self.unavailable = str(exc)
+            self.logger.error("%s; skipping the stream, the others go on", exc)
+
+    def listing_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records; a child's come from the fetch made ahead when there is one."""
         prefetcher = self.rest_tap.prefetcher
         children = self._children_to_sync = self.children_to_sync()

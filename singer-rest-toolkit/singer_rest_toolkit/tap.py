@@ -7,6 +7,7 @@ import abc
 import io
 import json
 import threading
+import weakref
 from functools import cached_property
 from typing import Any, ClassVar, NoReturn
 
@@ -26,6 +27,7 @@ from singer_rest_toolkit.config import (
 from singer_rest_toolkit.pacing import Pacer
 from singer_rest_toolkit.prefetch import Prefetcher
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
+from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.writer import BufferedWriter
 
 
@@ -71,6 +73,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
 
         The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
         """
+        cls._instances.clear()
         for option in ("state", "catalog"):
             handle = kwargs.get(option)
             if handle is not None:  # a file click opened: read it here to check it is JSON
@@ -87,6 +90,24 @@ class RestTap(SecretSafeValidation, abc.ABC):
             cls.fail(str(exc), exc)
         except requests.RequestException as exc:
             cls.fail(unreachable_line(exc, cls.url_settings), exc)
+        skipped = [line for tap in list(cls._instances) for line in tap.unavailable_streams()]
+        if skipped:  # every other stream was synced and its state written
+            names = ", ".join(line.split(":", 1)[0] for line in skipped)
+            cls.logger.error(
+                "%d stream(s) skipped, not available to this account (the others were synced): %s",
+                len(skipped),
+                names,
+            )
+            for line in skipped:
+                cls.logger.error("%s", line)
+            raise SystemExit(1)
+
+    _instances: ClassVar[weakref.WeakSet[RestTap]] = weakref.WeakSet()
+    """Taps made by this process's CLI run, asked for skipped streams when it ends."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        RestTap._instances.add(self)
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:
@@ -104,6 +125,15 @@ class RestTap(SecretSafeValidation, abc.ABC):
         """The checks every tap shares; a tap adds its own and then calls this."""
         check_minimums(self.config, {**REQUEST_MINIMUMS, **self.minimums})
         check_start_date(self.config)
+
+    # --- the sync ---------------------------------------------------------------------------
+    def unavailable_streams(self) -> list[str]:
+        """The error line of each stream skipped as unavailable to this account."""
+        return [
+            stream.unavailable
+            for stream in self.streams.values()
+            if isinstance(stream, RestStream) and stream.unavailable is not None
+        ]
 
     # --- what the streams share ---------------------------------------------------------------
     @cached_property

@@ -131,3 +131,33 @@ def test_read_ahead_submits_ahead_and_raises_in_order(prefetcher: Prefetcher) ->
         rest.extend(r["n"] for r in read)
     assert rest == [1, 2, 3, 4], "the error comes after every record read before it"
     assert submitted == [0, 1, 2, 3, 4]
+
+
+def test_a_child_stream_unavailable_from_its_first_request_is_skipped(
+    httpserver: HTTPServer,
+) -> None:
+    TreeServer(httpserver, failing=0)  # the first child listing answers 404
+    tap = ExampleTap(
+        config={
+            "api_url": httpserver.url_for(""),
+            "max_parallel_requests": 4,
+            "max_requests_per_second": 1000,
+            "max_retries": 1,
+        }
+    )
+    messages, error = sync(tap, ["parents", "children"])
+    assert error is None, error
+    parents = [m for m in messages if m["type"] == "RECORD" and m["stream"] == "parents"]
+    assert len(parents) == PARENTS, "the parent stream goes on"
+    assert not [m for m in messages if m["type"] == "RECORD" and m["stream"] == "children"]
+    [line] = tap.unavailable_streams()
+    assert line.startswith("children: HTTP 404 from GET /parents/0/children")
+
+
+def test_a_404_after_an_answer_is_an_error_not_an_unavailable_stream(
+    httpserver: HTTPServer,
+) -> None:
+    TreeServer(httpserver, failing=7)
+    _, error = run(httpserver, workers=1)
+    assert error is not None
+    assert "children: HTTP 404 from GET /parents/7/children" in str(error)
