@@ -10,6 +10,8 @@ from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.tap import RestTap
 from singer_rest_toolkit.windows import BadBookmarkError, DateWindowStream
 
+__version__ = "0.1.0"
+
 __all__ = [
     "BadBookmarkError",
     "DateWindowStream",
