@@ -54,7 +54,7 @@ typecheck: .venv/.synced  ## mypy (strict)
 pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## everything CI runs
+test: lint typecheck pytest test-lowest  ## everything CI runs
 
 # The packages published to PyPI (the sandbox is not).
 PACKAGES := singer-rest-toolkit tap-amilia tap-amperity tap-agyletime

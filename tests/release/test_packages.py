@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -129,7 +132,7 @@ def test_built_sdists_and_wheels_pass_twine_and_hold_license_and_metadata(
 def test_check_dist_finds_a_wheel_without_its_license(tmp_path: Path, built_dist: Path) -> None:
     """The checker itself fails on what it is for (else a green `make dist` proves nothing)."""
     original = next(built_dist.glob("tap_amilia-*.whl"))
-    for artifact in built_dist.glob("*.*"):
+    for artifact in [*built_dist.glob("*.whl"), *built_dist.glob("*.tar.gz")]:
         (tmp_path / artifact.name).write_bytes(artifact.read_bytes())
     damaged = tmp_path / original.name
     with zipfile.ZipFile(original) as source, zipfile.ZipFile(damaged, "w") as target:
@@ -139,3 +142,23 @@ def test_check_dist_finds_a_wheel_without_its_license(tmp_path: Path, built_dist
     problems = check_dist.check(tmp_path)
     stem = original.name.split("-py3")[0]
     assert problems == [f"{original.name}: no {stem}.dist-info/licenses/LICENSE"]
+
+
+def test_release_workflow_publishes_each_package_on_its_tag_with_trusted_publishing() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text("utf-8"))
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["push"]["tags"] == [f"{p}-v*" for p in PACKAGES]
+    build, publish = workflow["jobs"]["build"], workflow["jobs"]["publish"]
+    assert any(step.get("run") == "make dist" for step in build["steps"])
+    assert publish["permissions"] == {"id-token": "write"}
+    assert publish["steps"][-1]["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert "password" not in json.dumps(publish), "trusted publishing needs no token"
+
+
+def test_readme_names_only_the_repository_of_pyproject() -> None:
+    """The repository is named once (root pyproject.toml); the README's links follow it."""
+    repository = check_dist.repository_url()
+    owner_repo = repository.removeprefix("https://github.com/")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for url in re.findall(r"https://(?:raw\.githubusercontent|github)\.com/[^\s)`'\"]+", readme):
+        assert url.split(".com/", 1)[1].startswith(f"{owner_repo}/") or url == repository, url
