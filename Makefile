@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # without it every tap process spent ~0.4 s compiling the SDK's modules at start-up.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test test-dates test-sdk-range lint typecheck pytest sandbox readmes bench clean
+.PHONY: help install demo test test-dates test-sdk-range test-lowest dist hub lint typecheck pytest sandbox readmes bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,20 +55,41 @@ typecheck: .venv/.synced  ## mypy (strict)
 pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## everything CI runs
+test: lint typecheck pytest test-lowest  ## everything CI runs
 
 test-dates: install  ## the date-sensitive tests at fixed instants (or at NOW=ISO-INSTANT; TZ honoured)
 	$(BIN)/python scripts/test_dates.py $(if $(NOW),--now $(NOW)) -- $(PYTEST_ARGS)
 
-test-sdk-range: | $(UV)  ## the toolkit's tests at its lowest and at its highest allowed dependencies (singer-sdk range)
-	@for resolution in lowest-direct highest; do \
-	  env=.sdk-range/$$resolution; rm -rf $$env; \
+# The packages published to PyPI (the sandbox is not).
+PACKAGES := singer-rest-toolkit tap-amilia tap-amperity tap-agyletime
+RESOLUTIONS ?= lowest-direct highest
+
+test-sdk-range: | $(UV)  ## each package alone at its lowest and highest allowed dependencies: toolkit tests, each tap's --about and offline --discover
+	@for resolution in $(RESOLUTIONS); do for package in $(PACKAGES); do \
+	  env=.sdk-range/$$resolution/$$package; rm -rf $$env; \
+	  if [ $$package = singer-rest-toolkit ]; then \
+	    extras='pytest>=9 pytest-timeout>=2.3 pytest-httpserver>=1.1'; else extras=./$$package; fi; \
 	  $(UV) venv -q --python $(PYTHON) $$env && \
-	  $(UV) pip install -q --python $$env/bin/python --resolution $$resolution \
-	    ./singer-rest-toolkit "pytest>=9" "pytest-timeout>=2.3" "pytest-httpserver>=1.1" && \
-	  echo "singer-rest-toolkit with $$resolution dependencies: $$($$env/bin/python -c 'import importlib.metadata as m; print("singer-sdk", m.version("singer-sdk"))')" && \
-	  $$env/bin/pytest -q -p no:cacheprovider singer-rest-toolkit/tests || exit 1; \
-	done
+	  $(UV) pip install -q --python $$env/bin/python --resolution $$resolution ./singer-rest-toolkit $$extras && \
+	  echo "$$package with $$resolution dependencies:" $$($(UV) pip freeze -q --python $$env/bin/python | grep -iE '^(singer-sdk|requests|click|pyrate-limiter|python-backoff|pyjwt|typing-extensions)==') && \
+	  if [ $$package = singer-rest-toolkit ]; then \
+	    $$env/bin/pytest -q -p no:cacheprovider singer-rest-toolkit/tests; \
+	  else \
+	    $$env/bin/python scripts/smoke_tap.py $$package; \
+	  fi || exit 1; \
+	done; done
+
+test-lowest: | $(UV)  ## test-sdk-range at the lowest allowed dependencies only
+	$(MAKE) test-sdk-range RESOLUTIONS=lowest-direct
+
+dist: .venv/.synced  ## every published package's sdist and wheel into dist/, checked (twine check --strict, LICENSE, metadata)
+	rm -rf dist
+	@for package in $(PACKAGES); do $(UV) build -q --out-dir dist $$package || exit 1; done
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python scripts/check_dist.py dist
+
+hub: .venv/.synced  ## regenerate hub/ (Meltano Hub definitions) from each tap's --about
+	$(BIN)/python scripts/hub_definitions.py
 
 bench: install  ## throughput, pacing, latency and memory of the taps -> docs/performance.md (BENCH_ARGS=--quick)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
@@ -77,4 +98,4 @@ readmes: .venv/.synced  ## regenerate each tap README's settings table from --ab
 	$(BIN)/python scripts/sync_readmes.py
 
 clean:  ## remove environments, Meltano state and output
-	rm -rf .venv .tools .meltano .sdk-range output/*.duckdb output/jsonl
+	rm -rf .venv .tools .meltano .sdk-range dist output/*.duckdb output/jsonl

@@ -11,6 +11,8 @@ from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.tap import RestTap
 from singer_rest_toolkit.windows import DateWindowStream
 
+__version__ = "0.1.0"
+
 __all__ = [
     "BadBookmarkError",
     "DateWindowStream",
