@@ -14,6 +14,9 @@ from typing import Any
 
 from singer_sdk import Tap
 
+from singer_rest_toolkit import RestTap
+from singer_rest_toolkit.stream import UnavailableStreamError
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 TAPS = ("tap-amilia", "tap-amperity", "tap-agyletime")
@@ -50,7 +53,9 @@ class SyncResult:
 def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
     """Sync ``streams`` of ``tap`` in this process; collect RECORD and STATE messages.
 
-    An exception ends the sync and is kept in the result, for the test to inspect.
+    An exception ends the sync and is kept in the result, for the test to inspect; streams
+    skipped as unavailable (403/404 to their first request) make the run fail as the CLI does:
+    the first one's line is the result's error, once every other stream was synced.
     """
     wanted = set(streams)
     for name, stream in tap.streams.items():
@@ -62,6 +67,8 @@ def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
             tap.sync_all()
         except Exception as exc:
             result.error = exc
+        if result.error is None and isinstance(tap, RestTap) and tap.unavailable_streams():
+            result.error = UnavailableStreamError(tap.unavailable_streams()[0])
     buffer.flush()
     buffer.seek(0)
     for line in buffer.read().splitlines():

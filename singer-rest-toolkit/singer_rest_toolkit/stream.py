@@ -38,8 +38,9 @@ MAX_RETRY_AFTER_S = 300.0
 
 
 class UnavailableStreamError(FatalAPIError):
-    """The stream's endpoint answered 403/404 to its first request: not available to this
-    account. The tap skips the stream, syncs the others, then exits non-zero naming it."""
+    """The stream's endpoint answered 403/404. Before any of its listings was read, that
+    means the stream is not available to this account: the tap skips it, syncs the others,
+    then exits non-zero naming it; after, it is an error like any other."""
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -88,9 +89,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self._conformer: RecordConformer | None = None
         self._children_to_sync: list[RestStream[Any]] | None = None
         """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
-        self._answered = False
-        """True once the endpoint answered a request: a later 403/404 is an error, not a
-        stream this account cannot read."""
+        self._delivered = False
+        """True once a listing of this stream was read, in the order of a sequential run: a
+        later 403/404 is an error, not a stream this account cannot read."""
         self.unavailable: str | None = None
         """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
 
@@ -238,8 +239,7 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             raise RetriableAPIError(self.error_line(response), response)
         if status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
             hint = self.unavailable_hint.format(name=self.name)
-            error = UnavailableStreamError if not self._answered else FatalAPIError
-            raise error(f"{self.error_line(response)}. {hint}")
+            raise UnavailableStreamError(f"{self.error_line(response)}. {hint}")
         if status >= HTTPStatus.BAD_REQUEST:
             raise FatalAPIError(self.error_line(response))
         try:
@@ -248,7 +248,6 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             msg = f"{self.name}: HTTP {status} from {self.request_label(response)} is not JSON"
             raise RetriableAPIError(msg, response) from None
         self.check_body(response, body)
-        self._answered = True
         self.authenticator.token_accepted(response)
 
     # --- records ------------------------------------------------------------------------------
@@ -290,12 +289,18 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         if self.unavailable is not None:
             return
         try:
-            yield from self.listing_records(context)
+            for record in self.listing_records(context):
+                self._delivered = True
+                yield record
         except UnavailableStreamError as exc:
+            if self._delivered:  # the endpoint answered before: not an unavailable stream
+                raise FatalAPIError(str(exc)) from None
             if not self.config.get("skip_unavailable_streams", True):
                 raise
             self.unavailable = str(exc)
             self.logger.error("%s; skipping the stream, the others go on", exc)
+        else:
+            self._delivered = True
 
     def listing_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records; a child's come from the fetch made ahead when there is one."""
