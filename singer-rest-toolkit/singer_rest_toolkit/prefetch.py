@@ -11,9 +11,10 @@ pool stays busy across parents.
 What does not change: records and STATE are written by the main thread, in the order of a
 sequential run (each child reads the listing fetched for its exact context); a fetch that
 failed raises its error where a sequential run would have, after the same records. Every
-request still passes the tap's one pace and the stream's retry loop. The main thread never
-waits for a listing no worker has started: it takes that one back and fetches it itself,
-so full queues of listings read later can never stall it. Listings nobody read (a parent a
+request still passes the tap's one pace and the stream's retry loop. The main thread waits
+for a listing no worker has started only while a worker is free to start it: when every
+worker waits on the full queue of a listing read later, it takes the listing back and fetches
+it itself, so bounded queues can never stall the sync. Listings nobody read (a parent a
 stream map filtered out) are dropped when the top-level stream ends.
 """
 
@@ -77,10 +78,13 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
 class Listing:
     """One child listing: a worker queues its pages, the main thread reads them in order."""
 
-    def __init__(self, buffer_pages: int, *, children_queued: bool) -> None:
+    def __init__(self, buffer_pages: int, *, children_queued: bool, stuck: StuckWorkers) -> None:
         self.children_queued = children_queued
         """True when the worker also queues the child listings of these records."""
         self.future: Future[None] | None = None
+        self.started = threading.Event()
+        """Set when a worker begins the fetch."""
+        self._stuck = stuck
         self._pages: queue.Queue[object] = queue.Queue(maxsize=buffer_pages)
         self._cancelled = threading.Event()
 
@@ -91,6 +95,7 @@ class Listing:
 
     def fill(self, stream: PrefetchedStream, context: Any, page_size: int) -> None:
         """Worker side: fetch the listing and queue it a page at a time."""
+        self.started.set()
         try:
             if self.cancelled:
                 return
@@ -116,12 +121,19 @@ class Listing:
 
     def _put(self, item: object) -> bool:
         """Queue ``item`` unless the listing is dropped meanwhile (its reader is gone)."""
-        while not self.cancelled:
-            try:
-                self._pages.put(item, timeout=_PUT_POLL_S)
-            except queue.Full:
-                continue
+        try:
+            self._pages.put_nowait(item)
+        except queue.Full:
+            pass
+        else:
             return True
+        with self._stuck:
+            while not self.cancelled:
+                try:
+                    self._pages.put(item, timeout=_PUT_POLL_S)
+                except queue.Full:
+                    continue
+                return True
         return False
 
     def records(self) -> Iterator[Record]:
@@ -141,6 +153,23 @@ class Listing:
             self.future.cancel()
 
 
+class StuckWorkers:
+    """How many workers wait on a full queue (a listing read later): while one is, it fetches
+    nothing else. A context manager around the wait."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
 class Prefetcher:
     """A bounded worker pool and the listings it fetches ahead, by stream and context."""
 
@@ -156,12 +185,13 @@ class Prefetcher:
         self._pending: dict[Key, deque[Listing]] = {}
         self._live: set[Listing] = set()
         self._current = threading.local()
+        self._stuck = StuckWorkers()
         run_before_threads_join(self.discard)
 
     # --- main thread --------------------------------------------------------------------------
     def take(self, stream_name: str, context: Mapping[str, Any] | None) -> Listing | None:
         """The listing fetched for this context, or None: fetch it inline (none was
-        submitted, or no worker has started it, so the caller is quicker doing it)."""
+        submitted, or no worker can start it)."""
         key = context_key(stream_name, context)
         if key is None:
             return None
@@ -172,9 +202,13 @@ class Prefetcher:
                 del self._pending[key]
         if listing is None:
             return None
-        if listing.future is not None and listing.future.cancel():
-            listing.cancel()
-            return None
+        # Wait for a worker to start it, unless every worker is stuck on a full queue of a
+        # listing read later: then no worker may ever start it, and it is fetched here.
+        while not listing.started.wait(_PUT_POLL_S / 10):
+            stuck = self._stuck.count >= self._workers
+            if listing.cancelled or (stuck and listing.future and listing.future.cancel()):
+                listing.cancel()
+                return None
         return listing
 
     def read_ahead(
@@ -225,7 +259,9 @@ class Prefetcher:
         key = context_key(stream.name, context)
         if key is None or self._fetching_cancelled():
             return False  # a worker of a dropped listing queues nothing more
-        listing = Listing(self._buffer_pages, children_queued=stream.has_children_to_sync())
+        listing = Listing(
+            self._buffer_pages, children_queued=stream.has_children_to_sync(), stuck=self._stuck
+        )
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)

@@ -4,7 +4,6 @@ sequential run meets it, and a listing no worker started is fetched by the main 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -76,19 +75,19 @@ def test_a_failed_listing_stops_the_run_after_the_same_records(httpserver: HTTPS
     assert parallel == sequential
 
 
-class Blocking:
-    """A stream whose listings wait until released; counts the listings fetched."""
+class Long:
+    """A stream whose listing for ``{"n": 1}`` is three pages of 2,000 records (more than a
+    listing may queue), and one record for any other context."""
 
-    name = "blocking"
+    name = "long"
 
     def __init__(self) -> None:
-        self.release = threading.Event()
         self.fetched: list[Any] = []
 
     def fetch_records(self, context: Any) -> Iterable[dict[str, Any]]:
         self.fetched.append(context)
-        self.release.wait(10)
-        return [{"n": context["n"]}]
+        size = 6_000 if context["n"] == 1 else 1
+        return ({"n": context["n"], "i": i} for i in range(size))
 
     def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
         return False
@@ -99,21 +98,32 @@ class Blocking:
 
 @pytest.fixture
 def prefetcher() -> Iterator[Prefetcher]:
-    pool = Prefetcher(workers=1, page_size=10, name="test")
+    pool = Prefetcher(workers=1, page_size=2_000, name="test")
     yield pool
     pool.discard()
 
 
-def test_a_listing_no_worker_started_is_handed_back(prefetcher: Prefetcher) -> None:
-    stream = Blocking()
+def test_a_listing_no_worker_can_start_is_fetched_by_the_caller(prefetcher: Prefetcher) -> None:
+    stream = Long()
     assert prefetcher.submit(stream, {"n": 1})
     assert prefetcher.submit(stream, {"n": 2})
-    assert prefetcher.take("blocking", {"n": 2}) is None, "not started: fetch it inline"
-    stream.release.set()
-    first = prefetcher.take("blocking", {"n": 1})
+    # The one worker fills listing 1's queue and waits: listing 2 would never start.
+    assert prefetcher.take("long", {"n": 2}) is None, "handed back, to be fetched inline"
+    first = prefetcher.take("long", {"n": 1})
     assert first is not None
-    assert list(first.records()) == [{"n": 1}]
+    assert [r["i"] for r in first.records()] == list(range(6_000))
     assert stream.fetched == [{"n": 1}], "the listing handed back was never fetched by the pool"
+
+
+def test_a_listing_waits_for_a_free_worker(prefetcher: Prefetcher) -> None:
+    stream = Long()
+    assert prefetcher.submit(stream, {"n": 2})
+    assert prefetcher.submit(stream, {"n": 3})
+    for n in (2, 3):
+        listing = prefetcher.take("long", {"n": n})
+        assert listing is not None, "a free worker fetches it: the caller waits"
+        assert list(listing.records()) == [{"n": n, "i": 0}]
+    assert stream.fetched == [{"n": 2}, {"n": 3}]
 
 
 def test_read_ahead_submits_ahead_and_raises_in_order(prefetcher: Prefetcher) -> None:

@@ -18,6 +18,7 @@ from amperity.amperity_support import SEED, amperity_stats, path_hits, sandbox_c
 from api_sandbox.testing import SandboxProcess, shared_sandbox
 from api_sandbox.vendors.amperity import AmperityData
 from singer_rest_toolkit.prefetch import Prefetcher
+from singer_rest_toolkit.stream import UnavailableStreamError
 from tap_amperity.streams import IndexProfilesStream
 from tap_amperity.tap import TapAmperity
 
@@ -56,6 +57,8 @@ def sync(sandbox: SandboxProcess, parallel: int, state: dict[str, Any] | None = 
             tap.sync_all()
         except Exception as exc:
             run.error = exc
+    if run.error is None and tap.unavailable_streams():  # the CLI then exits 1 naming it
+        run.error = UnavailableStreamError(tap.unavailable_streams()[0])
     buffer.flush()
     buffer.seek(0)
     for line in buffer.read().splitlines():
