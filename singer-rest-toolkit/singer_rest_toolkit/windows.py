@@ -85,6 +85,8 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             start = max(start, start_date)
         if self.align_to_days:
             start = datetime.combine(start.date(), time(), tzinfo=UTC)
+        # The APIs' precision: a window's bounds are exactly what its parameters say.
+        start = start.replace(microsecond=start.microsecond // 1000 * 1000)
         return start, now + self.lookahead(), bookmark
 
     @override

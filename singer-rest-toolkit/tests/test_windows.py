@@ -153,3 +153,18 @@ def test_a_bookmark_that_is_not_a_date_time_stops_in_one_line(
     errors = [line for line in result.stderr.splitlines() if "not a date-time" in line]
     assert len(errors) == 1, result.stderr
     assert "events: the bookmark 'at' in the state is not a date-time: 'yesterday'" in errors[0]
+
+
+def test_a_bookmark_finer_than_a_millisecond_loses_no_record_at_its_millisecond(
+    httpserver: HTTPServer,
+) -> None:
+    server = EventServer(httpserver)
+    event = event_times(datetime.now(UTC) - timedelta(days=3), datetime.now(UTC))[0]
+    bookmark = (event + timedelta(microseconds=1)).isoformat()
+    state = {"bookmarks": {"events": {"replication_key": "at", "replication_key_value": bookmark}}}
+    tap = ExampleTap(config=config(httpserver, lookback_days=0), state=state)
+    messages, error = sync(tap, ["events"])
+    assert error is None, error
+    records, _ = records_and_states(messages)
+    assert server.windows[0][0] == event, "the window starts at the API's precision"
+    assert int(event.timestamp()) in {r["id"] for r in records}
