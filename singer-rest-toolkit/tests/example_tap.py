@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterable
 from contextlib import redirect_stdout
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -16,6 +17,7 @@ from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
+from singer_rest_toolkit.dates import parse_instant
 from singer_rest_toolkit.responses import json_body
 
 
@@ -84,6 +86,10 @@ class Events(DateWindowStream[None], ExampleStream):
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType), th.Property("at", th.DateTimeType)
     ).to_dict()
+
+    def in_window(self, record: dict[str, Any], start: datetime, end: datetime) -> bool:
+        """Only the window's own records, should the API not filter exactly."""
+        return start <= parse_instant(record["at"]) < end
 
 
 class ExampleTap(RestTap):
