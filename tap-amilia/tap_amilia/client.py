@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -251,8 +252,9 @@ class AmiliaPersonsStream(AmiliaStream):
     ``showMedicalInfo=true`` is sent only when the ``include_medical_info`` setting asks for
     it: it is health data. Parameter values the docs do not list (:attr:`undocumented`, such
     as ``status=All`` where only ``Registered`` is documented) are sent, and if the API
-    answers 400 to a request that carries them, they are dropped for the rest of the run,
-    with one warning, and the request is asked again without them.
+    answers a request that carries them with a 400 whose message names the parameter, they
+    are dropped for the rest of the run, with one warning, and the request is asked again
+    without them.
     """
 
     undocumented: ClassVar[dict[str, str]] = {}
@@ -275,9 +277,12 @@ class AmiliaPersonsStream(AmiliaStream):
 
     @override
     def validate_response(self, response: requests.Response) -> None:
-        """A 400 to a request carrying :attr:`undocumented` is asked again without them."""
-        if response.status_code == HTTPStatus.BAD_REQUEST and self._carries_undocumented(
-            response.request.url or response.url
+        """A 400 that names a parameter of :attr:`undocumented` (``The value 'All' is not
+        valid for status.``) is asked again without them; any other 400 stops the stream."""
+        if (
+            response.status_code == HTTPStatus.BAD_REQUEST
+            and self._carries_undocumented(response.request.url or response.url)
+            and self._names_undocumented(self.vendor_message(response))
         ):
             if not self.refused.is_set():
                 self.refused.set()
@@ -306,6 +311,10 @@ class AmiliaPersonsStream(AmiliaStream):
             return func(request, context)
 
         return super().request_decorator(without_refused)
+
+    def _names_undocumented(self, message: str) -> bool:
+        words = set(re.findall(r"[a-z]+", message.lower()))
+        return any(name.lower() in words for name in self.undocumented)
 
     def _carries_undocumented(self, url: str) -> bool:
         names = {k.lower() for k in self.undocumented}
