@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any, ClassVar
-from urllib.parse import ParseResult, parse_qsl, quote, urljoin, urlparse
+from urllib.parse import ParseResult, parse_qsl, quote, urlencode, urljoin, urlparse
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
-from singer_rest_toolkit import DateWindowStream, RestStream
+from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
 from singer_rest_toolkit.responses import error_message, json_body, keep_only
 
 DEFAULT_API_URL = "https://app.amilia.com/api/v3"
@@ -221,6 +225,7 @@ class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream)
     """
 
     window_size = timedelta(days=30)
+    window_params: ClassVar[tuple[str, str]] = ("from", "to")
     align_to_days = True
     default_lookback_days = 7
     reads_ahead: ClassVar[bool] = False
@@ -234,6 +239,95 @@ class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream)
 
     @override
     def window_filters(self, start: datetime, end: datetime) -> dict[str, Any]:
-        """The window's first and last day (``to`` is inclusive)."""
+        """The window's first and last day, in :attr:`window_params` (``from``/``to``, or
+        ``start``/``end``: both inclusive in v3)."""
+        first_param, last_param = self.window_params
         last = (end - timedelta(microseconds=1)).date()
-        return {"from": start.date().isoformat(), "to": last.isoformat()}
+        return {first_param: start.date().isoformat(), last_param: last.isoformat()}
+
+
+class AmiliaPersonsStream(AmiliaStream):
+    """A listing of persons (or family accounts) that can carry their medical information.
+
+    ``showMedicalInfo=true`` is sent only when the ``include_medical_info`` setting asks for
+    it: it is health data. Parameter values the docs do not list (:attr:`undocumented`, such
+    as ``status=All`` where only ``Registered`` is documented) are sent, and if the API
+    answers a request that carries them with a 400 whose message names the parameter, they
+    are dropped for the rest of the run, with one warning, and the request is asked again
+    without them.
+    """
+
+    undocumented: ClassVar[dict[str, str]] = {}
+    """Query parameters whose value the docs do not list; dropped if the API refuses them."""
+
+    @override
+    def __init__(self, tap: RestTap) -> None:
+        super().__init__(tap=tap)
+        self.refused = threading.Event()
+        """Set once the API refused :attr:`undocumented` (worker threads share it)."""
+
+    @override
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        filters = {**super().query_filters(context)}
+        if not self.refused.is_set():
+            filters.update(self.undocumented)
+        if self.config.get("include_medical_info", False):
+            filters["showMedicalInfo"] = "true"
+        return filters
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        """A 400 that names a parameter of :attr:`undocumented` (``The value 'All' is not
+        valid for status.``) is asked again without them; any other 400 stops the stream."""
+        if (
+            response.status_code == HTTPStatus.BAD_REQUEST
+            and self._carries_undocumented(response.request.url or response.url)
+            and self._names_undocumented(self.vendor_message(response))
+        ):
+            if not self.refused.is_set():
+                self.refused.set()
+                sent = ", ".join(f"{k}={v}" for k, v in self.undocumented.items())
+                self.logger.warning(
+                    "%s: the API refused %s (%s); reading on without it, so only what the "
+                    "API returns by default arrives",
+                    self.name,
+                    sent,
+                    self.vendor_message(response),
+                )
+            raise RetriableAPIError(self.error_line(response), response)
+        super().validate_response(response)
+
+    @override
+    def request_decorator(
+        self, func: Callable[[requests.PreparedRequest, Context | None], requests.Response]
+    ) -> Callable[[requests.PreparedRequest, Context | None], requests.Response]:
+        """Once :attr:`undocumented` was refused, no attempt (a retry too) sends it."""
+
+        def without_refused(
+            request: requests.PreparedRequest, context: Context | None
+        ) -> requests.Response:
+            if self.refused.is_set() and self._carries_undocumented(request.url or ""):
+                request.prepare_url(self._without_undocumented(request.url or ""), None)
+            return func(request, context)
+
+        return super().request_decorator(without_refused)
+
+    def _names_undocumented(self, message: str) -> bool:
+        words = set(re.findall(r"[a-z]+", message.lower()))
+        return any(name.lower() in words for name in self.undocumented)
+
+    def _carries_undocumented(self, url: str) -> bool:
+        names = {k.lower() for k in self.undocumented}
+        return bool(names) and any(
+            k.lower() in names for k, _ in parse_qsl(urlparse(url).query, keep_blank_values=True)
+        )
+
+    def _without_undocumented(self, url: str) -> str:
+        names = {k.lower() for k in self.undocumented}
+        parsed = urlparse(url)
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(parsed.query, keep_blank_values=True)
+            if k.lower() not in names
+        ]
+        return parsed._replace(query=urlencode(kept)).geturl()

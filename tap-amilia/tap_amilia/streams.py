@@ -6,13 +6,17 @@ adds later reaches the target instead of being dropped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
+import requests
 from singer_sdk import typing as th
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from tap_amilia.client import AmiliaDateWindowStream, AmiliaStream
+from singer_rest_toolkit.responses import json_body
+from tap_amilia.client import AmiliaDateWindowStream, AmiliaPersonsStream, AmiliaStream
 
 
 def schema(*properties: th.Property[Any]) -> dict[str, Any]:
@@ -116,6 +120,22 @@ PARTICIPANT_PROPERTIES = (
     th.Property("DateOfBirth", th.DateType),
 )
 PARTICIPANT = th.ObjectType(*PARTICIPANT_PROPERTIES)
+ACCOUNT_PROPERTIES = (
+    *ints("Id"),
+    th.Property("Owners", th.ArrayType(OWNER)),
+    th.Property("Members", th.ArrayType(th.ObjectType(*PERSON_FIELDS))),
+    th.Property("Corporate", ID_NAME),
+    th.Property(
+        "AccountMemberships",
+        th.ArrayType(
+            th.ObjectType(
+                *ints("Id", "MembershipId", "PersonId"),
+                *strings("Name"),
+                *datetimes("EffectiveDate", "ExpirationDate"),
+            )
+        ),
+    ),
+)
 
 
 # --- programs, activities, occurrences ---------------------------------------------------------
@@ -235,8 +255,19 @@ class ActivityOccurrencesStream(AmiliaStream):
         return {"OccurrenceId": record["Id"]}
 
 
-class ProgramPersonsStream(AmiliaStream):
-    """Persons registered in each program. Opt-in: one request per program."""
+EVERY_PERSON = {
+    "showSkills": "true",
+    "showRegistrations": "true",
+    "showCancelledRegistrations": "true",
+}
+"""Flags of the program and activity persons listings that return each person whole."""
+ALL_STATUSES = {"status": "All"}
+"""Every person, not only ``Registered`` ones (the one status value the docs list)."""
+
+
+class ProgramPersonsStream(AmiliaPersonsStream):
+    """Persons of each program in every status, with skills and registrations (cancelled
+    ones too). Opt-in: one request per program."""
 
     name = "program_persons"
     path = "/programs/{ProgramId}/persons"
@@ -244,11 +275,14 @@ class ProgramPersonsStream(AmiliaStream):
     state_partitioning_keys: ClassVar[list[str]] = []
     selected_by_default = False
     primary_keys = ("ProgramId", "Id")
+    query: ClassVar[dict[str, str]] = EVERY_PERSON
+    undocumented: ClassVar[dict[str, str]] = ALL_STATUSES
     schema = schema(*ints("ProgramId"), *PERSON_PROPERTIES)
 
 
-class ActivityPersonsStream(AmiliaStream):
-    """Persons registered in each activity. Opt-in: one request per activity."""
+class ActivityPersonsStream(AmiliaPersonsStream):
+    """Persons of each activity in every status, with skills and registrations (cancelled
+    ones too). Opt-in: one request per activity."""
 
     name = "activity_persons"
     path = "/activities/{ActivityId}/persons"
@@ -256,7 +290,63 @@ class ActivityPersonsStream(AmiliaStream):
     state_partitioning_keys: ClassVar[list[str]] = []
     selected_by_default = False
     primary_keys = ("ActivityId", "Id")
+    query: ClassVar[dict[str, str]] = EVERY_PERSON
+    undocumented: ClassVar[dict[str, str]] = ALL_STATUSES
     schema = schema(*ints("ActivityId"), *PERSON_PROPERTIES)
+
+
+class ActivityWaitlistsStream(AmiliaStream):
+    """Persons waiting for a place in each activity. Opt-in: one request per activity.
+
+    The docs' sample is one object per activity, the activity summary with a ``WaitList``
+    array of persons; whether it comes bare or in ``Items`` is not said. Each is read, and
+    ``Items`` that are persons themselves too: one record per waiting person.
+    """
+
+    name = "activity_waitlists"
+    path = "/activities/{ActivityId}/waitlist"
+    parent_stream_type = ActivitiesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    selected_by_default = False
+    primary_keys = ("ActivityId", "Id")
+    schema = schema(
+        th.Property("ActivityId", th.IntegerType),
+        th.Property("Id", th.IntegerType),
+        th.Property("FirstName", th.StringType),
+        th.Property("LastName", th.StringType),
+        th.Property("FullName", th.StringType),
+        th.Property("DateOfBirth", th.DateType),
+        th.Property("Email", th.StringType),
+        th.Property("Telephone", th.StringType),
+        th.Property("TelephoneMobile", th.StringType),
+        th.Property("TelephoneWork", th.StringType),
+    )
+
+    @override
+    def check_body(self, response: requests.Response, body: Any) -> None:
+        """A bare activity object with its ``WaitList`` is a whole answer too."""
+        if isinstance(body, dict) and isinstance(body.get("WaitList"), list):
+            return
+        super().check_body(response, body)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """Each waiting person, from ``WaitList`` of each activity object (or the item)."""
+        body = json_body(response)
+        if isinstance(body, dict) and "WaitList" in body:
+            items: list[Any] = [body]
+        else:
+            items = list(super().parse_response(response))
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            waiting = item.get("WaitList", [item])
+            if waiting is None:
+                continue  # no one waiting
+            if not isinstance(waiting, list):
+                msg = f"{self.name}: WaitList of GET {response.url} is not a list"
+                raise RetriableAPIError(msg, response)
+            yield from (person for person in waiting if isinstance(person, dict))
 
 
 class OccurrenceParticipantsStream(AmiliaStream):
@@ -279,22 +369,7 @@ class AccountsStream(AmiliaStream):
     path = "/accounts"
     primary_keys = ("Id",)
     query: ClassVar[dict[str, str]] = {"showArchived": "true"}
-    schema = schema(
-        *ints("Id"),
-        th.Property("Owners", th.ArrayType(OWNER)),
-        th.Property("Members", th.ArrayType(th.ObjectType(*PERSON_FIELDS))),
-        th.Property("Corporate", ID_NAME),
-        th.Property(
-            "AccountMemberships",
-            th.ArrayType(
-                th.ObjectType(
-                    *ints("Id", "MembershipId", "PersonId"),
-                    *strings("Name"),
-                    *datetimes("EffectiveDate", "ExpirationDate"),
-                )
-            ),
-        ),
-    )
+    schema = schema(*ACCOUNT_PROPERTIES)
 
     @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
@@ -338,19 +413,129 @@ class MembershipsStream(AmiliaStream):
         return {"MembershipId": record["Id"]}
 
 
-class MembershipPersonsStream(AmiliaStream):
-    """Holders of each membership, in every status (one request per membership)."""
+class MembershipPersonsStream(AmiliaPersonsStream):
+    """Holders of each membership, in every status, one record per purchase: a renewal by
+    the same person is a record of its own (one request per membership)."""
 
     name = "membership_persons"
     path = "/memberships/{MembershipId}/persons"
     parent_stream_type = MembershipsStream
     state_partitioning_keys: ClassVar[list[str]] = []
-    primary_keys = ("MembershipId", "Id")
+    primary_keys = ("MembershipId", "Id", "PurchasedDate")
     query: ClassVar[dict[str, str]] = {"status": "All"}
     schema = schema(
         *ints("MembershipId"),
         *PERSON_PROPERTIES,
         *datetimes("PurchasedDate", "EffectiveDate", "ExpirationDate"),
+    )
+
+
+class MembershipAccountsStream(AmiliaPersonsStream):
+    """Family accounts holding each membership, in every status, one record per purchase
+    (one request per membership)."""
+
+    name = "membership_accounts"
+    path = "/memberships/{MembershipId}/accounts"
+    parent_stream_type = MembershipsStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("MembershipId", "Id", "PurchasedDate")
+    query: ClassVar[dict[str, str]] = {"status": "All"}
+    schema = schema(
+        th.Property("MembershipId", th.IntegerType),
+        th.Property("PurchasedDate", th.DateTimeType),
+        th.Property("EffectiveDate", th.DateTimeType),
+        th.Property("ExpirationDate", th.DateTimeType),
+        *ACCOUNT_PROPERTIES,
+    )
+
+
+# --- multipasses and merchandise -----------------------------------------------------------------
+class MultipassesStream(AmiliaStream):
+    """Multipasses (punch cards), archived ones included."""
+
+    name = "multipasses"
+    path = "/multipass"
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showArchived": "true"}
+    schema = schema(
+        th.Property("Id", th.IntegerType),
+        th.Property("Name", th.StringType),
+        th.Property("Description", th.StringType),
+        th.Property("ActivityIds", th.ArrayType(th.IntegerType)),
+        th.Property("PrivateLessonIds", th.ArrayType(th.IntegerType)),
+        th.Property("Price", th.NumberType),
+        th.Property("Passes", th.IntegerType),
+        th.Property("HasUnlimitedPasses", th.BooleanType),
+        th.Property("IsFamilyPass", th.BooleanType),
+        th.Property("Status", th.StringType),
+        th.Property("IsArchived", th.BooleanType),
+        th.Property("EffectiveDate", th.DateTimeType),
+        th.Property("ExpirationDate", th.DateTimeType),
+        th.Property("StartTrigger", th.StringType),
+        th.Property("EndTrigger", th.StringType),
+        th.Property("ValidityPeriod", OPEN_OBJECT),
+        th.Property("MembershipRequired", OPEN_OBJECT),
+        th.Property("NumberSold", th.IntegerType),
+    )
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Holders need only the multipass id."""
+        return {"MultipassId": record["Id"]}
+
+
+PASS_HOLDING = (
+    th.Property("PurchasedDate", th.DateTimeType),
+    th.Property("EffectiveDate", th.DateTimeType),
+    th.Property("ExpirationDate", th.DateTimeType),
+    th.Property("TokensLeft", th.IntegerType),
+    th.Property("HasUnlimitedTokens", th.BooleanType),
+)
+
+
+class MultipassPersonsStream(AmiliaPersonsStream):
+    """Persons holding each multipass, cancelled passes included, one record per purchase
+    (one request per multipass)."""
+
+    name = "multipass_persons"
+    path = "/multipass/{MultipassId}/persons"
+    parent_stream_type = MultipassesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("MultipassId", "Id", "PurchasedDate")
+    query: ClassVar[dict[str, str]] = {"showArchived": "true"}
+    schema = schema(th.Property("MultipassId", th.IntegerType), *PASS_HOLDING, *PERSON_PROPERTIES)
+
+
+class MultipassAccountsStream(AmiliaPersonsStream):
+    """Family accounts holding each family multipass, cancelled passes included, one record
+    per purchase (one request per multipass)."""
+
+    name = "multipass_accounts"
+    path = "/multipass/{MultipassId}/accounts"
+    parent_stream_type = MultipassesStream
+    state_partitioning_keys: ClassVar[list[str]] = []
+    primary_keys = ("MultipassId", "Id", "PurchasedDate")
+    query: ClassVar[dict[str, str]] = {"showArchived": "true"}
+    schema = schema(th.Property("MultipassId", th.IntegerType), *PASS_HOLDING, *ACCOUNT_PROPERTIES)
+
+
+class MerchandiseStream(AmiliaStream):
+    """The store's merchandise catalogue, archived items included."""
+
+    name = "merchandise"
+    path = "/merchandise"
+    primary_keys = ("Id",)
+    query: ClassVar[dict[str, str]] = {"showArchived": "true"}
+    schema = schema(
+        th.Property("Id", th.IntegerType),
+        th.Property("Image", th.StringType),
+        th.Property("Name", th.StringType),
+        th.Property("Description", th.StringType),
+        th.Property("Availability", th.StringType),
+        th.Property("Price", th.NumberType),
+        th.Property("Quantity", th.IntegerType),
+        th.Property("Visibility", th.StringType),
+        th.Property("Taxes", OPEN_OBJECT),
     )
 
 
@@ -439,6 +624,71 @@ class ReservationsStream(AmiliaDateWindowStream):
     )
 
 
+class AccessScansStream(AmiliaDateWindowStream):
+    """Facility check-ins, read by window of scan dates (``start``/``end``, inclusive)."""
+
+    name = "access_scans"
+    path = "/AccessScans"
+    primary_keys = ("Id",)
+    replication_key = "ScanDate"
+    window_params = ("start", "end")
+    schema = schema(
+        th.Property("Id", th.IntegerType),
+        th.Property("ConfigurationId", th.IntegerType),
+        th.Property("Status", th.StringType),
+        th.Property("ScanDate", th.DateTimeType),
+        th.Property("Warning", th.StringType),
+        th.Property("WarningMessage", th.StringType),
+        th.Property("AccessControlType", th.StringType),
+        th.Property("ResponsibleGenuinePersonId", th.IntegerType),
+        th.Property("ResponsibleName", th.StringType),
+        th.Property("Note", th.StringType),
+        th.Property("PersonId", th.IntegerType),
+        th.Property("GenuinePersonId", th.IntegerType),
+        th.Property("MemberNumber", th.StringType),
+        th.Property("PersonName", th.StringType),
+        th.Property("Gender", th.StringType),
+        th.Property("AccountId", th.IntegerType),
+        th.Property("BalanceAtScan", th.NumberType),
+        th.Property("ActivitySegmentId", th.IntegerType),
+        th.Property("ActivityId", th.IntegerType),
+        th.Property("ActivityName", th.StringType),
+        th.Property("SubscriptionState", th.StringType),
+        th.Property("SubscriptionExpiration", th.DateTimeType),
+        th.Property("MembershipId", th.IntegerType),
+        th.Property("MembershipName", th.StringType),
+        th.Property("LocationId", th.IntegerType),
+    )
+
+
+class DonationsSoldStream(AmiliaDateWindowStream):
+    """Donations sold, read by window of purchase dates (``from``/``to``, inclusive)."""
+
+    name = "donations_sold"
+    path = "/donations/sold"
+    primary_keys = ("InvoiceItemId",)
+    replication_key = "PurchasedDateUtc"
+    schema = schema(
+        th.Property("InvoiceItemId", th.IntegerType),
+        th.Property("PurchasedDateUtc", th.DateTimeType),
+        th.Property("Donation", ID_NAME),
+        th.Property(
+            "Person",
+            th.ObjectType(
+                th.Property("Id", th.IntegerType),
+                th.Property("FirstName", th.StringType),
+                th.Property("LastName", th.StringType),
+                th.Property("FullName", th.StringType),
+                th.Property("DateOfBirth", th.DateType),
+                th.Property("Email", th.StringType),
+                th.Property("Telephone", th.StringType),
+                th.Property("TelephoneMobile", th.StringType),
+                th.Property("TelephoneWork", th.StringType),
+            ),
+        ),
+    )
+
+
 STREAM_TYPES: tuple[type[AmiliaStream], ...] = (
     ProgramsStream,
     ActivitiesStream,
@@ -447,11 +697,19 @@ STREAM_TYPES: tuple[type[AmiliaStream], ...] = (
     AccountContactsStream,
     MembershipsStream,
     MembershipPersonsStream,
+    MembershipAccountsStream,
+    MultipassesStream,
+    MultipassPersonsStream,
+    MultipassAccountsStream,
+    MerchandiseStream,
     LocationsStream,
     EventsStream,
     RegistrationsStream,
     ReservationsStream,
+    AccessScansStream,
+    DonationsSoldStream,
     ProgramPersonsStream,
     ActivityPersonsStream,
     OccurrenceParticipantsStream,
+    ActivityWaitlistsStream,
 )

@@ -25,7 +25,8 @@ HELP = {
     "api_url": "API root; org endpoints are {api_url}/{language}/org/{organization}",
     "origin": "X-Amilia-Origin header sent on every call (who is calling)",
     "start_date": (
-        "Earliest date for events, registrations and reservations on the first run; "
+        "Earliest date of the date-ranged streams (events, registrations, reservations, "
+        "access scans, donations) on the first run; "
         "default: lookback_days before the first run"
     ),
     "lookback_days": "Days before the bookmark a date-ranged stream re-reads on every run",
@@ -35,9 +36,14 @@ HELP = {
     ),
     "page_size": "perPage of each request (the API's default is 200; 2000 is served)",
     "max_requests_per_second": "Client-side pacing of all requests (Amilia allows 100 calls/s per IP)",
+    "include_medical_info": (
+        "Ask the persons listings for their medical information (showMedicalInfo): health "
+        "data, so off by default"
+    ),
     "max_parallel_requests": (
         "Requests in flight at once for the per-parent streams (activity_occurrences, "
-        "account_contacts, membership_persons and the opt-in per-parent streams), "
+        "account_contacts, the membership and multipass holders and the opt-in per-parent "
+        "streams), "
         "within max_requests_per_second; 1 = one request at a time"
     ),
 }
@@ -88,6 +94,12 @@ class TapAmilia(RestTap):
             "lookahead_days", th.IntegerType, default=90, description=HELP["lookahead_days"]
         ),
         th.Property("page_size", th.IntegerType, default=2000, description=HELP["page_size"]),
+        th.Property(
+            "include_medical_info",
+            th.BooleanType,
+            default=False,
+            description=HELP["include_medical_info"],
+        ),
         th.Property(
             "max_parallel_requests",
             th.IntegerType,

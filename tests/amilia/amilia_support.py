@@ -9,6 +9,7 @@ from typing import Any
 
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.amilia import AmiliaData
+from api_sandbox.vendors.amilia.data import person_view
 from repo_support import SyncResult, sync_in_process
 from tap_amilia.client import AmiliaDateWindowStream
 from tap_amilia.streams import STREAM_TYPES
@@ -72,7 +73,12 @@ def run_sync(
 # --- what the sandbox holds -----------------------------------------------------------------
 KEY_FIELDS = {
     "account_contacts": ("AccountId", "Id"),
-    "membership_persons": ("MembershipId", "Id"),
+    "membership_persons": ("MembershipId", "Id", "PurchasedDate"),
+    "membership_accounts": ("MembershipId", "Id", "PurchasedDate"),
+    "multipass_persons": ("MultipassId", "Id", "PurchasedDate"),
+    "multipass_accounts": ("MultipassId", "Id", "PurchasedDate"),
+    "activity_waitlists": ("ActivityId", "Id"),
+    "donations_sold": ("InvoiceItemId",),
     "program_persons": ("ProgramId", "Id"),
     "activity_persons": ("ActivityId", "Id"),
     "occurrence_participants": ("OccurrenceId", "Id"),
@@ -97,10 +103,12 @@ def _activities() -> Iterable[tuple[int, int]]:
 
 
 def expected_records(
-    stream: str, first: date | None = None, last: date | None = None
+    stream: str, first: date | None = None, last: date | None = None, *, medical: bool = False
 ) -> list[dict[str, Any]]:
     """Every record of ``stream`` the sandbox holds (dated streams: ``first``..``last``, by
-    default start_date to today, or to LOOKAHEAD_DAYS ahead for events and reservations)."""
+    default start_date to today, or to LOOKAHEAD_DAYS ahead for events and reservations),
+    as the tap asks for them: every person, whole, with medical information only if
+    ``medical`` (the ``include_medical_info`` setting)."""
     first = first or days_ago(START_DAYS_AGO).date()
     ahead = LOOKAHEAD_DAYS if stream in ("events", "reservations") else 0
     last = last or utc_today() + timedelta(days=ahead)
@@ -123,9 +131,41 @@ def expected_records(
         return list(DATA.memberships())
     if stream == "membership_persons":
         return [
-            {**h, "MembershipId": m["Id"]}
+            {**person_view(h, medical=medical), "MembershipId": m["Id"]}
             for i, m in enumerate(DATA.memberships())
             for h in DATA.membership_persons(i)
+        ]
+    if stream == "membership_accounts":
+        return [
+            {**h, "MembershipId": m["Id"]}
+            for i, m in enumerate(DATA.memberships())
+            for h in DATA.membership_accounts(i)
+        ]
+    if stream == "multipasses":
+        return [DATA.multipass(i) for i in range(DATA.multipass_count)]
+    if stream == "multipass_persons":
+        return [
+            {**person_view(h, medical=medical), "MultipassId": DATA.multipass(i)["Id"]}
+            for i in range(DATA.multipass_count)
+            for _, h in DATA.multipass_persons(i)
+        ]
+    if stream == "multipass_accounts":
+        return [
+            {**h, "MultipassId": DATA.multipass(i)["Id"]}
+            for i in range(DATA.multipass_count)
+            for _, h in DATA.multipass_accounts(i)
+        ]
+    if stream == "merchandise":
+        return [DATA.merchandise(i) for i in range(DATA.merchandise_count)]
+    if stream == "access_scans":
+        return list(DATA.access_scans(first, last))
+    if stream == "donations_sold":
+        return list(DATA.donations(first, last))
+    if stream == "activity_waitlists":
+        return [
+            {**p, "ActivityId": DATA.activity(pi, ai)["Id"]}
+            for pi, ai in _activities()
+            for p in DATA.waitlist(pi, ai)
         ]
     if stream == "locations":
         return list(DATA.locations())
@@ -137,13 +177,13 @@ def expected_records(
         return list(DATA.reservations(first, last))
     if stream == "program_persons":
         return [
-            {**p, "ProgramId": DATA.program(i)["Id"]}
+            {**person_view(p, medical=medical), "ProgramId": DATA.program(i)["Id"]}
             for i in range(DATA.program_count)
             for p in DATA.program_persons(i)
         ]
     if stream == "activity_persons":
         return [
-            {**p, "ActivityId": DATA.activity(pi, ai)["Id"]}
+            {**person_view(p, medical=medical), "ActivityId": DATA.activity(pi, ai)["Id"]}
             for pi, ai in _activities()
             for p in DATA.activity_persons(pi, ai)
         ]

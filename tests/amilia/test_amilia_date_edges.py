@@ -39,16 +39,14 @@ from calendar_support import (
     state_with,
     warnings_naming,
 )
-from tap_amilia.streams import EventsStream, RegistrationsStream, ReservationsStream
+from tap_amilia.client import AmiliaDateWindowStream
+from tap_amilia.streams import STREAM_TYPES as ALL_STREAM_TYPES
+from tap_amilia.streams import EventsStream, RegistrationsStream
 
 ANCHOR = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
 """The property tests draw instants up to this one, fixed when the module is imported (the
 strategies must not change between examples; every drawn instant is in the past)."""
-STREAM_TYPES = {
-    "events": EventsStream,
-    "registrations": RegistrationsStream,
-    "reservations": ReservationsStream,
-}
+STREAM_TYPES = {s.name: s for s in ALL_STREAM_TYPES if issubclass(s, AmiliaDateWindowStream)}
 READS_AHEAD = ("events", "reservations")
 """Streams read ``lookahead_days`` past today (a schedule, bookings)."""
 

@@ -19,13 +19,10 @@ from amilia.amilia_support import (
     utc_today,
 )
 from api_sandbox.testing import SandboxProcess
-from tap_amilia.streams import EventsStream, RegistrationsStream, ReservationsStream
+from tap_amilia.client import AmiliaDateWindowStream
+from tap_amilia.streams import STREAM_TYPES
 
-WINDOWED = {
-    "events": EventsStream,
-    "registrations": RegistrationsStream,
-    "reservations": ReservationsStream,
-}
+WINDOWED = {s.name: s for s in STREAM_TYPES if issubclass(s, AmiliaDateWindowStream)}
 
 
 def state_with(stream: str, key: str, bookmark: datetime) -> dict[str, Any]:
@@ -127,7 +124,7 @@ def test_an_interrupted_sync_resumed_from_its_last_state_loses_nothing(
     config = sandbox_config(sandbox, lookback_days=0, page_size=1)
     # A fatal error in the middle of the run: after two windows, inside the third.
     skip = fault_skip_inside_the_third_window(stream, window_days=4, page_size=1)
-    sandbox.add_fault("amilia", "status", path=f"/{stream}$", status=400, skip=skip)
+    sandbox.add_fault("amilia", "status", path=f"{stream_type.path}$", status=400, skip=skip)
     first = run_sync(config, [stream])
     assert isinstance(first.error, FatalAPIError)
     assert first.states, "no STATE before the failure"

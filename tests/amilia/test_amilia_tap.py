@@ -26,15 +26,24 @@ STREAMS = {
     "accounts": (["Id"], None),
     "account_contacts": (["AccountId", "Id"], None),
     "memberships": (["Id"], None),
-    "membership_persons": (["MembershipId", "Id"], None),
+    "membership_persons": (["MembershipId", "Id", "PurchasedDate"], None),
+    "membership_accounts": (["MembershipId", "Id", "PurchasedDate"], None),
+    "multipasses": (["Id"], None),
+    "multipass_persons": (["MultipassId", "Id", "PurchasedDate"], None),
+    "multipass_accounts": (["MultipassId", "Id", "PurchasedDate"], None),
+    "merchandise": (["Id"], None),
     "locations": (["Id"], None),
     "events": (["Id"], "Start"),
     "registrations": (["RegistrationId"], "DateCreated"),
     "reservations": (["ReservationId"], "Start"),
+    "access_scans": (["Id"], "ScanDate"),
+    "donations_sold": (["InvoiceItemId"], "PurchasedDateUtc"),
     "program_persons": (["ProgramId", "Id"], None),
     "activity_persons": (["ActivityId", "Id"], None),
     "occurrence_participants": (["OccurrenceId", "Id"], None),
+    "activity_waitlists": (["ActivityId", "Id"], None),
 }
+OPT_IN = {"program_persons", "activity_persons", "occurrence_participants", "activity_waitlists"}
 SETTINGS = (
     "organization",
     "username",
@@ -49,6 +58,7 @@ SETTINGS = (
     "lookback_days",
     "lookahead_days",
     "page_size",
+    "include_medical_info",
     "max_requests_per_second",
     "request_timeout",
     "max_retries",
@@ -84,6 +94,7 @@ def test_discover_lists_every_stream_with_keys(tmp_path: Path) -> None:
         for key in keys:
             assert key in entry["schema"]["properties"]
     assert set(found) == set(STREAMS) == {*DEFAULT_STREAMS, *OPT_IN_STREAMS}
+    assert set(OPT_IN_STREAMS) == OPT_IN
     assert "p" not in json.dumps(catalog).split('"')  # the password value is nowhere
 
 

@@ -24,7 +24,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeVar
 
 import jwt
@@ -38,6 +38,8 @@ from api_sandbox.vendors.amilia.data import (
     ORGANIZATION_SLUG,
     AmiliaData,
     Record,
+    person_status,
+    person_view,
 )
 
 K = TypeVar("K")
@@ -56,6 +58,9 @@ MAX_PER_PAGE = 2_000
 LANGUAGES = ("en", "fr")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MEMBERSHIP_STATUSES = ("active", "inactive", "expired", "all")
+PERSON_STATUSES = ("registered", "cancelled", "all")
+"""``status`` of the program and activity persons listings (PersonProgramStatusV3,
+PersonActivityStatusV3): the docs name only the default, ``Registered``."""
 
 API = "/api/{version:[vV]3}"
 ORG = API + "/{language}/org/{organization}"
@@ -189,19 +194,64 @@ class Listing:
         """The absolute URL of ``page``: this request's URL with only the page number changed."""
         return str(self.request.url.update_query({self.query.name_of("page"): str(page)}))
 
-    def days(self, *, default_from: date | None = None, default_to: date | None = None) -> range:
-        """Day indexes of ``from``..``to`` (both inclusive in v3), clipped to the data."""
-        first = self.query.day("from")
-        last = self.query.day("to")
+    def days(
+        self,
+        *,
+        default_from: date | None = None,
+        default_to: date | None = None,
+        names: tuple[str, str] = ("from", "to"),
+    ) -> range:
+        """Day indexes of ``from``..``to`` (both inclusive in v3), clipped to the data.
+
+        ``names`` are the endpoint's two date parameters; the other pair is refused with a
+        400 (``start``/``end`` and ``from``/``to`` are not interchangeable), so a client
+        that sends the wrong ones learns it instead of silently getting today alone.
+        """
+        for other in ("from", "to", "start", "end"):
+            if other not in names and self.query.get(other) is not None:
+                msg = (
+                    f"The parameter '{other}' is not valid for this endpoint: "
+                    f"use '{names[0]}' and '{names[1]}'."
+                )
+                raise BadRequestError(msg)
+        first = self.query.day(names[0])
+        last = self.query.day(names[1])
         first = first or default_from or last
         last = last or default_to or first
         if first is None or last is None:
             today = self.data.today
             first, last = first or today, last or today
         if first > last:
-            msg = "The 'from' date must not be after the 'to' date."
+            msg = f"The '{names[0]}' date must not be after the '{names[1]}' date."
             raise BadRequestError(msg)
         return self.data.day_range(first, last)
+
+    def person_flags(self) -> dict[str, bool]:
+        """The ``show*`` flags of a persons listing, as :func:`person_view` takes them."""
+        return {
+            "skills": self.query.flag("showSkills"),
+            "registrations": self.query.flag("showRegistrations"),
+            "cancelled": self.query.flag("showCancelledRegistrations"),
+            "medical": self.query.flag("showMedicalInfo"),
+        }
+
+    def person_status(self) -> str:
+        """``status`` of the program and activity persons listings (``Registered`` by default)."""
+        status = (self.query.get("status") or "registered").lower()
+        if status not in PERSON_STATUSES:
+            msg = f"The value '{self.query.get('status')}' is not valid for status."
+            raise BadRequestError(msg)
+        return status
+
+    def persons_page(self, persons: list[Record]) -> web.Response:
+        """A program's or activity's persons in the requested status, shown as the flags ask."""
+        status, flags = self.person_status(), self.person_flags()
+        chosen = [
+            person_view(p, **flags)
+            for p in persons
+            if status == "all" or person_status(p) == status
+        ]
+        return self.page_of_range(len(chosen), chosen.__getitem__, None)
 
     def dated(self, days: range, count: Callable[[int], int]) -> Iterator[tuple[int, int]]:
         """``(day, k)`` keys of every dated record on ``days``, ordered by id."""
@@ -248,10 +298,18 @@ class AmiliaAPI(VendorAPI):
             "/accounts/{id}/contacts": self.account_contacts,
             "/memberships": self.memberships,
             "/memberships/{id}/persons": self.membership_persons,
+            "/memberships/{id}/accounts": self.membership_accounts,
             "/locations": self.locations,
             "/events": self.events,
             "/registrations": self.registrations,
             "/reservations": self.reservations,
+            "/AccessScans": self.access_scans,
+            "/donations/sold": self.donations_sold,
+            "/merchandise": self.merchandise,
+            "/multipass": self.multipasses,
+            "/multipass/{id}/persons": self.multipass_persons,
+            "/multipass/{id}/accounts": self.multipass_accounts,
+            "/activities/{id}/waitlist": self.activity_waitlist,
         }
         for path, handler in listings.items():
             app.router.add_get(ORG + path, self.organization_route(handler))
@@ -378,9 +436,9 @@ class AmiliaAPI(VendorAPI):
         )
 
     def program_persons(self, listing: Listing) -> web.Response:
-        """``/programs/{id}/persons``."""
-        persons = listing.data.program_persons(self._program_index(listing))
-        return listing.page_of_range(len(persons), persons.__getitem__, None)
+        """``/programs/{id}/persons``: ``status`` (Registered), ``showSkills``,
+        ``showRegistrations``, ``showMedicalInfo``, ``showCancelledRegistrations`` (false)."""
+        return listing.persons_page(listing.data.program_persons(self._program_index(listing)))
 
     def activity_occurrences(self, listing: Listing) -> web.Response:
         """``/activities/{id}/occurrences``."""
@@ -393,9 +451,26 @@ class AmiliaAPI(VendorAPI):
         )
 
     def activity_persons(self, listing: Listing) -> web.Response:
-        """``/activities/{id}/persons``."""
-        persons = listing.data.activity_persons(*self._activity(listing))
-        return listing.page_of_range(len(persons), persons.__getitem__, None)
+        """``/activities/{id}/persons``: the flags of ``/programs/{id}/persons``."""
+        return listing.persons_page(listing.data.activity_persons(*self._activity(listing)))
+
+    def activity_waitlist(self, listing: Listing) -> web.Response:
+        """``/activities/{id}/waitlist``: the activity summary with the page's ``WaitList``
+        persons in ``Items`` (the docs' sample is one object per activity), paged over the
+        waiting persons."""
+        data = listing.data
+        program_index, index = self._activity(listing)
+        waiting = data.waitlist(program_index, index)
+        page, per_page = listing.query.paging()
+        first = min(len(waiting), (page - 1) * per_page)
+        summary = data.activity_summary(program_index, index)
+        activity = {
+            **summary,
+            "Url": data.activity(program_index, index)["Url"],
+            "Status": data.activity_status(program_index, index),
+            "WaitList": waiting[first : first + per_page],
+        }
+        return listing.envelope([activity], len(waiting), page, per_page)
 
     def occurrence_persons(self, listing: Listing) -> web.Response:
         """``/occurrences/{id}/persons``: the participants of one occurrence."""
@@ -447,19 +522,95 @@ class AmiliaAPI(VendorAPI):
         )
 
     def membership_persons(self, listing: Listing) -> web.Response:
-        """``/memberships/{id}/persons``: ``status`` Active (default), Inactive, Expired or All."""
+        """``/memberships/{id}/persons``: ``status`` Active (default), Inactive, Expired or
+        All; ``showMedicalInfo`` (false); ``from``/``to`` (validity overlapping them)."""
+        index = self._membership_index(listing)
+        medical = listing.query.flag("showMedicalInfo")
+        holders = [
+            person_view(h, medical=medical)
+            for h in self._holders(listing, listing.data.membership_persons(index))
+        ]
+        return listing.page_of_range(len(holders), holders.__getitem__, None)
+
+    def membership_accounts(self, listing: Listing) -> web.Response:
+        """``/memberships/{id}/accounts``: family accounts, the parameters of
+        ``/memberships/{id}/persons``."""
+        index = self._membership_index(listing)
+        listing.query.flag("showMedicalInfo")
+        holders = self._holders(listing, listing.data.membership_accounts(index))
+        return listing.page_of_range(len(holders), holders.__getitem__, None)
+
+    def _membership_index(self, listing: Listing) -> int:
         index = self._id(listing) - 4_001
         if not 0 <= index < listing.data.membership_count:
             msg = f"Membership {self._id(listing)} was not found."
             raise NotFoundError(msg)
+        return index
+
+    @staticmethod
+    def _holders(listing: Listing, holders: list[Record]) -> list[Record]:
+        """Holders in the requested ``status`` whose validity overlaps ``from``..``to``."""
         status = (listing.query.get("status") or "active").lower()
         if status not in MEMBERSHIP_STATUSES:
             msg = f"The value '{status}' is not valid for status."
             raise BadRequestError(msg)
-        holders = listing.data.membership_persons(index)
-        if status != "all":
-            holders = [h for h in holders if membership_status(h, listing.data.today) == status]
+        first, last = listing.query.day("from"), listing.query.day("to")
+        if first and last and first > last:
+            msg = "The 'from' date must not be after the 'to' date."
+            raise BadRequestError(msg)
+        today = listing.data.today
+        return [
+            h
+            for h in holders
+            if (status == "all" or membership_status(h, today) == status)
+            and (first is None or first <= date.fromisoformat(h["ExpirationDate"][:10]))
+            and (last is None or date.fromisoformat(h["EffectiveDate"][:10]) <= last)
+        ]
+
+    # --- multipasses and merchandise -------------------------------------------------------------
+    def multipasses(self, listing: Listing) -> web.Response:
+        """``/multipass``: ``showArchived`` (false)."""
+        data = listing.data
+        show_archived = listing.query.flag("showArchived")
+        return listing.page_of_range(
+            data.multipass_count,
+            data.multipass,
+            None if show_archived else lambda i: not data.multipass_archived(i),
+        )
+
+    def multipass_persons(self, listing: Listing) -> web.Response:
+        """``/multipass/{id}/persons``: ``showArchived`` (cancelled passes), ``showMedicalInfo``."""
+        return self._pass_holders(listing, listing.data.multipass_persons)
+
+    def multipass_accounts(self, listing: Listing) -> web.Response:
+        """``/multipass/{id}/accounts``: the parameters of ``/multipass/{id}/persons``."""
+        return self._pass_holders(listing, listing.data.multipass_accounts)
+
+    def _pass_holders(
+        self, listing: Listing, holders_of: Callable[[int], list[tuple[bool, Record]]]
+    ) -> web.Response:
+        index = self._id(listing) - 1_001
+        if not 0 <= index < listing.data.multipass_count:
+            msg = f"Multipass {self._id(listing)} was not found."
+            raise NotFoundError(msg)
+        show_archived = listing.query.flag("showArchived")
+        medical = listing.query.flag("showMedicalInfo")
+        holders = [
+            person_view(record, medical=medical) if "MedicalInformation" in record else record
+            for cancelled, record in holders_of(index)
+            if show_archived or not cancelled
+        ]
         return listing.page_of_range(len(holders), holders.__getitem__, None)
+
+    def merchandise(self, listing: Listing) -> web.Response:
+        """``/merchandise``: ``showArchived`` (false)."""
+        data = listing.data
+        show_archived = listing.query.flag("showArchived")
+        return listing.page_of_range(
+            data.merchandise_count,
+            data.merchandise,
+            None if show_archived else lambda i: not data.merchandise_archived(i),
+        )
 
     # --- locations and dated resources ---------------------------------------------------------
     def locations(self, listing: Listing) -> web.Response:
@@ -516,6 +667,30 @@ class AmiliaAPI(VendorAPI):
             listing.dated(days, data.reservation_count),
             lambda key: data.reservation(*key),
             None if show_cancelled else lambda key: not data.reservation_flags(*key).cancelled,
+        )
+
+    def access_scans(self, listing: Listing) -> web.Response:
+        """``/AccessScans``: ``start``/``end`` on the scan date (both inclusive; today when
+        both are omitted, the ``start`` day alone without ``end``)."""
+        data = listing.data
+        days = listing.days(names=("start", "end"))
+        return listing.page_of(
+            listing.dated(days, data.access_scan_count), lambda key: data.access_scan(*key)
+        )
+
+    def donations_sold(self, listing: Listing) -> web.Response:
+        """``/donations/sold``: ``from``/``to`` on the purchase date (inclusive); the last
+        30 days when no date is given."""
+        data = listing.data
+        today = data.today
+        first, last = listing.query.day("from"), listing.query.day("to")
+        last_day = last or today
+        days = listing.days(
+            default_from=(last_day - timedelta(days=29)) if first is None else None,
+            default_to=today,
+        )
+        return listing.page_of(
+            listing.dated(days, data.donation_count), lambda key: data.donation(*key)
         )
 
     # --- path ids --------------------------------------------------------------------------------

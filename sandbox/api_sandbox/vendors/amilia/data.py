@@ -111,6 +111,16 @@ def location_id(index: int) -> int:
     return 601 + index
 
 
+def merchandise_id(index: int) -> int:
+    """Id of the ``index``-th merchandise item."""
+    return 12_001 + index
+
+
+def multipass_id(index: int) -> int:
+    """Id of the ``index``-th multipass."""
+    return 1_001 + index
+
+
 def dated_number(base: int, day: int, k: int) -> int:
     """The numeric id of the ``k``-th dated record of ``day`` (fewer than 10,000 a day)."""
     return base + day * 10_000 + k
@@ -163,6 +173,32 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
+def person_view(
+    person: Record,
+    *,
+    skills: bool = True,
+    registrations: bool = True,
+    cancelled: bool = True,
+    medical: bool = False,
+) -> Record:
+    """A person as a persons listing answers with its ``show*`` flags: ``Skills``,
+    ``Registrations`` (cancelled ones only with ``showCancelledRegistrations``) and
+    ``MedicalInformation`` are null unless asked for."""
+    kept = [r for r in person["Registrations"] if cancelled or not r["IsCancelled"]]
+    return {
+        **person,
+        "Skills": person["Skills"] if skills else None,
+        "Registrations": kept if registrations else None,
+        "MedicalInformation": person["MedicalInformation"] if medical else None,
+    }
+
+
+def person_status(person: Record) -> str:
+    """``registered`` while a registration stands, ``cancelled`` when all are cancelled."""
+    standing = any(not r["IsCancelled"] for r in person["Registrations"])
+    return "registered" if standing or not person["Registrations"] else "cancelled"
+
+
 @dataclass(frozen=True)
 class ProgramFlags:
     """What the ``showHidden``/``showArchived`` filters look at."""
@@ -204,6 +240,10 @@ class AmiliaData:
         self.events_per_day = 4.0 * scale
         self.registrations_per_day = 6.0 * scale
         self.reservations_per_day = 5.0 * scale
+        self.access_scans_per_day = 8.0 * scale
+        self.donations_per_day = 3.0 * scale
+        self.merchandise_count = scaled(30, scale)
+        self.multipass_count = scaled(20, scale, minimum=2)
 
     def _rng(self, *key: object) -> random.Random:
         return rng_for(self.seed, "amilia", *key)
@@ -411,14 +451,75 @@ class AmiliaData:
         return sorted(rng.sample(range(self.account_count), count))
 
     def activity_persons(self, program_index: int, index: int) -> list[Record]:
-        """Persons registered in an activity, ordered by id."""
+        """Persons of an activity in every status, ordered by id, with every registration
+        (cancelled ones too), skills and medical information: see :func:`person_view`."""
         accounts = self._enrolled("activity-persons", (program_index, index), 2, 10)
-        return [self.person(a, 0) for a in accounts]
+        return [
+            {
+                **self.person(a, 0),
+                "Registrations": self.person_registrations(a, program_index, (index,)),
+            }
+            for a in accounts
+        ]
 
     def program_persons(self, program_index: int) -> list[Record]:
-        """Persons registered in a program, ordered by id."""
+        """Persons of a program in every status, ordered by id, with every registration
+        (cancelled ones too), skills and medical information: see :func:`person_view`."""
         accounts = self._enrolled("program-persons", (program_index,), 3, 15)
-        return [self.person(a, 0) for a in accounts]
+        activities = self.activity_count(program_index)
+        persons = []
+        for a in accounts:
+            rng = self._rng("program-person-activities", program_index, a)
+            chosen = sorted(rng.sample(range(activities), min(activities, 1 + rng.randrange(2))))
+            registrations = self.person_registrations(a, program_index, tuple(chosen))
+            persons.append({**self.person(a, 0), "Registrations": registrations})
+        return persons
+
+    def person_registrations(
+        self, account_index: int, program_index: int, activities: tuple[int, ...]
+    ) -> list[Record]:
+        """The registrations of an account's first person in a program's activities; about
+        a quarter are cancelled, so some persons have only cancelled ones."""
+        person = person_id(account_index, 0)
+        registrations = []
+        for index in activities:
+            summary = self.activity_summary(program_index, index)
+            rng = self._rng("person-registration", account_index, program_index, index)
+            start, _ = self.program_dates(program_index)
+            created = datetime.combine(start - timedelta(days=1 + rng.randrange(30)), time(9))
+            group = summary["Id"] * 10
+            registrations.append(
+                {
+                    "ProgramId": summary["ProgramId"],
+                    "ProgramName": summary["ProgramName"],
+                    "CategoryId": summary["CategoryId"],
+                    "CategoryName": summary["CategoryName"],
+                    "SubCategoryId": summary["SubCategoryId"],
+                    "SubCategoryName": summary["SubCategoryName"],
+                    "ActivityId": summary["Id"],
+                    "ActivityName": summary["Name"],
+                    "GroupId": group,
+                    "GroupName": "Group 1",
+                    "DateCreated": local_datetime(
+                        created + timedelta(seconds=rng.randrange(30000))
+                    ),
+                    "PersonId": person,
+                    "DropInOccurrenceId": None,
+                    "DropInDate": None,
+                    "IsCancelled": rng.random() < 0.25,
+                }
+            )
+        return registrations
+
+    def medical_information(self, account_index: int, member: int) -> Record:
+        """A person's medical file (health data: sent only with ``showMedicalInfo``)."""
+        rng = self._rng("medical", account_index, member)
+        return {
+            "Allergies": pick(rng, ("None", "Peanuts", "Penicillin", "Bee stings")),
+            "Medication": pick(rng, (None, "Inhaler", "EpiPen")),
+            "HealthInsuranceNumber": f"XXXX {rng.randrange(10**8):08d}",
+            "Notes": phrase(rng, 4) if rng.random() < 0.3 else None,
+        }
 
     def occurrence_participants(
         self, program_index: int, activity_index: int, index: int
@@ -531,7 +632,7 @@ class AmiliaData:
             if rng.random() < 0.3
             else [],
             "Registrations": [],
-            "MedicalInformation": None,
+            "MedicalInformation": self.medical_information(account_index, member),
             "JoinDate": joined.isoformat(),
             "PictureUrl": None,
         }
@@ -632,25 +733,47 @@ class AmiliaData:
             "Tags": [{"Id": 80, "Name": "annual"}] if rng.random() < 0.5 else [],
         }
 
-    def membership_persons(self, index: int) -> list[Record]:
-        """Holders of a membership with their purchase and validity dates, ordered by id."""
-        accounts = self._enrolled("membership-persons", (index,), 3, 12)
-        holders = []
-        for a in accounts:
-            rng = self._rng("membership-holder", index, a)
-            purchased = datetime.combine(
-                self.day_after_start(rng.randrange(self.data_days - 400)), time(10)
-            ) + timedelta(seconds=rng.randrange(30000), microseconds=rng.randrange(10**6))
-            effective = purchased.date() + timedelta(days=rng.randrange(10))
-            holders.append(
+    def purchases(self, kind: str, key: tuple[int, ...], account_index: int) -> list[Record]:
+        """The purchases of one holder: a first one and, for about a third of holders, a
+        renewal a year later (the same person or account twice, told apart by the dates)."""
+        rng = self._rng(kind, *key, account_index)
+        purchased = datetime.combine(
+            self.day_after_start(rng.randrange(max(1, self.data_days - 400))), time(10)
+        ) + timedelta(seconds=rng.randrange(30000), microseconds=rng.randrange(10**6))
+        times = [purchased]
+        if self._rng(f"{kind}-renewal", *key, account_index).random() < 0.35:  # not date-bound
+            times.append(purchased + timedelta(days=365, minutes=rng.randrange(600)))
+        dates = []
+        for moment in times:
+            effective = moment.date() + timedelta(days=rng.randrange(10))
+            dates.append(
                 {
-                    **self.person(a, 0),
-                    "PurchasedDate": local_datetime(purchased),
+                    "PurchasedDate": local_datetime(moment),
                     "EffectiveDate": start_of_day(effective),
                     "ExpirationDate": end_of_day(effective + timedelta(days=364)),
                 }
             )
-        return holders
+        return dates
+
+    def membership_persons(self, index: int) -> list[Record]:
+        """Holders of a membership, one record per purchase (renewals too), ordered by id:
+        purchase and validity dates first, then the person model."""
+        accounts = self._enrolled("membership-persons", (index,), 3, 12)
+        return [
+            {**dates, **self.person(a, 0)}
+            for a in accounts
+            for dates in self.purchases("membership-holder", (index,), a)
+        ]
+
+    def membership_accounts(self, index: int) -> list[Record]:
+        """Family accounts holding a membership, one record per purchase, ordered by id:
+        the purchase and validity dates, then the account model."""
+        accounts = self._enrolled("membership-accounts", (index,), 1, 4)
+        return [
+            {**dates, **self.account(a)}
+            for a in accounts
+            for dates in self.purchases("membership-account", (index,), a)
+        ]
 
     # --- locations -----------------------------------------------------------------------------
     def location_ref(self, index: int) -> Record:
@@ -825,6 +948,195 @@ class AmiliaData:
             "Activity": activity,
         }
 
+    def access_scan_count(self, day: int) -> int:
+        """Access scans on day ``day``."""
+        return self.per_day("access-scan", day, self.access_scans_per_day)
+
+    def access_scan(self, day: int, k: int) -> Record:
+        """The ``k``-th facility check-in of day ``day`` (``ScanDate`` has no offset)."""
+        rng = self._rng("access-scan", day, k)
+        account_index = rng.randrange(self.account_count)
+        person = self.person_core(account_index, 0)
+        program_index, index = self._some_activity(rng)
+        summary = self.activity_summary(program_index, index)
+        scanned = datetime.combine(day_of(day), time(6)) + timedelta(
+            seconds=rng.randrange(15 * 3600), microseconds=rng.randrange(10**6)
+        )
+        membership = rng.randrange(self.membership_count)
+        warning = rng.random() < 0.1
+        responsible = person_name(rng)
+        return {
+            "Id": dated_number(30_000_000, day, k),
+            "ConfigurationId": 50 + rng.randrange(3),
+            "Status": "Denied" if warning and rng.random() < 0.5 else "Normal",
+            "ScanDate": iso_7_digits(scanned),
+            "Warning": "MembershipExpired" if warning else "None",
+            "WarningMessage": "The membership has expired" if warning else None,
+            "AccessControlType": pick(rng, ("Normal", "Membership", "Activity")),
+            "ResponsibleGenuinePersonId": 670_000 + rng.randrange(100),
+            "ResponsibleName": " ".join(responsible),
+            "Note": phrase(rng, 3) if rng.random() < 0.2 else None,
+            "PersonId": person["Id"],
+            "GenuinePersonId": 9_000_000 + person["Id"] % 1_000_000,
+            "MemberNumber": f"P{person['Id']:07d}",
+            "PersonName": person["FullName"],
+            "Gender": str(person["Gender"])[0],
+            "AccountId": account_id(account_index),
+            "BalanceAtScan": money(rng, 0, 50) if rng.random() < 0.2 else 0.0,
+            "ActivitySegmentId": occurrence_id(summary["Id"], 0),
+            "ActivityId": summary["Id"],
+            "ActivityName": summary["Name"],
+            "SubscriptionState": "Expired" if warning else "Valid",
+            "SubscriptionExpiration": None,
+            "MembershipId": membership_id(membership),
+            "MembershipName": self.membership_name(membership),
+            "LocationId": location_id(rng.randrange(self.location_count)),
+        }
+
+    def donation_count(self, day: int) -> int:
+        """Donations bought on day ``day``."""
+        return self.per_day("donation", day, self.donations_per_day)
+
+    def donation(self, day: int, k: int) -> Record:
+        """The ``k``-th donation sold on day ``day``."""
+        rng = self._rng("donation", day, k)
+        account_index = rng.randrange(self.account_count)
+        person = self.person_core(account_index, 0)
+        purchased = datetime.combine(day_of(day), time(0)) + timedelta(
+            seconds=rng.randrange(86_400), microseconds=rng.randrange(10**6)
+        )
+        campaign = rng.randrange(3)
+        return {
+            "InvoiceItemId": dated_number(3_000_000_000, day, k),
+            "PurchasedDateUtc": local_datetime(purchased),
+            "Donation": {
+                "Id": 8_800 + campaign,
+                "Name": ("Annual fund", "Scholarships", "New pool")[campaign],
+            },
+            "Person": {
+                "Id": person["Id"],
+                "FirstName": person["FirstName"],
+                "LastName": person["LastName"],
+                "FullName": person["FullName"],
+                "DateOfBirth": person["DateOfBirth"],
+                "Email": person["Email"],
+                "Telephone": f"514-555-{rng.randrange(10000):04d}",
+                "TelephoneMobile": None,
+                "TelephoneWork": None,
+            },
+        }
+
+    # --- merchandise and multipasses -------------------------------------------------------------
+    def merchandise_archived(self, index: int) -> bool:
+        """True for an archived item (listed only with ``showArchived``)."""
+        return self._rng("merchandise-archived", index).random() < 0.2
+
+    def merchandise(self, index: int) -> Record:
+        """The ``index``-th store item."""
+        rng = self._rng("merchandise", index)
+        mid = merchandise_id(index)
+        return {
+            "Id": mid,
+            "Image": f"https://cdn.amilia.com/merchandise/{mid}.jpg",
+            "Name": f"{phrase(rng, 2)} {pick(rng, ('T-shirt', 'Cap', 'Bottle', 'Towel'))}",
+            "Description": phrase(rng, 6),
+            "Availability": pick(rng, ("Available", "Available", "OutOfStock")),
+            "Price": money(rng, 5, 80),
+            "Quantity": rng.randrange(200),
+            "Visibility": "Hidden" if self.merchandise_archived(index) else "Visible",
+            "Taxes": None,
+        }
+
+    def multipass_archived(self, index: int) -> bool:
+        """True for an archived multipass (listed only with ``showArchived``)."""
+        return self._rng("multipass-archived", index).random() < 0.2
+
+    def multipass(self, index: int) -> Record:
+        """The ``index``-th multipass (punch card); even-numbered ones are family passes."""
+        rng = self._rng("multipass", index)
+        program_index, activity = self._some_activity(rng)
+        unlimited = rng.random() < 0.2
+        archived = self.multipass_archived(index)
+        return {
+            "Id": multipass_id(index),
+            "Name": f"{5 + 5 * rng.randrange(3)}x {phrase(rng, 2)}",
+            "Description": phrase(rng, 6),
+            "ActivityIds": [activity_id(program_index, activity)],
+            "PrivateLessonIds": None,
+            "Price": money(rng, 20, 200),
+            "Passes": 0 if unlimited else 5 + 5 * rng.randrange(3),
+            "HasUnlimitedPasses": unlimited,
+            "IsFamilyPass": index % 2 == 0,
+            "Status": "Hidden" if archived else "Visible",
+            "IsArchived": archived,
+            "EffectiveDate": None,
+            "ExpirationDate": None,
+            "StartTrigger": "OnPurchase",
+            "EndTrigger": "AfterPeriod",
+            "ValidityPeriod": {"Unit": "Month", "Value": 6},
+            "MembershipRequired": None,
+            "NumberSold": 10 + rng.randrange(200),
+        }
+
+    def _pass_holdings(self, kind: str, index: int, account_index: int) -> list[Record]:
+        """A holder's purchases of a multipass with their tokens; a cancelled one is
+        listed only with ``showArchived``, flagged here by ``cancelled``."""
+        holdings = []
+        for n, dates in enumerate(self.purchases(kind, (index,), account_index)):
+            rng = self._rng(f"{kind}-tokens", index, account_index, n)
+            unlimited = rng.random() < 0.2
+            holdings.append(
+                {
+                    **dates,
+                    "TokensLeft": 0 if unlimited else rng.randrange(11),
+                    "HasUnlimitedTokens": unlimited,
+                    "cancelled": rng.random() < 0.15,
+                }
+            )
+        return holdings
+
+    def multipass_persons(self, index: int) -> list[tuple[bool, Record]]:
+        """``(cancelled, record)`` for each purchase of a multipass by a person, ordered by
+        id: the purchase, validity dates and tokens, then the person model."""
+        accounts = self._enrolled("multipass-persons", (index,), 2, 8)
+        return [
+            (holding.pop("cancelled"), {**holding, **self.person(a, 0)})
+            for a in accounts
+            for holding in self._pass_holdings("multipass-person", index, a)
+        ]
+
+    def multipass_accounts(self, index: int) -> list[tuple[bool, Record]]:
+        """``(cancelled, record)`` for each purchase of a family multipass by an account,
+        ordered by id (none for a pass that is not a family pass)."""
+        if index % 2:
+            return []
+        accounts = self._enrolled("multipass-accounts", (index,), 1, 4)
+        return [
+            (holding.pop("cancelled"), {**holding, **self.account(a)})
+            for a in accounts
+            for holding in self._pass_holdings("multipass-account", index, a)
+        ]
+
+    def waitlist(self, program_index: int, index: int) -> list[Record]:
+        """The persons waiting for a place in an activity (none for most), ordered by id."""
+        if self._rng("waitlist-size", program_index, index).random() < 0.5:
+            return []
+        accounts = self._enrolled("waitlist", (program_index, index), 1, 5)
+        persons = []
+        for a in accounts:
+            person = self.person_core(a, 0)
+            persons.append(
+                {
+                    **{k: person[k] for k in ("Id", "FirstName", "LastName", "FullName")},
+                    "DateOfBirth": person["DateOfBirth"],
+                    "Email": person["Email"],
+                    "Telephone": self.owner(a, 0)["AccountOwnerTelephoneMobile"],
+                    "TelephoneMobile": None,
+                    "TelephoneWork": None,
+                }
+            )
+        return persons
+
     # --- whole listings, for tests and scripts (lazy) ----------------------------------------
     def day_range(self, first: date, last: date) -> range:
         """Day numbers from ``first`` to ``last`` (inclusive), clipped to the dated data."""
@@ -879,3 +1191,15 @@ class AmiliaData:
         for day in self.day_range(first, last):
             for k in range(self.reservation_count(day)):
                 yield self.reservation(day, k)
+
+    def access_scans(self, first: date, last: date) -> Iterator[Record]:
+        """Every access scan from ``first`` to ``last`` (inclusive)."""
+        for day in self.day_range(first, last):
+            for k in range(self.access_scan_count(day)):
+                yield self.access_scan(day, k)
+
+    def donations(self, first: date, last: date) -> Iterator[Record]:
+        """Every donation sold from ``first`` to ``last`` (inclusive)."""
+        for day in self.day_range(first, last):
+            for k in range(self.donation_count(day)):
+                yield self.donation(day, k)
