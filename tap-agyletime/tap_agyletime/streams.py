@@ -37,6 +37,11 @@ def undeclared(source: dict[str, Any], declared: Collection[str]) -> dict[str, A
     return {key: value for key, value in source.items() if key not in declared}
 
 
+def schema(*properties: th.Property[Any]) -> dict[str, Any]:
+    """A record schema that keeps the top-level fields the tap does not declare."""
+    return th.PropertiesList(*properties, additional_properties=True).to_dict()
+
+
 def numbers(*names: str) -> list[th.Property[Any]]:
     """Nullable number properties (metric values: counts, seconds, percentages)."""
     return [th.Property(name, th.NumberType) for name in names]
@@ -140,7 +145,7 @@ class UsersStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/users"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("_id", th.StringType, description="Document id (distinct from id)"),
         th.Property("__v", th.IntegerType),
@@ -166,7 +171,7 @@ class UsersStream(AgyleTimeStream):
         th.Property("isActive", th.BooleanType),
         th.Property("startAt", th.DateTimeType),
         th.Property("updatedAt", th.DateTimeType),
-    ).to_dict()
+    )
 
 
 class BusinessRolesStream(AgyleTimeStream):
@@ -176,13 +181,13 @@ class BusinessRolesStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/business-roles"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("name", th.StringType),
         th.Property("description", th.StringType),
         th.Property("isActive", th.BooleanType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class SystemRolesStream(AgyleTimeStream):
@@ -192,12 +197,12 @@ class SystemRolesStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/system-roles"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("name", th.StringType),
         th.Property("category", th.StringType),
         th.Property("description", th.StringType),
-    ).to_dict()
+    )
 
 
 # --- regional host: work activity and schedule ------------------------------------------------
@@ -208,7 +213,7 @@ class WorkstreamsStream(AgyleTimeStream):
     host = REGIONAL
     path = "/workactivity/workstreams"
     primary_keys = ("identifier",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("type", th.StringType),
         th.Property("name", th.StringType),
@@ -216,7 +221,7 @@ class WorkstreamsStream(AgyleTimeStream):
         th.Property("channel", th.StringType),
         th.Property("isActive", th.BooleanType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class ContactsStream(AgyleTimeDateWindowStream):
@@ -228,7 +233,7 @@ class ContactsStream(AgyleTimeDateWindowStream):
     primary_keys = ("identifier",)
     replication_key = "startTime"
     selected_by_default = False
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("workstreamIdentifier", th.StringType),
         th.Property("channel", th.StringType),
@@ -239,7 +244,7 @@ class ContactsStream(AgyleTimeDateWindowStream):
         th.Property("abandoned", th.BooleanType),
         th.Property("userId", th.IntegerType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class InteractionsStream(AgyleTimeDateWindowStream):
@@ -251,7 +256,7 @@ class InteractionsStream(AgyleTimeDateWindowStream):
     primary_keys = ("identifier",)
     replication_key = "startTime"
     selected_by_default = False
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("contactIdentifier", th.StringType),
         th.Property("workstreamIdentifier", th.StringType),
@@ -261,7 +266,7 @@ class InteractionsStream(AgyleTimeDateWindowStream):
         th.Property("endTime", th.DateTimeType),
         *numbers("talkDuration", "holdDuration", "wrapDuration"),
         th.Property("createdAt", th.DateTimeType),
-    ).to_dict()
+    )
 
 
 class PublishedShiftsStream(AgyleTimeDateWindowStream):
@@ -272,7 +277,7 @@ class PublishedShiftsStream(AgyleTimeDateWindowStream):
     path = "/schedule/shifts/published"
     primary_keys = ("uid",)
     replication_key = "startTime"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("uid", th.StringType, required=True),
         th.Property("id", th.IntegerType),
         th.Property("userId", th.IntegerType),
@@ -312,7 +317,7 @@ class PublishedShiftsStream(AgyleTimeDateWindowStream):
                 )
             ),
         ),
-    ).to_dict()
+    )
 
 
 AGENT_USER_KEYS = frozenset(("id", "firstName", "lastName", "channels"))
@@ -338,7 +343,7 @@ class AgentMetricsStream(MetricsStream):
     name = "agent_metrics"
     host = TENANT
     path = "/workactivity/workstreams/metrics/agents"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("userId", th.IntegerType, required=True),
         th.Property("date", th.DateType, required=True),
         th.Property("channel", th.StringType, required=True),
@@ -351,7 +356,7 @@ class AgentMetricsStream(MetricsStream):
         th.Property(
             "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
         ),
-    ).to_dict()
+    )
 
     @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
@@ -376,7 +381,7 @@ class ScheduleMetricsStream(MetricsStream):
     name = "schedule_metrics"
     host = TENANT
     path = "/schedule/metrics"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("userId", th.IntegerType, required=True),
         th.Property("date", th.DateType, required=True),
         th.Property("channel", th.StringType, required=True),
@@ -401,7 +406,7 @@ class ScheduleMetricsStream(MetricsStream):
         th.Property(
             "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
         ),
-    ).to_dict()
+    )
 
     @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
@@ -436,7 +441,7 @@ class TasksStream(AgyleTimeDateWindowStream):
     primary_keys = ("id", "createdAt")
     replication_key = "startTime"
     window_params = ("taskStartTimeFrom", "taskStartTimeTo")
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("createdAt", th.DateTimeType, required=True),
         th.Property("updatedAt", th.DateTimeType),
@@ -456,7 +461,7 @@ class TasksStream(AgyleTimeDateWindowStream):
         th.Property("isLeave", th.BooleanType, description="Sent as 0/1"),
         th.Property("isBreak", th.BooleanType, description="Sent as 0/1"),
         th.Property("isPaid", th.BooleanType, description="Sent as 0/1"),
-    ).to_dict()
+    )
 
     @override
     def post_process(
@@ -475,7 +480,7 @@ class TaskDefinitionsStream(AgyleTimeStream):
     host = TENANT
     path = "/schedule/tasks/definitions"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("identifier", th.StringType),
         th.Property("name", th.StringType),
@@ -487,7 +492,7 @@ class TaskDefinitionsStream(AgyleTimeStream):
         th.Property("isBreak", th.BooleanType),
         th.Property("isProductive", th.BooleanType),
         th.Property("workloadChannel", th.StringType),
-    ).to_dict()
+    )
 
 
 STREAM_TYPES: tuple[type[AgyleTimeStream], ...] = (

@@ -21,7 +21,11 @@ from agyletime.agyletime_support import (
     sandbox_config,
 )
 from api_sandbox.testing import SandboxProcess
-from api_sandbox.vendors.agyletime.data import PAY_RATES, UNDECLARED_AGENT_METRICS
+from api_sandbox.vendors.agyletime.data import (
+    PAY_RATES,
+    UNDECLARED_AGENT_METRICS,
+    UNDECLARED_USER_FIELDS,
+)
 from tap_agyletime.streams import TasksStream
 
 
@@ -52,6 +56,8 @@ def test_users_and_tasks_arrive_as_the_api_sent_them(sandbox: SandboxProcess) ->
     result = run_sync(sandbox_config(sandbox), ["users", "tasks"])
     assert result.error is None, result.error
     assert sorted(result.records["users"], key=lambda u: u["id"]) == list(DATA.users())
+    for user in result.records["users"]:
+        assert set(UNDECLARED_USER_FIELDS) <= set(user), "an undeclared field was dropped"
     today = days_ago(0)
     sent = {
         (t["id"], t["createdAt"]): t

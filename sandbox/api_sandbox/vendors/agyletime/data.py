@@ -28,6 +28,9 @@ ORGANISATION_ID = 4242
 CHANNELS = ("phone", "chat", "email")
 PAY_RATES = ("Standard_Rate", "1_5_Overtime_rate", "Double_Time")
 """Tenant pay rates; schedule metrics carry one ``totalOvertime_<rate>`` key per rate."""
+USER_TAGS = ("night-shift", "bilingual", "team-lead", "remote")
+UNDECLARED_USER_FIELDS = ("primaryContact", "payRates", "tags")
+"""User fields the tap does not declare (they stand for any field the API adds)."""
 UNDECLARED_AGENT_METRICS = ("totalTransfers", "averageSpeedOfAnswer")
 """Agent metrics the tap does not declare: they stand for the ~60 other fields the API has."""
 TEAMS = ((11, "Inbound Sales"), (12, "Customer Care"), (13, "Billing"), (14, "Technical Support"))
@@ -299,6 +302,10 @@ class AgyleTimeData:
             "isActive": index < 3 or rng.random() > 0.1,
             "startAt": iso_z(started),
             "updatedAt": iso_z(started + timedelta(days=rng.randrange(1, 300))),
+            # Fields of the older tenant-host form the tap does not declare: kept as sent.
+            "primaryContact": 1000 if index else None,
+            "payRates": [{"name": rate} for rate in PAY_RATES[: 1 + index % len(PAY_RATES)]],
+            "tags": sorted(rng.sample(USER_TAGS, k=rng.randint(0, 2))),
         }
 
     def users(self) -> Iterator[Record]:
