@@ -29,6 +29,8 @@ CREATED_UPDATED = (
     th.Property("updatedAt", th.DateTimeType),
 )
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
+ANY_JSON = th.CustomType({"type": ["object", "array", "string", "number", "boolean", "null"]})
+"""Any JSON value (metrics the public schemas leave untyped)."""
 """Keys the tap does not declare, kept with their values as sent."""
 
 
@@ -47,7 +49,10 @@ def numbers(*names: str) -> list[th.Property[Any]]:
     return [th.Property(name, th.NumberType) for name in names]
 
 
-# Agent metrics the tap declares; any other numeric key of a channel goes to otherMetrics.
+# Agent metrics the tap declares: the 88 numeric metrics of the public tap-playvox schema
+# (shared/api-reference/agyletime.md), in its order, plus totalEmailHandleTime; its 89th,
+# totalWorkstreams, is untyped there (AGENT_UNTYPED_METRICS). Any other key of a channel goes
+# to otherMetrics.
 AGENT_METRICS = (
     "totalHandleTime",
     "totalPhoneHandleTime",
@@ -55,31 +60,91 @@ AGENT_METRICS = (
     "totalEmailHandleTime",
     "totalInboundHandleTime",
     "totalOutboundHandleTime",
+    "totalFirstAnswerHandleTimeOccupancy",
+    "totalFirstSolvedHandleTime",
+    "totalChatInteractionHandleTime",
+    "totalTouchTime",
+    "totalTouchTimePostFirstAnswer",
+    "totalWaitTime",
+    "totalWrapTime",
     "totalTalkTime",
     "totalHoldTime",
-    "totalWrapTime",
-    "totalWaitTime",
-    "totalInteractions",
+    "totalOutboundWrapTime",
+    "totalOutboundTalkTime",
+    "totalOutboundHoldTime",
+    "totalOutboundWaitTime",
+    "totalInboundWrapTime",
+    "totalInboundTalkTime",
+    "totalInboundHoldTime",
+    "totalInboundWaitTime",
     "totalNumberOfTouches",
-    "totalResolved",
-    "totalReplies",
-    "totalReopens",
-    "totalCsatResponses",
+    "totalInteractions",
+    "totalFirstSolvedCompleted",
     "totalPositiveCsatResponses",
+    "totalCsatResponses",
+    "totalWorkstreamsHandled",
+    "totalOutboundWorkstreamsHandled",
+    "totalInboundWorkstreamsHandled",
+    "totalResolved",
+    "totalResolutions",
+    "totalFirstReplyCompleted",
+    "totalPhoneFirstReplyCompleted",
+    "totalInboundPhoneFirstReplyCompleted",
+    "totalOutboundPhoneFirstReplyCompleted",
+    "totalChatFirstReplyCompleted",
+    "totalOutboundPhoneInteractions",
+    "totalInboundPhoneInteractions",
+    "totalQualityResponses",
+    "totalQualityScores",
+    "totalReopens",
+    "totalReplies",
+    "totalReassigns",
+    "totalFirstInteraction",
+    "totalPrivateComments",
+    "totalPublicComments",
+    "totalMissedChats",
+    "totalChatInteractions",
+    "totalAcceptedChats",
+    "totalAssignedChats",
+    "totalSelfAssignedChats",
     "missedCalls",
     "declinedCalls",
     "handledCalls",
+    "skippedTickets",
+    "averageQualityScore",
+    "averageTouchTime",
+    "averageTouches",
+    "averageWaitTime",
+    "averageWrapTime",
+    "averageTalkTime",
+    "averageHoldTime",
+    "averagePhoneHandleTime",
+    "averageChatHandleTime",
+    "averageHandleTime",
+    "averageOutboundWrapTime",
+    "averageOutboundWaitTime",
+    "averageOutboundTalkTime",
+    "averageOutboundHoldTime",
+    "averageInboundWrapTime",
+    "averageInboundWaitTime",
+    "averageInboundTalkTime",
+    "averageInboundHoldTime",
+    "averageTotalOutboundHandleTime",
+    "averageTotalInboundHandleTime",
+    "averageOutboundHandleTime",
+    "averageInboundHandleTime",
+    "averageTotalHandleTime",
+    "averageFirstSolvedHandleTime",
+    "skippedTicketsPercentage",
+    "positiveCsatPercentage",
+    "reopenRate",
+    "firstInteractionResolution",
+    "missedChatsPercentage",
     "missedCallsPercentage",
     "declinedCallsPercentage",
     "handledCallsPercentage",
-    "averageHandleTime",
-    "averageTalkTime",
-    "averageHoldTime",
-    "averageWrapTime",
-    "averageWaitTime",
-    "reopenRate",
-    "firstInteractionResolution",
 )
+AGENT_UNTYPED_METRICS = ("totalWorkstreams",)
 ROSTERED = th.ObjectType(
     *numbers(
         "totalDuration",
@@ -134,6 +199,9 @@ ACTUAL = th.ObjectType(
         "punctualityPercentage",
         "adherencePercentage",
     ),
+    th.Property("unplannedDuration", ANY_JSON, description="Untyped in the public schema"),
+    th.Property("startLateImpactDuration", ANY_JSON, description="Untyped in the public schema"),
+    th.Property("finishEarlyImpactDuration", ANY_JSON, description="Untyped in the public schema"),
 )
 
 
@@ -350,6 +418,7 @@ class AgentMetricsStream(MetricsStream):
         th.Property("firstName", th.StringType),
         th.Property("lastName", th.StringType),
         *numbers(*AGENT_METRICS),
+        th.Property("totalWorkstreams", ANY_JSON, description="Untyped in the public schema"),
         th.Property(
             "otherMetrics", OPEN_OBJECT, description="Channel keys the tap does not declare"
         ),
@@ -362,7 +431,7 @@ class AgentMetricsStream(MetricsStream):
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
         """User and channel keys; undeclared ones kept under ``otherMetrics`` (channel) and
         ``otherUserFields`` (user)."""
-        declared = {name: channel.get(name) for name in AGENT_METRICS}
+        declared = {name: channel.get(name) for name in (*AGENT_METRICS, *AGENT_UNTYPED_METRICS)}
         return {
             "userId": user.get("id"),
             "date": day,
@@ -370,7 +439,9 @@ class AgentMetricsStream(MetricsStream):
             "firstName": user.get("firstName"),
             "lastName": user.get("lastName"),
             **declared,
-            "otherMetrics": undeclared(channel, {"channel", *AGENT_METRICS}),
+            "otherMetrics": undeclared(
+                channel, {"channel", *AGENT_METRICS, *AGENT_UNTYPED_METRICS}
+            ),
             "otherUserFields": undeclared(user, AGENT_USER_KEYS),
         }
 

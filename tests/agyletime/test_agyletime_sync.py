@@ -80,10 +80,19 @@ def test_metrics_rows_keep_dynamic_and_undeclared_keys(sandbox: SandboxProcess) 
     for row in agent:
         assert set(row["otherMetrics"]) == set(UNDECLARED_AGENT_METRICS)
         assert row["totalHandleTime"] is not None
+        user = DATA.agent_metrics(row["userId"] - 1000, date.fromisoformat(row["date"]))
+        [sent] = [c for c in user["channels"] if c["channel"] == row["channel"]]
+        # Every metric the public references name is a column holding the value sent.
+        assert {k: row[k] for k in sent if k != "channel" and k in row} == {
+            k: v for k, v in sent.items() if k not in ("channel", *UNDECLARED_AGENT_METRICS)
+        }
     schedule = result.records["schedule_metrics"]
     assert schedule
     for row in schedule:
         assert {f"totalOvertime_{rate}" for rate in PAY_RATES} <= set(row["rostered"])
+        user = DATA.schedule_metrics(row["userId"] - 1000, date.fromisoformat(row["date"]))
+        [sent] = [c for c in user["channels"] if c["channel"] == row["channel"]]
+        assert (row["rostered"], row["actual"]) == (sent["rostered"], sent["actual"])
         assert "unplannedDuration" in row["actual"]
     # The row matches the user entry the sandbox nested under data.dates[].users[].channels[].
     row = schedule[0]

@@ -270,3 +270,13 @@ def test_every_stream_keeps_the_fields_it_does_not_declare() -> None:
     tap = TapAgyleTime(config=GOOD)
     for name, stream in tap.streams.items():
         assert stream.schema.get("additionalProperties") is True, name
+
+
+def test_metrics_declare_every_metric_the_public_references_name() -> None:
+    tap = TapAgyleTime(config=GOOD)
+    agent = tap.streams["agent_metrics"].schema["properties"]
+    metrics = set(agent) - {"userId", "date", "channel", "firstName", "lastName"}
+    assert len(metrics - {"otherMetrics", "otherUserFields", "totalEmailHandleTime"}) == 89
+    actual = tap.streams["schedule_metrics"].schema["properties"]["actual"]["properties"]
+    assert len(actual) == 34
+    assert len(tap.streams["schedule_metrics"].schema["properties"]["rostered"]["properties"]) == 16
