@@ -261,6 +261,28 @@ class IngestJobsStream(AmperityDateWindowStream):
         th.Property("tables", th.ArrayType(INGEST_FEED)),
     )
 
+    retention: ClassVar[timedelta] = timedelta(days=7)
+    """How long the API keeps ingest job history ("jobs that occurred within the previous 7
+    days")."""
+
+    @override
+    def sync_range(
+        self, context: Context | None, now: datetime
+    ) -> tuple[datetime, datetime, datetime | None]:
+        """As every date-windowed stream; warns in one line when the bookmark is older than
+        the API's retention, since the jobs between them are gone."""
+        start, end, bookmark = super().sync_range(context, now)
+        if bookmark is not None and now - bookmark > self.retention:
+            self.logger.warning(
+                "%s: the bookmark %s is older than the API's retention of ingest job history "
+                "(about %d days): jobs started before %s may be gone",
+                self.name,
+                bookmark.isoformat(),
+                self.retention.days,
+                (now - self.retention).isoformat(),
+            )
+        return start, end, bookmark
+
     @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None

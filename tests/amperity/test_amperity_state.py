@@ -201,3 +201,31 @@ def test_a_run_running_at_one_sync_arrives_with_its_final_state_at_the_next(
     assert set(keys) == {
         later.workflow_run(i)["id"] for i in later.workflow_runs_active_since(bookmark)
     }
+
+
+@pytest.mark.parametrize(("age_days", "warned"), [(8, True), (6, False)])
+def test_ingest_jobs_warn_once_when_the_bookmark_is_older_than_the_retention(
+    sandbox: SandboxProcess, caplog: pytest.LogCaptureFixture, age_days: int, warned: bool
+) -> None:
+    bookmark = datetime.now(UTC) - timedelta(days=age_days)
+    state = {
+        "bookmarks": {
+            "ingest_jobs": {
+                "replication_key": "started_at",
+                "replication_key_value": bookmark.isoformat(),
+            }
+        }
+    }
+    caplog.set_level(logging.WARNING)
+    config = sandbox_config(sandbox, start_date=days_ago(20).isoformat())
+    result = run_sync(config, ["ingest_jobs"], state)
+    assert result.error is None, result.error
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if "retention" in r.getMessage() and "ingest_jobs" in r.getMessage()
+    ]
+    assert len(lines) == (1 if warned else 0), lines
+    if warned:
+        assert bookmark.isoformat() in lines[0]
+        assert "7 days" in lines[0]
