@@ -29,6 +29,8 @@ CREATED_UPDATED = (
     th.Property("updatedAt", th.DateTimeType),
 )
 OPEN_OBJECT = th.ObjectType(additional_properties=True)
+ANY_JSON = th.CustomType({"type": ["object", "array", "string", "number", "boolean", "null"]})
+"""Any JSON value (metrics the public schemas leave untyped)."""
 """Keys the tap does not declare, kept with their values as sent."""
 
 
@@ -37,12 +39,20 @@ def undeclared(source: dict[str, Any], declared: Collection[str]) -> dict[str, A
     return {key: value for key, value in source.items() if key not in declared}
 
 
+def schema(*properties: th.Property[Any]) -> dict[str, Any]:
+    """A record schema that keeps the top-level fields the tap does not declare."""
+    return th.PropertiesList(*properties, additional_properties=True).to_dict()
+
+
 def numbers(*names: str) -> list[th.Property[Any]]:
     """Nullable number properties (metric values: counts, seconds, percentages)."""
     return [th.Property(name, th.NumberType) for name in names]
 
 
-# Agent metrics the tap declares; any other numeric key of a channel goes to otherMetrics.
+# Agent metrics the tap declares: the 88 numeric metrics of the public tap-playvox schema
+# (shared/api-reference/agyletime.md), in its order, plus totalEmailHandleTime; its 89th,
+# totalWorkstreams, is untyped there (AGENT_UNTYPED_METRICS). Any other key of a channel goes
+# to otherMetrics.
 AGENT_METRICS = (
     "totalHandleTime",
     "totalPhoneHandleTime",
@@ -50,31 +60,91 @@ AGENT_METRICS = (
     "totalEmailHandleTime",
     "totalInboundHandleTime",
     "totalOutboundHandleTime",
+    "totalFirstAnswerHandleTimeOccupancy",
+    "totalFirstSolvedHandleTime",
+    "totalChatInteractionHandleTime",
+    "totalTouchTime",
+    "totalTouchTimePostFirstAnswer",
+    "totalWaitTime",
+    "totalWrapTime",
     "totalTalkTime",
     "totalHoldTime",
-    "totalWrapTime",
-    "totalWaitTime",
-    "totalInteractions",
+    "totalOutboundWrapTime",
+    "totalOutboundTalkTime",
+    "totalOutboundHoldTime",
+    "totalOutboundWaitTime",
+    "totalInboundWrapTime",
+    "totalInboundTalkTime",
+    "totalInboundHoldTime",
+    "totalInboundWaitTime",
     "totalNumberOfTouches",
-    "totalResolved",
-    "totalReplies",
-    "totalReopens",
-    "totalCsatResponses",
+    "totalInteractions",
+    "totalFirstSolvedCompleted",
     "totalPositiveCsatResponses",
+    "totalCsatResponses",
+    "totalWorkstreamsHandled",
+    "totalOutboundWorkstreamsHandled",
+    "totalInboundWorkstreamsHandled",
+    "totalResolved",
+    "totalResolutions",
+    "totalFirstReplyCompleted",
+    "totalPhoneFirstReplyCompleted",
+    "totalInboundPhoneFirstReplyCompleted",
+    "totalOutboundPhoneFirstReplyCompleted",
+    "totalChatFirstReplyCompleted",
+    "totalOutboundPhoneInteractions",
+    "totalInboundPhoneInteractions",
+    "totalQualityResponses",
+    "totalQualityScores",
+    "totalReopens",
+    "totalReplies",
+    "totalReassigns",
+    "totalFirstInteraction",
+    "totalPrivateComments",
+    "totalPublicComments",
+    "totalMissedChats",
+    "totalChatInteractions",
+    "totalAcceptedChats",
+    "totalAssignedChats",
+    "totalSelfAssignedChats",
     "missedCalls",
     "declinedCalls",
     "handledCalls",
+    "skippedTickets",
+    "averageQualityScore",
+    "averageTouchTime",
+    "averageTouches",
+    "averageWaitTime",
+    "averageWrapTime",
+    "averageTalkTime",
+    "averageHoldTime",
+    "averagePhoneHandleTime",
+    "averageChatHandleTime",
+    "averageHandleTime",
+    "averageOutboundWrapTime",
+    "averageOutboundWaitTime",
+    "averageOutboundTalkTime",
+    "averageOutboundHoldTime",
+    "averageInboundWrapTime",
+    "averageInboundWaitTime",
+    "averageInboundTalkTime",
+    "averageInboundHoldTime",
+    "averageTotalOutboundHandleTime",
+    "averageTotalInboundHandleTime",
+    "averageOutboundHandleTime",
+    "averageInboundHandleTime",
+    "averageTotalHandleTime",
+    "averageFirstSolvedHandleTime",
+    "skippedTicketsPercentage",
+    "positiveCsatPercentage",
+    "reopenRate",
+    "firstInteractionResolution",
+    "missedChatsPercentage",
     "missedCallsPercentage",
     "declinedCallsPercentage",
     "handledCallsPercentage",
-    "averageHandleTime",
-    "averageTalkTime",
-    "averageHoldTime",
-    "averageWrapTime",
-    "averageWaitTime",
-    "reopenRate",
-    "firstInteractionResolution",
 )
+AGENT_UNTYPED_METRICS = ("totalWorkstreams",)
 ROSTERED = th.ObjectType(
     *numbers(
         "totalDuration",
@@ -129,6 +199,9 @@ ACTUAL = th.ObjectType(
         "punctualityPercentage",
         "adherencePercentage",
     ),
+    th.Property("unplannedDuration", ANY_JSON, description="Untyped in the public schema"),
+    th.Property("startLateImpactDuration", ANY_JSON, description="Untyped in the public schema"),
+    th.Property("finishEarlyImpactDuration", ANY_JSON, description="Untyped in the public schema"),
 )
 
 
@@ -140,7 +213,7 @@ class UsersStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/users"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("_id", th.StringType, description="Document id (distinct from id)"),
         th.Property("__v", th.IntegerType),
@@ -166,7 +239,7 @@ class UsersStream(AgyleTimeStream):
         th.Property("isActive", th.BooleanType),
         th.Property("startAt", th.DateTimeType),
         th.Property("updatedAt", th.DateTimeType),
-    ).to_dict()
+    )
 
 
 class BusinessRolesStream(AgyleTimeStream):
@@ -176,13 +249,13 @@ class BusinessRolesStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/business-roles"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("name", th.StringType),
         th.Property("description", th.StringType),
         th.Property("isActive", th.BooleanType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class SystemRolesStream(AgyleTimeStream):
@@ -192,12 +265,12 @@ class SystemRolesStream(AgyleTimeStream):
     host = REGIONAL
     path = "/organisation/system-roles"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("name", th.StringType),
         th.Property("category", th.StringType),
         th.Property("description", th.StringType),
-    ).to_dict()
+    )
 
 
 # --- regional host: work activity and schedule ------------------------------------------------
@@ -208,7 +281,7 @@ class WorkstreamsStream(AgyleTimeStream):
     host = REGIONAL
     path = "/workactivity/workstreams"
     primary_keys = ("identifier",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("type", th.StringType),
         th.Property("name", th.StringType),
@@ -216,7 +289,7 @@ class WorkstreamsStream(AgyleTimeStream):
         th.Property("channel", th.StringType),
         th.Property("isActive", th.BooleanType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class ContactsStream(AgyleTimeDateWindowStream):
@@ -228,7 +301,7 @@ class ContactsStream(AgyleTimeDateWindowStream):
     primary_keys = ("identifier",)
     replication_key = "startTime"
     selected_by_default = False
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("workstreamIdentifier", th.StringType),
         th.Property("channel", th.StringType),
@@ -239,7 +312,7 @@ class ContactsStream(AgyleTimeDateWindowStream):
         th.Property("abandoned", th.BooleanType),
         th.Property("userId", th.IntegerType),
         *CREATED_UPDATED,
-    ).to_dict()
+    )
 
 
 class InteractionsStream(AgyleTimeDateWindowStream):
@@ -251,7 +324,7 @@ class InteractionsStream(AgyleTimeDateWindowStream):
     primary_keys = ("identifier",)
     replication_key = "startTime"
     selected_by_default = False
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("identifier", th.StringType, required=True),
         th.Property("contactIdentifier", th.StringType),
         th.Property("workstreamIdentifier", th.StringType),
@@ -261,7 +334,7 @@ class InteractionsStream(AgyleTimeDateWindowStream):
         th.Property("endTime", th.DateTimeType),
         *numbers("talkDuration", "holdDuration", "wrapDuration"),
         th.Property("createdAt", th.DateTimeType),
-    ).to_dict()
+    )
 
 
 class PublishedShiftsStream(AgyleTimeDateWindowStream):
@@ -272,7 +345,7 @@ class PublishedShiftsStream(AgyleTimeDateWindowStream):
     path = "/schedule/shifts/published"
     primary_keys = ("uid",)
     replication_key = "startTime"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("uid", th.StringType, required=True),
         th.Property("id", th.IntegerType),
         th.Property("userId", th.IntegerType),
@@ -312,7 +385,7 @@ class PublishedShiftsStream(AgyleTimeDateWindowStream):
                 )
             ),
         ),
-    ).to_dict()
+    )
 
 
 AGENT_USER_KEYS = frozenset(("id", "firstName", "lastName", "channels"))
@@ -338,26 +411,27 @@ class AgentMetricsStream(MetricsStream):
     name = "agent_metrics"
     host = TENANT
     path = "/workactivity/workstreams/metrics/agents"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("userId", th.IntegerType, required=True),
         th.Property("date", th.DateType, required=True),
         th.Property("channel", th.StringType, required=True),
         th.Property("firstName", th.StringType),
         th.Property("lastName", th.StringType),
         *numbers(*AGENT_METRICS),
+        th.Property("totalWorkstreams", ANY_JSON, description="Untyped in the public schema"),
         th.Property(
             "otherMetrics", OPEN_OBJECT, description="Channel keys the tap does not declare"
         ),
         th.Property(
             "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
         ),
-    ).to_dict()
+    )
 
     @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
         """User and channel keys; undeclared ones kept under ``otherMetrics`` (channel) and
         ``otherUserFields`` (user)."""
-        declared = {name: channel.get(name) for name in AGENT_METRICS}
+        declared = {name: channel.get(name) for name in (*AGENT_METRICS, *AGENT_UNTYPED_METRICS)}
         return {
             "userId": user.get("id"),
             "date": day,
@@ -365,7 +439,9 @@ class AgentMetricsStream(MetricsStream):
             "firstName": user.get("firstName"),
             "lastName": user.get("lastName"),
             **declared,
-            "otherMetrics": undeclared(channel, {"channel", *AGENT_METRICS}),
+            "otherMetrics": undeclared(
+                channel, {"channel", *AGENT_METRICS, *AGENT_UNTYPED_METRICS}
+            ),
             "otherUserFields": undeclared(user, AGENT_USER_KEYS),
         }
 
@@ -376,7 +452,7 @@ class ScheduleMetricsStream(MetricsStream):
     name = "schedule_metrics"
     host = TENANT
     path = "/schedule/metrics"
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("userId", th.IntegerType, required=True),
         th.Property("date", th.DateType, required=True),
         th.Property("channel", th.StringType, required=True),
@@ -401,7 +477,7 @@ class ScheduleMetricsStream(MetricsStream):
         th.Property(
             "otherUserFields", OPEN_OBJECT, description="User keys the tap does not declare"
         ),
-    ).to_dict()
+    )
 
     @override
     def metric_row(self, day: str, user: dict[str, Any], channel: dict[str, Any]) -> dict[str, Any]:
@@ -436,7 +512,7 @@ class TasksStream(AgyleTimeDateWindowStream):
     primary_keys = ("id", "createdAt")
     replication_key = "startTime"
     window_params = ("taskStartTimeFrom", "taskStartTimeTo")
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("createdAt", th.DateTimeType, required=True),
         th.Property("updatedAt", th.DateTimeType),
@@ -456,7 +532,7 @@ class TasksStream(AgyleTimeDateWindowStream):
         th.Property("isLeave", th.BooleanType, description="Sent as 0/1"),
         th.Property("isBreak", th.BooleanType, description="Sent as 0/1"),
         th.Property("isPaid", th.BooleanType, description="Sent as 0/1"),
-    ).to_dict()
+    )
 
     @override
     def post_process(
@@ -475,7 +551,7 @@ class TaskDefinitionsStream(AgyleTimeStream):
     host = TENANT
     path = "/schedule/tasks/definitions"
     primary_keys = ("id",)
-    schema = th.PropertiesList(
+    schema = schema(
         th.Property("id", th.IntegerType, required=True),
         th.Property("identifier", th.StringType),
         th.Property("name", th.StringType),
@@ -487,7 +563,7 @@ class TaskDefinitionsStream(AgyleTimeStream):
         th.Property("isBreak", th.BooleanType),
         th.Property("isProductive", th.BooleanType),
         th.Property("workloadChannel", th.StringType),
-    ).to_dict()
+    )
 
 
 STREAM_TYPES: tuple[type[AgyleTimeStream], ...] = (

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import islice
@@ -23,6 +24,8 @@ from tap_amperity.client import (
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from tap_amperity.tap import TapAmperity
 
 
 logger = logging.getLogger("tap-amperity.streams")
@@ -79,6 +82,18 @@ CAMPAIGN = th.PropertiesList(
     th.Property("deliver_at", th.DateTimeType, description="When it was or will be delivered"),
     additional_properties=True,
 ).to_dict()
+
+
+def ended_since(record: dict[str, Any], since: datetime) -> bool:
+    """True unless the run's ``ended_at`` is missing or before ``since`` (an API that ignored
+    ``ended_from`` would send those); an ``ended_at`` that is not a date-time is kept."""
+    ended = record.get("ended_at")
+    if not ended:
+        return False
+    try:
+        return parse_instant(str(ended)) >= since
+    except ValueError:
+        return True
 
 
 def schema(*properties: th.Property[Any]) -> dict[str, Any]:
@@ -145,10 +160,12 @@ class SegmentsStream(AmperityStream):
 
 
 class WorkflowRunsStream(AmperityIncrementalStream):
-    """``GET /workflow/runs``, incremental on ``created_at`` (``created_from``).
+    """``GET /workflow/runs``: the runs created since the bookmark (``created_from``), then
+    the runs that ended since it (``ended_from``), so a run read while still running arrives
+    again with its final state however long it ran.
 
-    Runs change state after they are created and the API has no ``updated_at``, so each
-    run re-reads ``workflow_lookback_days`` before the bookmark.
+    The bookmark is the latest ``created_at``; both listings start ``workflow_lookback_days``
+    before it (not before start_date for ``created_from``). A run in both is written once.
     """
 
     name = "workflow_runs"
@@ -156,6 +173,7 @@ class WorkflowRunsStream(AmperityIncrementalStream):
     primary_keys = ("id",)
     replication_key = "created_at"
     since_param = "created_from"
+    ended_param: ClassVar[str] = "ended_from"
     schema = schema(
         th.Property("id", th.StringType, required=True),
         th.Property("state", th.StringType),
@@ -171,8 +189,47 @@ class WorkflowRunsStream(AmperityIncrementalStream):
         th.Property("current_version", th.StringType),
         th.Property("warn_after_ms", th.NumberType),  # integer now, double in an older spec
         th.Property("error", WORKFLOW_ERROR),
-        th.Property("task_instances", th.ArrayType(TASK_INSTANCE)),
+        th.Property(
+            "task_instances",
+            th.ArrayType(TASK_INSTANCE),
+            description="Null in listings (see workflow_task_instances)",
+        ),
     )
+
+    def __init__(self, tap: TapAmperity) -> None:
+        super().__init__(tap=tap)
+        self._ended_pass = False
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The runs created since the bookmark, then those that ended since, each once."""
+        written: set[str] = set()
+        for record in super().fetch_records(context):
+            written.add(str(record.get("id")))
+            yield record
+        since = self._since
+        if since is None:
+            return  # everything was read: nothing can have ended unseen
+        self._ended_pass = True
+        try:
+            for record in self.request_records(context):
+                if str(record.get("id")) not in written and ended_since(record, since):
+                    yield record
+        finally:
+            self._ended_pass = False
+
+    @override
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        """``created_from``, or ``ended_from`` in the second listing."""
+        filters = super().query_filters(context)
+        if self._ended_pass:
+            return {self.ended_param: filters[self.since_param]}
+        return filters
+
+    @override
+    def get_child_context(self, record: dict[str, Any], context: Context | None) -> Context:
+        """Only the run's id: the single-run view needs nothing else."""
+        return {"workflow_run_id": record["id"]}
 
     @override
     def lookback(self) -> timedelta:
@@ -203,6 +260,28 @@ class IngestJobsStream(AmperityDateWindowStream):
         ),
         th.Property("tables", th.ArrayType(INGEST_FEED)),
     )
+
+    retention: ClassVar[timedelta] = timedelta(days=7)
+    """How long the API keeps ingest job history ("jobs that occurred within the previous 7
+    days")."""
+
+    @override
+    def sync_range(
+        self, context: Context | None, now: datetime
+    ) -> tuple[datetime, datetime, datetime | None]:
+        """As every date-windowed stream; warns in one line when the bookmark is older than
+        the API's retention, since the jobs between them are gone."""
+        start, end, bookmark = super().sync_range(context, now)
+        if bookmark is not None and now - bookmark > self.retention:
+            self.logger.warning(
+                "%s: the bookmark %s is older than the API's retention of ingest job history "
+                "(about %d days): jobs started before %s may be gone",
+                self.name,
+                bookmark.isoformat(),
+                self.retention.days,
+                (now - self.retention).isoformat(),
+            )
+        return start, end, bookmark
 
     @override
     def post_process(

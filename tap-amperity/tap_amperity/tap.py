@@ -37,7 +37,7 @@ HELP = {
     "page_size": "limit of each cursor-paged request",
     "max_requests_per_second": "Client-side pacing of all requests, token requests included",
     "max_parallel_requests": "Requests in flight at once for index_profiles (one listing per index), all within max_requests_per_second; 1 reads one index after another",
-    "workflow_lookback_days": "Days before the bookmark workflow_runs re-reads to catch state changes",
+    "workflow_lookback_days": "Days before the bookmark workflow_runs re-reads (runs created or ended since then) to catch state changes",
     "include_unstable": "Add the campaign_drafts stream (api-version: unstable)",
 }
 

@@ -21,7 +21,11 @@ from agyletime.agyletime_support import (
     sandbox_config,
 )
 from api_sandbox.testing import SandboxProcess
-from api_sandbox.vendors.agyletime.data import PAY_RATES, UNDECLARED_AGENT_METRICS
+from api_sandbox.vendors.agyletime.data import (
+    PAY_RATES,
+    UNDECLARED_AGENT_METRICS,
+    UNDECLARED_USER_FIELDS,
+)
 from tap_agyletime.streams import TasksStream
 
 
@@ -52,6 +56,8 @@ def test_users_and_tasks_arrive_as_the_api_sent_them(sandbox: SandboxProcess) ->
     result = run_sync(sandbox_config(sandbox), ["users", "tasks"])
     assert result.error is None, result.error
     assert sorted(result.records["users"], key=lambda u: u["id"]) == list(DATA.users())
+    for user in result.records["users"]:
+        assert set(UNDECLARED_USER_FIELDS) <= set(user), "an undeclared field was dropped"
     today = days_ago(0)
     sent = {
         (t["id"], t["createdAt"]): t
@@ -74,10 +80,19 @@ def test_metrics_rows_keep_dynamic_and_undeclared_keys(sandbox: SandboxProcess) 
     for row in agent:
         assert set(row["otherMetrics"]) == set(UNDECLARED_AGENT_METRICS)
         assert row["totalHandleTime"] is not None
+        user = DATA.agent_metrics(row["userId"] - 1000, date.fromisoformat(row["date"]))
+        [sent] = [c for c in user["channels"] if c["channel"] == row["channel"]]
+        # Every metric the public references name is a column holding the value sent.
+        assert {k: row[k] for k in sent if k != "channel" and k in row} == {
+            k: v for k, v in sent.items() if k not in ("channel", *UNDECLARED_AGENT_METRICS)
+        }
     schedule = result.records["schedule_metrics"]
     assert schedule
     for row in schedule:
         assert {f"totalOvertime_{rate}" for rate in PAY_RATES} <= set(row["rostered"])
+        user = DATA.schedule_metrics(row["userId"] - 1000, date.fromisoformat(row["date"]))
+        [sent] = [c for c in user["channels"] if c["channel"] == row["channel"]]
+        assert (row["rostered"], row["actual"]) == (sent["rostered"], sent["actual"])
         assert "unplannedDuration" in row["actual"]
     # The row matches the user entry the sandbox nested under data.dates[].users[].channels[].
     row = schedule[0]

@@ -264,3 +264,19 @@ def test_metrics_keys_the_tap_does_not_declare_are_kept_not_dropped() -> None:
     for stream, row in (("agent_metrics", agent), ("schedule_metrics", schedule)):
         declared = set(tap.streams[stream].schema["properties"])
         assert set(row) <= declared, f"{stream}: keys outside the schema"
+
+
+def test_every_stream_keeps_the_fields_it_does_not_declare() -> None:
+    tap = TapAgyleTime(config=GOOD)
+    for name, stream in tap.streams.items():
+        assert stream.schema.get("additionalProperties") is True, name
+
+
+def test_metrics_declare_every_metric_the_public_references_name() -> None:
+    tap = TapAgyleTime(config=GOOD)
+    agent = tap.streams["agent_metrics"].schema["properties"]
+    metrics = set(agent) - {"userId", "date", "channel", "firstName", "lastName"}
+    assert len(metrics - {"otherMetrics", "otherUserFields", "totalEmailHandleTime"}) == 89
+    actual = tap.streams["schedule_metrics"].schema["properties"]["actual"]["properties"]
+    assert len(actual) == 34
+    assert len(tap.streams["schedule_metrics"].schema["properties"]["rostered"]["properties"]) == 16

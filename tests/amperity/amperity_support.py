@@ -4,7 +4,7 @@ sandbox holds, computed from its data model (never from the tap)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from api_sandbox.testing import SandboxProcess
@@ -26,9 +26,9 @@ DEFAULT_STREAMS = (
 )
 
 
-def data() -> AmperityData:
-    """The sandbox tenant as of today (its history ends at today's midnight UTC)."""
-    return AmperityData(SEED, SCALE)
+def data(today: date | None = None) -> AmperityData:
+    """The sandbox tenant as of ``today`` (default: today; its history ends at its midnight)."""
+    return AmperityData(SEED, SCALE, today)
 
 
 def days_ago(days: int) -> datetime:
@@ -64,8 +64,8 @@ def expected_keys(stream: str, start: datetime | None = None) -> set[Any]:
     model = data()
     if stream == "audit_events":
         return {model.audit_event(i)["event_id"] for i in model.audit_event_range(start, None)}
-    if stream == "workflow_runs":
-        return {model.workflow_run(i)["id"] for i in model.workflow_run_range(start, None)}
+    if stream == "workflow_runs":  # created or ended since start (two listings)
+        return {model.workflow_run(i)["id"] for i in model.workflow_runs_active_since(start)}
     if stream == "ingest_jobs":
         return {model.ingest_job(i)["id"] for i in model.ingest_job_range(start, None)}
     if stream == "campaigns":

@@ -6,7 +6,7 @@ import json
 import logging
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,8 @@ from amperity.amperity_support import (
     sandbox_config,
 )
 from api_sandbox.testing import SandboxProcess
+from calendar_support import midnight
+from singer_rest_toolkit.dates import parse_instant
 
 
 def test_audit_events_resume_from_the_bookmark(sandbox: SandboxProcess) -> None:
@@ -143,3 +145,87 @@ def test_a_bad_bookmark_through_the_cli_is_one_line(
     lines = [line for line in run.stderr.splitlines() if "is not a date-time" in line]
     assert len(lines) == 1, run.stderr[-2000:]
     assert "audit_events: the bookmark 'happened_at' in the state" in lines[0]
+
+
+SEARCH_FROM = date(2025, 6, 2)
+"""Where the search for a long run starts: a fixed date, so the test never depends on today."""
+
+
+def long_run() -> tuple[int, date, date]:
+    """(index, first day, later day) of a run the model has created before the first day's
+    midnight, still running then, and ended by the later day's midnight; another run is
+    created after it before that midnight, so the bookmark passes it."""
+    model = data(SEARCH_FROM)
+    timeline = model.workflow_timeline
+    for index in range(timeline.slot_of(midnight(SEARCH_FROM)), 10**6):
+        created = model.workflow_run_time(index)
+        first_day = created.date() + timedelta(days=1)
+        if model.workflow_run_end(index) >= midnight(first_day) and model.workflow_run_time(
+            index + 1
+        ) < midnight(first_day):
+            return index, first_day, model.workflow_run_end(index).date() + timedelta(days=1)
+    raise AssertionError("the model holds no run that outlives its day")
+
+
+def test_a_run_running_at_one_sync_arrives_with_its_final_state_at_the_next(
+    sandbox: SandboxProcess,
+) -> None:
+    index, first_day, later_day = long_run()
+    config = sandbox_config(
+        sandbox,
+        start_date=midnight(first_day - timedelta(days=10)).isoformat(),
+        workflow_lookback_days=0,
+    )
+    then, later = data(first_day), data(later_day)
+    try:
+        sandbox.set_clock(midnight(first_day) + timedelta(hours=1))
+        first = run_sync(config, ["workflow_runs"])
+        assert first.error is None, first.error
+        running = then.workflow_run(index)
+        assert running["state"] == "started"
+        assert "ended_at" not in running
+        assert running in first.records["workflow_runs"]
+        bookmark = first.bookmark("workflow_runs")
+        assert bookmark > parse_instant(running["created_at"]), "the bookmark passed the run"
+
+        sandbox.set_clock(midnight(later_day) + timedelta(hours=1))
+        second = run_sync(config, ["workflow_runs"], first.final_state)
+        assert second.error is None, second.error
+    finally:
+        sandbox.set_clock(datetime.now(UTC))
+    final = later.workflow_run(index)
+    assert final["state"] != "started"
+    assert final in second.records["workflow_runs"], "the run's final state never arrived"
+    keys = keys_of("workflow_runs", second.records["workflow_runs"])
+    assert len(keys) == len(set(keys)), "a run was written twice"
+    assert set(keys) == {
+        later.workflow_run(i)["id"] for i in later.workflow_runs_active_since(bookmark)
+    }
+
+
+@pytest.mark.parametrize(("age_days", "warned"), [(8, True), (6, False)])
+def test_ingest_jobs_warn_once_when_the_bookmark_is_older_than_the_retention(
+    sandbox: SandboxProcess, caplog: pytest.LogCaptureFixture, age_days: int, warned: bool
+) -> None:
+    bookmark = datetime.now(UTC) - timedelta(days=age_days)
+    state = {
+        "bookmarks": {
+            "ingest_jobs": {
+                "replication_key": "started_at",
+                "replication_key_value": bookmark.isoformat(),
+            }
+        }
+    }
+    caplog.set_level(logging.WARNING)
+    config = sandbox_config(sandbox, start_date=days_ago(20).isoformat())
+    result = run_sync(config, ["ingest_jobs"], state)
+    assert result.error is None, result.error
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if "retention" in r.getMessage() and "ingest_jobs" in r.getMessage()
+    ]
+    assert len(lines) == (1 if warned else 0), lines
+    if warned:
+        assert bookmark.isoformat() in lines[0]
+        assert "7 days" in lines[0]

@@ -28,8 +28,11 @@ ORGANISATION_ID = 4242
 CHANNELS = ("phone", "chat", "email")
 PAY_RATES = ("Standard_Rate", "1_5_Overtime_rate", "Double_Time")
 """Tenant pay rates; schedule metrics carry one ``totalOvertime_<rate>`` key per rate."""
+USER_TAGS = ("night-shift", "bilingual", "team-lead", "remote")
+UNDECLARED_USER_FIELDS = ("primaryContact", "payRates", "tags")
+"""User fields the tap does not declare (they stand for any field the API adds)."""
 UNDECLARED_AGENT_METRICS = ("totalTransfers", "averageSpeedOfAnswer")
-"""Agent metrics the tap does not declare: they stand for the ~60 other fields the API has."""
+"""Agent metrics the tap does not declare: they stand for fields the API adds."""
 TEAMS = ((11, "Inbound Sales"), (12, "Customer Care"), (13, "Billing"), (14, "Technical Support"))
 TIMEZONES = (
     "Europe/London",
@@ -104,16 +107,40 @@ _PAUSE_DEFINITIONS = (
 )
 
 AGENT_METRIC_COUNTS = (
-    "totalInteractions",
     "totalNumberOfTouches",
-    "totalResolved",
-    "totalReplies",
-    "totalReopens",
-    "totalCsatResponses",
+    "totalInteractions",
+    "totalFirstSolvedCompleted",
     "totalPositiveCsatResponses",
+    "totalCsatResponses",
+    "totalWorkstreamsHandled",
+    "totalOutboundWorkstreamsHandled",
+    "totalInboundWorkstreamsHandled",
+    "totalResolved",
+    "totalResolutions",
+    "totalFirstReplyCompleted",
+    "totalPhoneFirstReplyCompleted",
+    "totalInboundPhoneFirstReplyCompleted",
+    "totalOutboundPhoneFirstReplyCompleted",
+    "totalChatFirstReplyCompleted",
+    "totalOutboundPhoneInteractions",
+    "totalInboundPhoneInteractions",
+    "totalQualityResponses",
+    "totalQualityScores",
+    "totalReopens",
+    "totalReplies",
+    "totalReassigns",
+    "totalFirstInteraction",
+    "totalPrivateComments",
+    "totalPublicComments",
+    "totalMissedChats",
+    "totalChatInteractions",
+    "totalAcceptedChats",
+    "totalAssignedChats",
+    "totalSelfAssignedChats",
     "missedCalls",
     "declinedCalls",
     "handledCalls",
+    "skippedTickets",
 )
 AGENT_METRIC_DURATIONS = (
     "totalHandleTime",
@@ -122,23 +149,60 @@ AGENT_METRIC_DURATIONS = (
     "totalEmailHandleTime",
     "totalInboundHandleTime",
     "totalOutboundHandleTime",
+    "totalFirstAnswerHandleTimeOccupancy",
+    "totalFirstSolvedHandleTime",
+    "totalChatInteractionHandleTime",
+    "totalTouchTime",
+    "totalTouchTimePostFirstAnswer",
+    "totalWaitTime",
+    "totalWrapTime",
     "totalTalkTime",
     "totalHoldTime",
-    "totalWrapTime",
-    "totalWaitTime",
-    "averageHandleTime",
+    "totalOutboundWrapTime",
+    "totalOutboundTalkTime",
+    "totalOutboundHoldTime",
+    "totalOutboundWaitTime",
+    "totalInboundWrapTime",
+    "totalInboundTalkTime",
+    "totalInboundHoldTime",
+    "totalInboundWaitTime",
+    "averageQualityScore",
+    "averageTouchTime",
+    "averageTouches",
+    "averageWaitTime",
+    "averageWrapTime",
     "averageTalkTime",
     "averageHoldTime",
-    "averageWrapTime",
-    "averageWaitTime",
+    "averagePhoneHandleTime",
+    "averageChatHandleTime",
+    "averageHandleTime",
+    "averageOutboundWrapTime",
+    "averageOutboundWaitTime",
+    "averageOutboundTalkTime",
+    "averageOutboundHoldTime",
+    "averageInboundWrapTime",
+    "averageInboundWaitTime",
+    "averageInboundTalkTime",
+    "averageInboundHoldTime",
+    "averageTotalOutboundHandleTime",
+    "averageTotalInboundHandleTime",
+    "averageOutboundHandleTime",
+    "averageInboundHandleTime",
+    "averageTotalHandleTime",
+    "averageFirstSolvedHandleTime",
 )
 AGENT_METRIC_RATIOS = (
+    "skippedTicketsPercentage",
+    "positiveCsatPercentage",
+    "reopenRate",
+    "firstInteractionResolution",
+    "missedChatsPercentage",
     "missedCallsPercentage",
     "declinedCallsPercentage",
     "handledCallsPercentage",
-    "reopenRate",
-    "firstInteractionResolution",
 )
+AGENT_METRIC_UNTYPED = ("totalWorkstreams",)
+"""Untyped in the public schema: the sandbox sends a count, or a list of workstream ids."""
 ROSTERED_DURATIONS = (
     "totalDuration",
     "totalTaskDurationToNow",
@@ -299,6 +363,10 @@ class AgyleTimeData:
             "isActive": index < 3 or rng.random() > 0.1,
             "startAt": iso_z(started),
             "updatedAt": iso_z(started + timedelta(days=rng.randrange(1, 300))),
+            # Fields of the older tenant-host form the tap does not declare: kept as sent.
+            "primaryContact": 1000 if index else None,
+            "payRates": [{"name": rate} for rate in PAY_RATES[: 1 + index % len(PAY_RATES)]],
+            "tags": sorted(rng.sample(USER_TAGS, k=rng.randint(0, 2))),
         }
 
     def users(self) -> Iterator[Record]:
@@ -522,6 +590,9 @@ class AgyleTimeData:
             values.update({name: rng.randrange(0, 20_000) for name in AGENT_METRIC_DURATIONS})
             values.update({name: round(rng.uniform(0, 100), 2) for name in AGENT_METRIC_RATIOS})
             values["averageWaitTime"] = None if rng.random() < 0.1 else values["averageWaitTime"]
+            values["totalWorkstreams"] = (
+                rng.randrange(1, 6) if rng.random() < 0.5 else [f"ws-{rng.randrange(1, 9)}"]
+            )
             values.update({name: rng.randrange(0, 40) for name in UNDECLARED_AGENT_METRICS})
             channels.append(values)
         return {

@@ -17,6 +17,10 @@ What it enforces, as documented by Amperity:
   (:data:`LAST_PAGE`): ``next_token`` absent, ``null`` or ``""``.
 - ``GET /api/ingest/jobs``: ``created_from`` and ``created_to`` required, at most 7 days apart;
   one page, whose ``next_token`` "is not available for use" (sending it is a 400).
+- ``GET /api/workflow/runs``: ``created_from``/``created_to``, ``ended_from``/``ended_to``
+  (inclusive/exclusive), ``state`` and ``type``, each applied only when sent. A run that
+  ends after the history's end (today's midnight) is ``started``, without ``ended_at``: it
+  ends, with its final state, on a later day of the sandbox's clock.
 - ``/campaign-drafts`` answers with ``Deprecation`` and ``Sunset`` headers.
 - Errors: ``{status, message, request_id}`` (+ ``trace_id`` on the Profile API); 429 above
   10 requests/second without ``Retry-After`` (the server core applies the limit).

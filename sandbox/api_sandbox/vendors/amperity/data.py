@@ -39,6 +39,13 @@ WORKFLOW_TYPES = (
     "amperity.stitch/run",
 )
 WORKFLOW_STATES = ("succeeded", "succeeded", "succeeded", "failed", "canceled", "stopped")
+RUNNING_STATE = "started"
+"""The state of a run that has not ended by the end of the sandbox's history."""
+WORKFLOW_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+"""Workflow runs sit on a timeline from this instant: a run is the same run whatever today is,
+so one that is still running today has ended, with its final state, on a later day."""
+LONG_RUN_SHARE = 0.05
+"""Share of runs that last one to five days (longer than the tap's default lookback)."""
 INGEST_STATES = ("succeeded", "succeeded", "succeeded", "failed", "skipped", "canceled")
 SEGMENT_STATUSES = ("active", "active", "inactive", "draft")
 TABLE_NAMES = ("Customers", "Orders", "Order_Items", "Loyalty", "Web_Events", "Returns")
@@ -88,6 +95,35 @@ class Timeline:
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+@dataclass(frozen=True)
+class FixedTimeline:
+    """Records every ``slot`` from ``epoch`` on, record ``i`` in slot ``i``; the history a
+    sandbox serves is the part in ``[start, end)``. Unlike :class:`Timeline`, a record keeps
+    its instant (and so its identity) when ``end`` moves to a later day."""
+
+    epoch: datetime
+    slot: timedelta
+    end: datetime
+    days: int
+
+    @property
+    def start(self) -> datetime:
+        """The first instant of the history served."""
+        return self.end - timedelta(days=self.days)
+
+    def at(self, index: int, fraction: float) -> datetime:
+        """Instant of record ``index``; ``fraction`` in [0, 1) places it inside its slot."""
+        slot_us = self.slot // timedelta(microseconds=1)
+        moment = self.epoch + timedelta(
+            microseconds=index * slot_us + int(fraction * (slot_us - 1000))
+        )
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    def slot_of(self, instant: datetime) -> int:
+        """The index of the slot holding ``instant``."""
+        return (instant - self.epoch) // self.slot
+
+
 class _Instants:
     """A lazy sequence of the instants of a timeline, for :mod:`bisect`."""
 
@@ -111,7 +147,12 @@ class AmperityData:
         self.today = today or utc_today()
         end = datetime.combine(self.today, time(), tzinfo=UTC)
         self.audit_timeline = Timeline(end, HISTORY_DAYS, scaled(2000, scale))
-        self.workflow_timeline = Timeline(end, HISTORY_DAYS, scaled(1500, scale))
+        self.workflow_timeline = FixedTimeline(
+            WORKFLOW_EPOCH,
+            timedelta(days=HISTORY_DAYS) / scaled(1500, scale),
+            end,
+            HISTORY_DAYS,
+        )
         self.ingest_timeline = Timeline(end, HISTORY_DAYS, scaled(600, scale))
 
     # --- counts ------------------------------------------------------------------------
@@ -213,14 +254,20 @@ class AmperityData:
         """``created_at`` of workflow run ``index``."""
         return self.workflow_timeline.at(index, rng_for(self.seed, "wf-at", index).random())
 
-    def workflow_run(self, index: int) -> Record:
-        """Workflow run ``index``, with an ``error`` object when it failed."""
+    def workflow_run_final(self, index: int) -> Record:
+        """Workflow run ``index`` once it has ended, with an ``error`` object when it failed.
+
+        Most runs take seconds to two hours; :data:`LONG_RUN_SHARE` of them one to five days.
+        """
         rng = rng_for(self.seed, "workflow", index)
         created = self.workflow_run_time(index)
         state = pick(rng, WORKFLOW_STATES)
         kind = pick(rng, WORKFLOW_TYPES)
         automated = rng.random() < 0.6
         first, last = person_name(rng)
+        seconds = rng.randrange(30, 7200)
+        if rng.random() < LONG_RUN_SHARE:
+            seconds = rng.randrange(86_400, 5 * 86_400)
         record: Record = {
             "id": f"wf-{_day_stamp(created)}-{rng.randrange(10000, 99999)}-{token_chars(rng, 6)}",
             "state": state,
@@ -228,7 +275,7 @@ class AmperityData:
             "name": phrase(rng, 2),
             "tenant": TENANT,
             "created_at": iso_z(created),
-            "ended_at": iso_z(created + timedelta(seconds=rng.randrange(30, 7200))),
+            "ended_at": iso_z(created + timedelta(seconds=seconds)),
             "principal_id": "system" if automated else f"user-{token_chars(rng, 10)}",
             "principal_name": "Automated workflow" if automated else f"{first} {last}",
             "launched_version": f"etv-{token_chars(rng, 9)}",
@@ -246,9 +293,42 @@ class AmperityData:
             }
         return record
 
+    def workflow_run_end(self, index: int) -> datetime:
+        """When workflow run ``index`` ends (possibly after the end of the history)."""
+        return datetime.fromisoformat(self.workflow_run_final(index)["ended_at"])
+
+    def workflow_run(self, index: int) -> Record:
+        """Workflow run ``index`` as the API shows it at the end of the history (today's
+        midnight): a run that ends later is still ``started``, with no ``ended_at``."""
+        record = self.workflow_run_final(index)
+        if self.workflow_run_end(index) >= self.workflow_timeline.end:
+            record["state"] = RUNNING_STATE
+            del record["ended_at"]
+            record.pop("error", None)
+        return record
+
     def workflow_run_range(self, start: datetime | None, end: datetime | None) -> range:
-        """Indexes of workflow runs with ``start <= created_at < end``."""
-        return self._range(self.workflow_timeline.count, self.workflow_run_time, start, end)
+        """Indexes of workflow runs with ``start <= created_at < end`` in the history."""
+        timeline = self.workflow_timeline
+        low = max(start, timeline.start) if start is not None else timeline.start
+        high = min(end, timeline.end) if end is not None else timeline.end
+        first = timeline.slot_of(timeline.start)
+        count = timeline.slot_of(timeline.end) + 1 - first
+        found = self._range(count, lambda k: self.workflow_run_time(first + k), low, high)
+        return range(first + found.start, first + found.stop)
+
+    def workflow_runs_active_since(self, since: datetime | None) -> list[int]:
+        """Indexes of the runs created, or ended, at or after ``since`` (every run without
+        one), in API order: what ``created_from`` and ``ended_from`` return together."""
+        created = self.workflow_run_range(since, None)
+        if since is None:
+            return list(created)
+        ended = [
+            i
+            for i in self.workflow_run_range(None, since)
+            if since <= self.workflow_run_end(i) < self.workflow_timeline.end
+        ]
+        return ended + list(created)
 
     # --- ingest jobs -------------------------------------------------------------------
     def ingest_job_time(self, index: int) -> datetime:
