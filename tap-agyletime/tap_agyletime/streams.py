@@ -239,6 +239,9 @@ class UsersStream(AgyleTimeStream):
         th.Property("isActive", th.BooleanType),
         th.Property("startAt", th.DateTimeType),
         th.Property("updatedAt", th.DateTimeType),
+        th.Property("primaryContact", th.IntegerType),
+        th.Property("payRates", th.ArrayType(th.ObjectType(th.Property("name", th.StringType)))),
+        th.Property("tags", th.ArrayType(th.StringType)),
     )
 
 
@@ -418,7 +421,11 @@ class AgentMetricsStream(MetricsStream):
         th.Property("firstName", th.StringType),
         th.Property("lastName", th.StringType),
         *numbers(*AGENT_METRICS),
-        th.Property("totalWorkstreams", ANY_JSON, description="Untyped in the public schema"),
+        th.Property(
+            "totalWorkstreams",
+            th.CustomType({"type": ["array", "string", "number", "null"]}),
+            description="Untyped in the public schema: a list of workstreams, or a count",
+        ),
         th.Property(
             "otherMetrics", OPEN_OBJECT, description="Channel keys the tap does not declare"
         ),
