@@ -22,9 +22,9 @@ from agyletime.agyletime_support import (
 )
 from api_sandbox.testing import SandboxProcess
 from api_sandbox.vendors.agyletime.data import (
+    LATER_USER_FIELDS,
     PAY_RATES,
     UNDECLARED_AGENT_METRICS,
-    LATER_USER_FIELDS,
 )
 from tap_agyletime.streams import TasksStream
 

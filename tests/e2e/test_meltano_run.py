@@ -8,11 +8,13 @@ The sandbox logs every request line, so what a run asked the API is checked serv
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk import Stream
 
 from api_sandbox.testing import SandboxProcess
 from e2e.meltano_support import (
@@ -25,23 +27,27 @@ from e2e.meltano_support import (
     tap_env,
 )
 from repo_support import TAPS
+from singer_rest_toolkit import DateWindowStream
+from tap_agyletime.streams import STREAM_TYPES as AGYLETIME_STREAMS
+from tap_amilia.streams import STREAM_TYPES as AMILIA_STREAMS
 
 # Concurrent `meltano run`s of one plugin in one project share .meltano/run/<plugin>/ and
 # delete each other's catalog: every Meltano test runs in the same xdist worker, in turn.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
 
+
+def dated_routes(stream_types: Iterable[type[Stream]]) -> dict[str, tuple[str, str]]:
+    """Each default date-windowed stream's route and the parameter of a window's first instant."""
+    return {
+        stream.name: (str(stream.path), stream.window_params[0])
+        for stream in stream_types
+        if issubclass(stream, DateWindowStream) and stream.selected_by_default
+    }
+
+
 DATED_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
-    "tap-amilia": {
-        "events": ("/events", "from"),
-        "registrations": ("/registrations", "from"),
-        "reservations": ("/reservations", "from"),
-    },
-    "tap-agyletime": {
-        "agent_metrics": ("/workactivity/workstreams/metrics/agents", "startTime"),
-        "schedule_metrics": ("/schedule/metrics", "startTime"),
-        "published_shifts": ("/schedule/shifts/published", "startTime"),
-        "tasks": ("/workactivity/tasks", "taskStartTimeFrom"),
-    },
+    "tap-amilia": dated_routes(AMILIA_STREAMS),
+    "tap-agyletime": dated_routes(AGYLETIME_STREAMS),
 }
 """Default stream -> (vendor route, query parameter of a window's first instant), for the
 taps whose date-ranged streams re-read ``lookback_days`` before their bookmark."""
