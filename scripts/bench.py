@@ -19,6 +19,7 @@ A benchmark, never a test: it prints a table and writes docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -331,7 +332,8 @@ class TapRunner:
             for item in entry["metadata"]:
                 if item["breadcrumb"] == []:
                     item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-        return self._write("catalog-" + "-".join(streams), catalog)
+        selection = hashlib.sha256("-".join(sorted(streams)).encode()).hexdigest()[:12]
+        return self._write(f"catalog-{selection}", catalog)
 
     def default_streams(self, config: dict[str, Any]) -> tuple[str, ...]:
         """The streams the tap selects by default (what Meltano's `select` keeps)."""
