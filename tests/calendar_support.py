@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,23 @@ def state_with(stream: str, replication_key: str, value: str) -> dict[str, Any]:
     """A Singer state holding one stream's bookmark."""
     return {
         "bookmarks": {stream: {"replication_key": replication_key, "replication_key_value": value}}
+    }
+
+
+def bookmarks_at(
+    streams: Iterable[str], replication_key: Callable[[str], str], value: datetime | None
+) -> dict[str, Any]:
+    """A Singer state holding the same bookmark for each stream; no bookmark when ``value``
+    is None."""
+    if value is None:
+        return {"bookmarks": {}}
+    return {
+        "bookmarks": {
+            stream: state_with(stream, replication_key(stream), value.isoformat())["bookmarks"][
+                stream
+            ]
+            for stream in streams
+        }
     }
 
 

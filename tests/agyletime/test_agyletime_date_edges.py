@@ -26,6 +26,7 @@ from api_sandbox.testing import SandboxProcess
 from calendar_support import (
     LATER_THAN_NOW,
     assert_fails_with_one_line_naming,
+    bookmarks_at,
     instants,
     midnight,
     run_tap_cli,
@@ -113,12 +114,7 @@ def test_windows_from_any_start_and_bookmark_lose_and_duplicate_nothing(
     window_days = data.draw(st.integers(1, 30), "window_days")
     config = sandbox_config(sandbox, start_date=start.isoformat(), lookback_days=lookback)
     streams = ("tasks", "agent_metrics")
-    state: dict[str, Any] = {"bookmarks": {}}
-    if bookmark is not None:
-        for stream in streams:
-            state["bookmarks"].update(
-                state_with(stream, replication_key(stream), bookmark.isoformat())["bookmarks"]
-            )
+    state = bookmarks_at(streams, replication_key, bookmark)
     with (
         mock.patch.object(TasksStream, "window_size", timedelta(days=window_days)),
         mock.patch.object(AgentMetricsStream, "window_size", timedelta(days=window_days)),

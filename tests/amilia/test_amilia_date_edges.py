@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -34,6 +33,7 @@ from api_sandbox.testing import SandboxProcess
 from calendar_support import (
     LATER_THAN_NOW,
     assert_fails_with_one_line_naming,
+    bookmarks_at,
     instants,
     run_tap_cli,
     state_with,
@@ -115,12 +115,7 @@ def test_windows_from_any_start_and_bookmark_lose_and_duplicate_nothing(
     window_days = data.draw(st.integers(1, 45), "window_days")
     config = sandbox_config(sandbox, start_date=start.isoformat(), lookback_days=lookback)
     streams = ("events", "registrations")
-    state: dict[str, Any] = {"bookmarks": {}}
-    if bookmark is not None:
-        for stream in streams:
-            state["bookmarks"].update(
-                state_with(stream, replication_key(stream), bookmark.isoformat())["bookmarks"]
-            )
+    state = bookmarks_at(streams, replication_key, bookmark)
     with (
         mock.patch.object(EventsStream, "window_size", timedelta(days=window_days)),
         mock.patch.object(RegistrationsStream, "window_size", timedelta(days=window_days)),

@@ -30,6 +30,7 @@ from api_sandbox.testing import SandboxProcess
 from calendar_support import (
     LATER_THAN_NOW,
     assert_fails_with_one_line_naming,
+    bookmarks_at,
     instants,
     run_tap_cli,
     state_with,
@@ -129,12 +130,7 @@ def test_any_start_bookmark_lookback_and_window_lose_and_duplicate_nothing(
         sandbox, start_date=start.isoformat(), workflow_lookback_days=lookback_days
     )
     streams = tuple(sorted(STREAM_TYPES))
-    state: dict[str, Any] = {"bookmarks": {}}
-    if bookmark is not None:
-        for stream in streams:
-            state["bookmarks"].update(
-                state_with(stream, replication_key(stream), bookmark.isoformat())["bookmarks"]
-            )
+    state = bookmarks_at(streams, replication_key, bookmark)
     with mock.patch.object(IngestJobsStream, "window_size", timedelta(days=window_days)):
         day = utc_today()
         result = run_sync(config, streams, state=state)
