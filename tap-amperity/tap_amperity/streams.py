@@ -11,9 +11,11 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
+from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
 from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.responses import json_object
 from tap_amperity.client import (
     PROFILE_API,
     UNSTABLE_API,
@@ -23,6 +25,7 @@ from tap_amperity.client import (
 )
 
 if TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
     from tap_amperity.tap import TapAmperity
@@ -40,8 +43,8 @@ WORKFLOW_ERROR = th.ObjectType(
     th.Property("attribution", th.StringType, description="customer or platform"),
     th.Property("data", ANY_JSON),
 )
-TASK_INSTANCE = th.ObjectType(
-    th.Property("id", th.StringType),
+TASK_INSTANCE_PROPERTIES = (
+    th.Property("id", th.StringType, required=True),
     th.Property("state", th.StringType),
     th.Property("tenant", th.StringType),
     th.Property("created_at", th.DateTimeType),
@@ -56,6 +59,7 @@ TASK_INSTANCE = th.ObjectType(
     th.Property("workflow_id", th.StringType),
     th.Property("error", WORKFLOW_ERROR),
 )
+TASK_INSTANCE = th.ObjectType(*TASK_INSTANCE_PROPERTIES)
 INGEST_FILE = th.ObjectType(
     th.Property("file_id", th.StringType),
     th.Property("name", th.StringType),
@@ -236,6 +240,41 @@ class WorkflowRunsStream(AmperityIncrementalStream):
         return timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
 
 
+class WorkflowTaskInstancesStream(AmperityStream):
+    """``GET /workflow/runs/{id}?view=verbose``, once per run ``workflow_runs`` reads: the
+    tasks the run started (only the single-run verbose view has them). Opt-in: one request
+    per run, at the Amperity API's 10 requests/s."""
+
+    name = "workflow_task_instances"
+    path = "/workflow/runs/{workflow_run_id}"
+    primary_keys = ("workflow_run_id", "id")
+    parent_stream_type = WorkflowRunsStream
+    state_partitioning_keys: ClassVar[list[str]] = []  # the parent's bookmark decides
+    selected_by_default = False
+    paged = False
+    schema = schema(
+        th.Property("workflow_run_id", th.StringType, required=True),
+        *TASK_INSTANCE_PROPERTIES,
+    )
+
+    @override
+    def query_filters(self, context: Context | None) -> dict[str, Any]:
+        return {"view": "verbose"}
+
+    @override
+    def check_body(self, response: requests.Response, body: Any) -> None:
+        """A 2xx body that is not one run is a glitch worth asking again."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            msg = f"{self.name}: the response to {self.request_label(response)} is not a run"
+            raise RetriableAPIError(msg, response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The run's ``task_instances`` (absent while it has started none)."""
+        tasks = json_object(response).get("task_instances") or []
+        return [task for task in tasks if isinstance(task, dict)]
+
+
 class IngestJobsStream(AmperityDateWindowStream):
     """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
 
@@ -413,6 +452,7 @@ STREAM_TYPES: tuple[type[AmperityStream], ...] = (
     CampaignsStream,
     SegmentsStream,
     WorkflowRunsStream,
+    WorkflowTaskInstancesStream,
     IngestJobsStream,
     ProfileIndexesStream,
     IndexProfilesStream,

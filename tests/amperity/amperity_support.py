@@ -24,6 +24,7 @@ DEFAULT_STREAMS = (
     "profile_indexes",
     "index_profiles",
 )
+OPT_IN_STREAMS = ("workflow_task_instances",)
 
 
 def data(today: date | None = None) -> AmperityData:
@@ -66,6 +67,12 @@ def expected_keys(stream: str, start: datetime | None = None) -> set[Any]:
         return {model.audit_event(i)["event_id"] for i in model.audit_event_range(start, None)}
     if stream == "workflow_runs":  # created or ended since start (two listings)
         return {model.workflow_run(i)["id"] for i in model.workflow_runs_active_since(start)}
+    if stream == "workflow_task_instances":  # the tasks of each run workflow_runs reads
+        return {
+            (model.workflow_run(i)["id"], task["id"])
+            for i in model.workflow_runs_active_since(start)
+            for task in model.workflow_task_instances(i)
+        }
     if stream == "ingest_jobs":
         return {model.ingest_job(i)["id"] for i in model.ingest_job_range(start, None)}
     if stream == "campaigns":
@@ -87,6 +94,8 @@ def keys_of(stream: str, records: list[dict[str, Any]]) -> list[Any]:
     """Primary keys of synced records, in the shape of :func:`expected_keys`."""
     if stream == "index_profiles":
         return [(r["index_id"], r["id"]) for r in records]
+    if stream == "workflow_task_instances":
+        return [(r["workflow_run_id"], r["id"]) for r in records]
     if stream == "audit_events":
         return [r["event_id"] for r in records]
     return [r["id"] for r in records]

@@ -92,6 +92,25 @@ def test_index_profiles_carry_their_index_and_discovered_attributes(
     ), "a full-table child keeps no state per index"
 
 
+def test_workflow_task_instances_are_the_tasks_of_each_run_read(sandbox: SandboxProcess) -> None:
+    result = run_sync(sandbox_config(sandbox), ("workflow_runs", "workflow_task_instances"))
+    assert result.error is None, result.error
+    assert result.records["workflow_task_instances"], "the runs of the last 10 days have tasks"
+    assert_complete(
+        "workflow_task_instances", result.records["workflow_task_instances"], days_ago(10)
+    )
+    model = data()
+    runs = {run["id"] for run in result.records["workflow_runs"]}
+    tasks = {
+        (run_id, task["id"]): {**task, "workflow_run_id": run_id}
+        for run_id in runs
+        for task in model.workflow_task_instances(model.workflow_run_number(run_id) or -1)
+    }
+    for record in result.records["workflow_task_instances"]:
+        assert record == tasks[(record["workflow_run_id"], record["id"])]
+    assert path_hits(sandbox, "/workflow/runs/{run_id}") == len(runs), "one request per run"
+
+
 def test_ingest_jobs_are_read_in_windows_of_at_most_seven_days(sandbox: SandboxProcess) -> None:
     config = sandbox_config(sandbox, start_date=days_ago(20).isoformat())
     result = run_sync(config, ["ingest_jobs"])

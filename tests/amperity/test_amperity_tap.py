@@ -16,7 +16,7 @@ import pytest
 import requests
 from singer_sdk.exceptions import ConfigValidationError
 
-from amperity.amperity_support import DEFAULT_STREAMS, data, sandbox_config
+from amperity.amperity_support import DEFAULT_STREAMS, OPT_IN_STREAMS, data, sandbox_config
 from api_sandbox.testing import SandboxProcess
 from tap_amperity.streams import ANY_JSON, attribute_type
 from tap_amperity.tap import TapAmperity
@@ -41,6 +41,7 @@ KEYS = {
     "campaigns": ["id"],
     "segments": ["id"],
     "workflow_runs": ["id"],
+    "workflow_task_instances": ["workflow_run_id", "id"],
     "ingest_jobs": ["id"],
     "profile_indexes": ["id"],
     "index_profiles": ["index_id", "id"],
@@ -55,12 +56,14 @@ def catalog(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_discovery_lists_every_stream_with_keys(sandbox: SandboxProcess) -> None:
     streams = catalog(sandbox_config(sandbox))
-    assert set(streams) == set(DEFAULT_STREAMS)
+    assert set(streams) == {*DEFAULT_STREAMS, *OPT_IN_STREAMS}
     for name, entry in streams.items():
         assert list(entry["key_properties"]) == KEYS[name]
         assert entry["schema"]["additionalProperties"] is True, "unknown fields are kept"
+        root = next(m["metadata"] for m in entry["metadata"] if not m["breadcrumb"])
+        assert root.get("selected-by-default", False) is (name in DEFAULT_STREAMS), name
     with_drafts = catalog(sandbox_config(sandbox, include_unstable=True))
-    assert set(with_drafts) == {*DEFAULT_STREAMS, "campaign_drafts"}
+    assert set(with_drafts) == {*DEFAULT_STREAMS, *OPT_IN_STREAMS, "campaign_drafts"}
 
 
 def test_discovery_shows_the_attribute_names_of_the_indexes(sandbox: SandboxProcess) -> None:

@@ -201,6 +201,9 @@ def _amperity() -> TapProfile:
             "TAP_AMPERITY_PAGE_SIZE": "2",
         },
         envelope=lambda records: {"data": records, "next_token": None},
+        hostile_bodies={
+            "workflow_task_instances": lambda records: {"id": "wf-1", "task_instances": records},
+        },
         hostile_config={"include_unstable": True},
     )
 

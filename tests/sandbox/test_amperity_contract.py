@@ -290,6 +290,35 @@ def test_an_ingest_jobs_window_of_exactly_7_days_is_accepted(
     assert "total" not in body  # REF:112 total only with with_total=true
 
 
+def test_a_single_workflow_run_has_its_task_instances_only_in_the_verbose_view(
+    sandbox: SandboxProcess, token: str
+) -> None:
+    # amperity.md 2.2: GET /workflow/runs/{id}, view overview (default: seven fields) or
+    # verbose (every field plus task_instances); an unknown view is a 400, an unknown run 404.
+    listing = get(sandbox, "/workflow/runs", api_headers(token), created_from=utc_day(3))
+    run = listing.json()["data"][0]
+    overview = get(sandbox, f"/workflow/runs/{run['id']}", api_headers(token))
+    assert overview.status_code == 200, overview.text
+    assert set(overview.json()) <= {
+        "created_at",
+        "ended_at",
+        "id",
+        "name",
+        "state",
+        "tenant",
+        "type",
+    }
+    assert overview.json()["id"] == run["id"]
+    verbose = get(sandbox, f"/workflow/runs/{run['id']}", api_headers(token), view="verbose")
+    body = verbose.json()
+    assert {k: v for k, v in body.items() if k != "task_instances"} == run
+    assert body["task_instances"], "every run has started a task"
+    assert {task["workflow_id"] for task in body["task_instances"]} == {run["id"]}
+    bad_view = get(sandbox, f"/workflow/runs/{run['id']}", api_headers(token), view="full")
+    assert_error(bad_view, 400)
+    assert_error(get(sandbox, "/workflow/runs/wf-20200101-1-x", api_headers(token)), 404)
+
+
 def test_an_ingest_jobs_request_without_created_to_is_a_400(
     sandbox: SandboxProcess, token: str
 ) -> None:

@@ -21,6 +21,9 @@ What it enforces, as documented by Amperity:
   (inclusive/exclusive), ``state`` and ``type``, each applied only when sent. A run that
   ends after the history's end (today's midnight) is ``started``, without ``ended_at``: it
   ends, with its final state, on a later day of the sandbox's clock.
+- ``GET /api/workflow/runs/{id}``: ``view=overview`` (default: id, name, state, tenant, type,
+  created_at, ended_at) or ``view=verbose`` (every field plus ``task_instances``); 404 for
+  an unknown run.
 - ``/campaign-drafts`` answers with ``Deprecation`` and ``Sunset`` headers.
 - Errors: ``{status, message, request_id}`` (+ ``trace_id`` on the Profile API); 429 above
   10 requests/second without ``Retry-After`` (the server core applies the limit).
@@ -57,6 +60,8 @@ UNSTABLE = "unstable"
 PROFILE_API_VERSION = "2025-07-31"
 MAX_LIMIT = 1000
 MAX_INGEST_WINDOW = timedelta(days=7)
+WORKFLOW_VIEWS = ("overview", "verbose")
+WORKFLOW_OVERVIEW = frozenset({"created_at", "ended_at", "id", "name", "state", "tenant", "type"})
 PAGING_PARAMS = frozenset({"limit", "next_token", "with_total", "api_version"})
 DEPRECATION_HEADERS = {
     "Deprecation": "Mon, 01 Jun 2026 00:00:00 GMT",
@@ -181,6 +186,7 @@ class AmperityAPI(VendorAPI):
         for path, listing in listings.items():
             app.router.add_get(path, self._listing_handler(path, listing))
         app.router.add_get("/api/ingest/jobs", self._guarded(self.ingest_jobs))
+        app.router.add_get("/api/workflow/runs/{run_id}", self._guarded(self.get_workflow_run))
         app.router.add_get("/api/indexes/{index_id}", self._guarded(self.get_index))
         app.router.add_route("*", "/{tail:.*}", self.not_found)
 
@@ -376,6 +382,22 @@ class AmperityAPI(VendorAPI):
         if _flag("with_total", params.get("with_total")):
             body["total"] = len(indexes)
         return json_response(body)
+
+    async def get_workflow_run(self, request: web.Request) -> web.Response:
+        """``GET /api/workflow/runs/{id}``: ``view=overview`` (the default) or ``verbose``
+        (every field, with the run's ``task_instances``)."""
+        self._check_headers(request, frozenset({API_VERSION, UNSTABLE}))
+        view = request.query.get("view", "overview")
+        if view not in WORKFLOW_VIEWS:
+            raise ApiError(400, f"view must be one of {', '.join(WORKFLOW_VIEWS)}")
+        run_id = request.match_info["run_id"]
+        index = self.data.workflow_run_number(run_id)
+        if index is None:
+            raise ApiError(404, f"Workflow run {run_id} not found")
+        run = self.data.workflow_run(index)
+        if view == "overview":
+            return json_response({k: v for k, v in run.items() if k in WORKFLOW_OVERVIEW})
+        return json_response({**run, "task_instances": self.data.workflow_task_instances(index)})
 
     async def get_index(self, request: web.Request) -> web.Response:
         """``GET /api/indexes/{id}``."""

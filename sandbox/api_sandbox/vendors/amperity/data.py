@@ -46,6 +46,8 @@ WORKFLOW_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 so one that is still running today has ended, with its final state, on a later day."""
 LONG_RUN_SHARE = 0.05
 """Share of runs that last one to five days (longer than the tap's default lookback)."""
+TASK_EXECUTION_TYPES = ("spark-sql", "prodigal", "databricks", "identity", "task-identity")
+TASK_DEFINITION_TYPES = ("query", "bridge-sync", "stitch", "campaign-send", "database-refresh")
 INGEST_STATES = ("succeeded", "succeeded", "succeeded", "failed", "skipped", "canceled")
 SEGMENT_STATUSES = ("active", "active", "inactive", "draft")
 TABLE_NAMES = ("Customers", "Orders", "Order_Items", "Loyalty", "Web_Events", "Returns")
@@ -306,6 +308,58 @@ class AmperityData:
             del record["ended_at"]
             record.pop("error", None)
         return record
+
+    def workflow_run_number(self, run_id: str) -> int | None:
+        """The index of the run with id ``run_id`` in the history (its id names its day)."""
+        try:
+            day = datetime.strptime(run_id.split("-")[1], "%Y%m%d").replace(tzinfo=UTC)
+        except (IndexError, ValueError):
+            return None
+        for index in self.workflow_run_range(day, day + timedelta(days=1)):
+            if self.workflow_run_final(index)["id"] == run_id:
+                return index
+        return None
+
+    def workflow_task_instances(self, index: int) -> list[Record]:
+        """The tasks run ``index`` has started by the end of the history, one after another
+        over the run's duration; a task not ended by then is ``started``, without
+        ``ended_at``. A failed run's last task carries its error."""
+        run = self.workflow_run_final(index)
+        rng = rng_for(self.seed, "workflow-tasks", index)
+        created = datetime.fromisoformat(run["created_at"])
+        count = rng.randrange(1, 6)
+        step = (datetime.fromisoformat(run["ended_at"]) - created) / count
+        tasks: list[Record] = []
+        for number in range(count):
+            started = created + step * number
+            ended = started + step
+            task: Record = {
+                "id": f"wft-{token_chars(rng, 10)}",
+                "state": "succeeded",
+                "tenant": TENANT,
+                "created_at": iso_z(started),
+                "ended_at": iso_z(ended),
+                "state_changed_at": iso_z(ended),
+                "execution_type": pick(rng, TASK_EXECUTION_TYPES),
+                "label": phrase(rng, 2),
+                "run_id": f"wftr-{token_chars(rng, 10)}",
+                "task_definition_id": f"wftd-{token_chars(rng, 8)}",
+                "task_definition_type": pick(rng, TASK_DEFINITION_TYPES),
+                "timeout_ms": rng.randrange(1, 12) * 600_000,
+                "workflow_id": run["id"],
+            }
+            if started >= self.workflow_timeline.end:
+                break  # not started yet
+            if ended >= self.workflow_timeline.end:
+                task["state"] = RUNNING_STATE
+                task["state_changed_at"] = task["created_at"]
+                del task["ended_at"]
+            elif number == count - 1:
+                task["state"] = run["state"]
+                if "error" in run:
+                    task["error"] = run["error"]
+            tasks.append(task)
+        return tasks
 
     def workflow_run_range(self, start: datetime | None, end: datetime | None) -> range:
         """Indexes of workflow runs with ``start <= created_at < end`` in the history."""
