@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
 LOG = ROOT / "output" / "demo.log"
 TAP_SCHEMAS = ("tap_amilia", "tap_amperity", "tap_agyletime")
+PROGRESS_INTERVAL_S = 5
+TAP_LINE = re.compile(r"(tap-[a-z]+) (progress|time): (.*?)(?=\s+cmd_type=|\s*$)")
+"""A tap's progress line or its closing time split, inside Meltano's log line."""
 
 
 def sandbox_env(sandbox: SandboxProcess) -> dict[str, str]:
@@ -31,6 +35,43 @@ def sandbox_env(sandbox: SandboxProcess) -> dict[str, str]:
         "TAP_AGYLETIME_TENANT_URL": f"{sandbox.url('agyletime')}/tenant/api",
         "TAP_AGYLETIME_REGIONAL_URL": f"{sandbox.url('agyletime')}/regional",
     }
+
+
+def progress_env() -> dict[str, str]:
+    """Every tap logs its progress every :data:`PROGRESS_INTERVAL_S` seconds."""
+    return {
+        f"{schema.upper()}_PROGRESS_INTERVAL_SECONDS": str(PROGRESS_INTERVAL_S)
+        for schema in TAP_SCHEMAS
+    }
+
+
+def run_logged(command: list[str], env: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """Run ``command`` with its output in :data:`LOG`, echoing each tap's progress lines;
+    returns the exit code and each tap's closing time split."""
+    splits: dict[str, str] = {}
+    with (
+        LOG.open("w", encoding="utf-8") as log,
+        subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            match = TAP_LINE.search(line)
+            if match is None:
+                continue
+            tap, kind, text = match.groups()
+            if kind == "time":
+                splits[tap] = text
+            else:
+                print(f"  {tap}: {text}", flush=True)
+        return process.wait(), splits
 
 
 def table_counts(path: Path) -> dict[str, list[tuple[str, int]]]:
@@ -68,27 +109,22 @@ def main() -> int:
             "demo: meltano --environment=sandbox run demo (tap-amilia, tap-amperity, tap-agyletime"
             f" -> target-duckdb) against {sandbox.base_url}; log: {LOG}"
         )
-        with LOG.open("w", encoding="utf-8") as log:
-            result = subprocess.run(
-                [str(ROOT / ".venv" / "bin" / "meltano"), "--environment=sandbox", "run", "demo"],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=False,
-                env={**os.environ, **sandbox_env(sandbox)},
-            )
+        returncode, splits = run_logged(
+            [str(ROOT / ".venv" / "bin" / "meltano"), "--environment=sandbox", "run", "demo"],
+            env={**os.environ, **sandbox_env(sandbox), **progress_env()},
+        )
         stats = sandbox.stats()
     finally:
         sandbox.stop()
     elapsed = time.monotonic() - started
-    if result.returncode != 0:
+    if returncode != 0:
         tail = LOG.read_text(encoding="utf-8").splitlines()[-25:]
         print("\n".join(tail), file=sys.stderr)
         print(
-            f"demo: meltano run failed (exit {result.returncode}); full log in {LOG}",
+            f"demo: meltano run failed (exit {returncode}); full log in {LOG}",
             file=sys.stderr,
         )
-        return result.returncode
+        return returncode
     counts = table_counts(WAREHOUSE)
     print(f"\nLoaded into {WAREHOUSE.relative_to(ROOT)} in {elapsed:.1f}s:")
     for schema in TAP_SCHEMAS:
@@ -102,6 +138,9 @@ def main() -> int:
         )
         for table, rows in tables:
             print(f"    {table:<28} {rows:>8}")
+        tap = schema.replace("_", "-")
+        if tap in splits:
+            print(f"    time: {splits[tap]}")
     print(
         "\nQuery it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('output/warehouse.duckdb')"
         ".sql('show all tables'))\""

@@ -44,7 +44,10 @@ LOGOS = Path("static") / "assets" / "logos" / "extractors"
 
 # Words a setting label spells in capitals; labels are otherwise the name in sentence case.
 ACRONYMS = {"id": "ID", "api": "API", "url": "URL"}
-LABELS = {"request_timeout": "Request timeout (s)"}
+LABELS = {
+    "request_timeout": "Request timeout (s)",
+    "progress_interval_seconds": "Progress interval (s)",
+}
 # Settings the SDK adds from the capabilities: no stream_maps.* or __else__ sub-settings.
 OPAQUE_OBJECTS = ("stream_maps", "stream_map_config")
 # Labels of the SDK's own options (a tap's own are in its HubFacts).

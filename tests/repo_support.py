@@ -72,6 +72,8 @@ def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
             prefetcher = getattr(tap, "prefetcher", None)
             if prefetcher is not None:
                 prefetcher.discard()
+            if isinstance(tap, RestTap):
+                tap.stop_progress()  # as the CLI does when the sync ends
         if result.error is None and isinstance(tap, RestTap) and tap.unavailable_streams():
             result.error = UnavailableStreamError(tap.unavailable_streams()[0])
     buffer.flush()

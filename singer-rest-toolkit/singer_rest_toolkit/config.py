@@ -19,7 +19,13 @@ EXPECTED_TYPE = re.compile(r"is not of type (.+?) in config\[")
 ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
-REQUEST_MINIMUMS = {"max_requests_per_second": 1, "request_timeout": 1, "max_retries": 1}
+REQUEST_MINIMUMS = {
+    "max_requests_per_second": 1,
+    "request_timeout": 1,
+    "max_retries": 1,
+    "progress_interval_seconds": 1,
+}
+DEFAULT_PROGRESS_INTERVAL_S = 30
 
 
 def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property[Any]]:
@@ -52,6 +58,15 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
                 "A stream whose endpoint answers 403/404 to its first request (not available "
                 "to this account) is skipped: the others are synced, then the run fails naming "
                 "it. false: stop at once"
+            ),
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType,
+            default=DEFAULT_PROGRESS_INTERVAL_S,
+            description=(
+                "Seconds between progress lines in the log (records, requests, elapsed); the "
+                "last line splits the sync's time into rate limit, API and work"
             ),
         ),
     ]

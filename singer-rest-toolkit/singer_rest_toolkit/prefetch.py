@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -78,13 +79,21 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
 class Listing:
     """One child listing: a worker queues its pages, the main thread reads them in order."""
 
-    def __init__(self, buffer_pages: int, *, children_queued: bool, stuck: StuckWorkers) -> None:
+    def __init__(
+        self,
+        buffer_pages: int,
+        *,
+        children_queued: bool,
+        stuck: StuckWorkers,
+        waited: Callable[[float], object],
+    ) -> None:
         self.children_queued = children_queued
         """True when the worker also queues the child listings of these records."""
         self.future: Future[None] | None = None
         self.started = threading.Event()
         """Set when a worker begins the fetch."""
         self._stuck = stuck
+        self._waited = waited
         self._pages: queue.Queue[object] = queue.Queue(maxsize=buffer_pages)
         self._cancelled = threading.Event()
 
@@ -139,7 +148,9 @@ class Listing:
     def records(self) -> Iterator[Record]:
         """Main thread: the listing's records in order, then its error if it failed."""
         while True:
+            started = time.monotonic()
             item = self._pages.get()
+            self._waited(time.monotonic() - started)
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
@@ -173,13 +184,22 @@ class StuckWorkers:
 class Prefetcher:
     """A bounded worker pool and the listings it fetches ahead, by stream and context."""
 
-    def __init__(self, *, workers: int, page_size: int, name: str) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        page_size: int,
+        name: str,
+        waited: Callable[[float], object] = lambda _: None,
+    ) -> None:
         self.ahead = 2 * workers
         """Parent records read ahead of the one emitted: a free worker always finds work."""
         self._workers = workers
         self._page_size = max(1, page_size)
         self._buffer_pages = max(2, BUFFERED_RECORDS // self._page_size)
         self._name = name
+        self._waited = waited
+        """Told the seconds the main thread waited for a worker (progress.py)."""
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending: dict[Key, deque[Listing]] = {}
@@ -204,12 +224,16 @@ class Prefetcher:
             return None
         # Wait for a worker to start it, unless every worker is stuck on a full queue of a
         # listing read later: then no worker may ever start it, and it is fetched here.
-        while not listing.started.wait(_PUT_POLL_S / 10):
-            stuck = self._stuck.count >= self._workers
-            if listing.cancelled or (stuck and listing.future and listing.future.cancel()):
-                listing.cancel()
-                return None
-        return listing
+        started = time.monotonic()
+        try:
+            while not listing.started.wait(_PUT_POLL_S / 10):
+                stuck = self._stuck.count >= self._workers
+                if listing.cancelled or (stuck and listing.future and listing.future.cancel()):
+                    listing.cancel()
+                    return None
+            return listing
+        finally:
+            self._waited(time.monotonic() - started)
 
     def read_ahead(
         self, records: Iterable[Record], submit: Callable[[list[Record]], object]
@@ -260,7 +284,10 @@ class Prefetcher:
         if key is None or self._fetching_cancelled():
             return False  # a worker of a dropped listing queues nothing more
         listing = Listing(
-            self._buffer_pages, children_queued=stream.has_children_to_sync(), stuck=self._stuck
+            self._buffer_pages,
+            children_queued=stream.has_children_to_sync(),
+            stuck=self._stuck,
+            waited=self._waited,
         )
         with self._lock:
             if self._pool is None:

@@ -20,6 +20,7 @@ from typing_extensions import override
 from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import utc_now
+from singer_rest_toolkit.progress import API, RATE_LIMIT
 from singer_rest_toolkit.responses import body_excerpt, json_body
 from singer_rest_toolkit.sdk_internals import FastRecordMessages
 
@@ -135,8 +136,10 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             if tap.prefetcher is not None:
                 tap.prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
             self.authenticator.ensure_token()
-            tap.pacer.wait()
-            return func(request, context)
+            with tap.progress.waiting(RATE_LIMIT):
+                tap.pacer.wait()
+            with tap.progress.waiting(API):
+                return func(request, context)
 
         decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]
         decorated = super().request_decorator(paced)
@@ -288,9 +291,11 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         answered 403/404 to the first request), which is reported when the sync ends."""
         if self.unavailable is not None:
             return
+        progress = self.rest_tap.progress
         try:
             for record in self.listing_records(context):
                 self._delivered = True
+                progress.records += 1
                 yield record
         except UnavailableStreamError as exc:
             if self._delivered:  # the endpoint answered before: not an unavailable stream

@@ -19,6 +19,7 @@ from typing_extensions import override
 from singer_rest_toolkit.auth import RenewingAuthenticator
 from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.config import (
+    DEFAULT_PROGRESS_INTERVAL_S,
     REQUEST_MINIMUMS,
     check_minimums,
     check_start_date,
@@ -26,6 +27,7 @@ from singer_rest_toolkit.config import (
 )
 from singer_rest_toolkit.pacing import Pacer
 from singer_rest_toolkit.prefetch import Prefetcher
+from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
 from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.writer import BufferedWriter
@@ -85,7 +87,11 @@ class RestTap(SecretSafeValidation, abc.ABC):
                     cls.fail(line, exc)
                 kwargs[option] = io.StringIO(text)
         try:
-            super().invoke(**kwargs)
+            try:
+                super().invoke(**kwargs)
+            finally:
+                for tap in list(cls._instances):
+                    tap.stop_progress()
         except (FatalAPIError, RetriableAPIError, BadBookmarkError) as exc:
             cls.fail(str(exc), exc)
         except requests.RequestException as exc:
@@ -127,6 +133,20 @@ class RestTap(SecretSafeValidation, abc.ABC):
         check_start_date(self.config)
 
     # --- the sync ---------------------------------------------------------------------------
+    @cached_property
+    def progress(self) -> SyncProgress:
+        """The sync's counters (records, requests, time spent waiting), logged every
+        ``progress_interval_seconds`` from the first request on."""
+        interval = self.config.get("progress_interval_seconds") or DEFAULT_PROGRESS_INTERVAL_S
+        progress = SyncProgress(self.name, self.logger, float(interval))
+        progress.start()
+        return progress
+
+    def stop_progress(self) -> None:
+        """End the progress lines with where the time went."""
+        if "progress" in self.__dict__:
+            self.progress.stop()
+
     def unavailable_streams(self) -> list[str]:
         """The error line of each stream skipped as unavailable to this account."""
         return [
@@ -149,7 +169,12 @@ class RestTap(SecretSafeValidation, abc.ABC):
         if int(workers) <= 1:
             return None
         page_size = self.config.get("page_size") or self.default_page_size
-        return Prefetcher(workers=int(workers), page_size=int(page_size), name=f"{self.name}-fetch")
+        return Prefetcher(
+            workers=int(workers),
+            page_size=int(page_size),
+            name=f"{self.name}-fetch",
+            waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
+        )
 
     @cached_property
     def _sessions(self) -> threading.local:

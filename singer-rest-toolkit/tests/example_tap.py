@@ -101,6 +101,7 @@ class ExampleTap(RestTap):
         th.Property("max_parallel_requests", th.IntegerType),
         th.Property("max_requests_per_second", th.IntegerType),
         th.Property("max_retries", th.IntegerType),
+        th.Property("progress_interval_seconds", th.IntegerType),
     ).to_dict()
 
     @cached_property

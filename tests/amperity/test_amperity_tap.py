@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -205,3 +206,34 @@ def test_deprecation_is_logged_once_per_endpoint_not_per_index(
     warnings = [r for r in caplog.records if "is deprecated (Deprecation:" in r.getMessage()]
     assert len(warnings) == 1
     assert "/indexes/{index_id}/profiles" in warnings[0].getMessage()
+
+
+def test_the_cli_logs_progress_and_where_the_time_went(sandbox: SandboxProcess) -> None:
+    from resilience.tap_runner import discovered_catalog, run_tap
+
+    streams = {"audit_events", "campaigns", "segments"}
+    config = sandbox_config(sandbox, progress_interval_seconds=1, max_requests_per_second=10)
+    discovered_catalog("tap-amperity", json.dumps(config, sort_keys=True))
+    sandbox.reset()  # count the sync's requests only, not discovery's
+    sandbox.configure(latency_ms=400)
+    try:
+        run = run_tap("tap-amperity", config, streams)
+    finally:
+        sandbox.configure(latency_ms=0)
+    assert run.returncode == 0, run.last_error_line
+    progress = re.findall(r"tap-amperity progress: ([\d,]+) records, ([\d,]+) requests", run.stderr)
+    assert len(progress) >= 2, "a line every second of a sync of several seconds"
+    summary = re.search(
+        r"tap-amperity time: ([\d.]+) s in all: ([\d.]+) s waiting for the rate limit, "
+        r"([\d.]+) s waiting for the API, ([\d.]+) s working \(([\d,]+) records, ([\d,]+) requests",
+        run.stderr,
+    )
+    assert summary is not None, run.stderr[-2000:]
+    total, pace, api, work = (float(summary.group(n)) for n in range(1, 5))
+    assert pace + api + work == pytest.approx(total, abs=0.2)
+    assert int(summary.group(5).replace(",", "")) == sum(len(r) for r in run.records.values())
+    stats = sandbox.stats()["amperity"]
+    tokens = sum(n for path, n in stats["paths"].items() if path.endswith("/oauth2/token"))
+    requests_made = int(summary.group(6).replace(",", ""))
+    assert requests_made == stats["requests"] - tokens
+    assert api >= requests_made * 0.4 * 0.9, "every response came 400 ms late"

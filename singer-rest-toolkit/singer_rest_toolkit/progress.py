@@ -1,0 +1,124 @@
+"""A sync's progress in the log: records, requests and elapsed time every few seconds, then
+where the time went (waiting for the rate limit, waiting for the API, working)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
+
+RATE_LIMIT = "rate limit"
+API = "API"
+FETCH_AHEAD = "fetch ahead"
+"""The main thread waiting for a listing a worker fetches (workers wait for the other two)."""
+
+
+class SyncProgress:
+    """Counters every thread of one sync adds to, and the thread that logs them.
+
+    The split is of the main thread's time, the one that writes the records: the time it
+    waits for a fetch-ahead worker is shared between the rate limit and the API as the
+    workers' own waits are.
+    """
+
+    def __init__(self, tap_name: str, logger: logging.Logger, interval_s: float) -> None:
+        self.tap_name = tap_name
+        self.logger = logger
+        self.interval_s = interval_s
+        self.records = 0
+        """Records read (added by the main thread only)."""
+        self.requests = 0
+        self._waits: dict[tuple[str, bool], float] = {}
+        """Seconds waited, by (what for, on the main thread)."""
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+
+    @contextmanager
+    def waiting(self, kind: str) -> Iterator[None]:
+        """Count the time the calling thread spends inside the block as waiting for ``kind``
+        (a request sent inside it when ``kind`` is the API)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.waited(kind, time.monotonic() - started)
+
+    def waited(self, kind: str, seconds: float) -> None:
+        """Add ``seconds`` of waiting for ``kind`` by the calling thread."""
+        on_main = threading.current_thread() is threading.main_thread()
+        with self._lock:
+            self._waits[kind, on_main] = self._waits.get((kind, on_main), 0.0) + seconds
+            if kind == API:
+                self.requests += 1
+
+    def elapsed(self) -> float:
+        """Seconds since the sync started."""
+        return time.monotonic() - self._started
+
+    def split(self) -> tuple[float, float, float]:
+        """The main thread's seconds waiting for the rate limit, for the API, and working."""
+        with self._lock:
+            waits = dict(self._waits)
+        workers_pace = waits.get((RATE_LIMIT, False), 0.0)
+        workers_api = waits.get((API, False), 0.0)
+        pace_share = workers_pace / (workers_pace + workers_api) if workers_pace else 0.0
+        ahead = waits.get((FETCH_AHEAD, True), 0.0)
+        pace = waits.get((RATE_LIMIT, True), 0.0) + ahead * pace_share
+        api = waits.get((API, True), 0.0) + ahead * (1 - pace_share)
+        return pace, api, max(self.elapsed() - pace - api, 0.0)
+
+    def log_progress(self) -> None:
+        """One line: records, requests and elapsed time so far."""
+        self.logger.info(
+            "%s progress: %s records, %s requests, %.0f s elapsed",
+            self.tap_name,
+            f"{self.records:,}",
+            f"{self.requests:,}",
+            self.elapsed(),
+        )
+
+    def log_summary(self) -> None:
+        """One line: where the sync's time went."""
+        pace, api, work = self.split()
+        self.logger.info(
+            "%s time: %.1f s in all: %.1f s waiting for the rate limit, %.1f s waiting for the "
+            "API, %.1f s working (%s records, %s requests)",
+            self.tap_name,
+            self.elapsed(),
+            pace,
+            api,
+            work,
+            f"{self.records:,}",
+            f"{self.requests:,}",
+        )
+
+    def start(self) -> None:
+        """Log progress every :attr:`interval_s` from a thread of its own, until :meth:`stop`
+        (or until this object is dropped: the thread holds it only weakly)."""
+        stop, interval, this = self._stop, self.interval_s, weakref.ref(self)
+
+        def report() -> None:
+            while not stop.wait(interval):
+                progress = this()
+                if progress is None:
+                    return
+                progress.log_progress()
+                del progress
+
+        weakref.finalize(self, stop.set)
+        threading.Thread(target=report, name=f"{self.tap_name}-progress", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the progress lines and log where the time went (if anything was fetched)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self.requests or self.records:
+            self.log_summary()
