@@ -62,10 +62,9 @@ test: lint typecheck pytest test-lowest  ## everything CI runs
 test-dates: install  ## the date-sensitive tests at fixed instants (or at NOW=ISO-INSTANT; TZ honoured)
 	$(BIN)/python scripts/test_dates.py $(if $(NOW),--now $(NOW)) -- $(PYTEST_ARGS)
 
-# The packages published to PyPI. Not the sandbox, nor target-postgres-typed: Meltano installs
-# that one from its directory beside its one dependency, meltanolabs-target-postgres, pinned to
-# 0.8.x (so its lowest and highest are the same), and tests/e2e/test_postgres_warehouse.py
-# runs it.
+# The packages published to PyPI. Not the sandbox, nor target-postgres-typed: that is a variant
+# of one loader release (it subclasses meltanolabs-target-postgres 0.8.x), not a library; Meltano
+# installs it from its directory and tests/e2e/test_postgres_warehouse.py runs it as installed.
 PACKAGES := singer-rest-toolkit tap-amilia tap-amperity tap-agyletime
 RESOLUTIONS ?= lowest-direct highest
 
