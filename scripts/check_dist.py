@@ -2,7 +2,8 @@
 
 Each holds the repository's LICENSE (byte for byte), its metadata names the Apache-2.0
 license, an author and the repository's URLs, and its version is the package's
-``__version__``; each sdist also holds the README and CHANGELOG. The sandbox is never built.
+``__version__``; each sdist also holds the README and CHANGELOG. The sandbox and
+target-postgres-typed (installed by Meltano from its directory) are never built.
 `make dist` runs this after `twine check --strict`; tests/release/test_packages.py runs it
 on a build of its own.
 

@@ -41,8 +41,11 @@ HOW_TO_ENABLE = (
     f"PGPASSWORD or {URL_VARIABLE}=postgresql://user:password@host:port/db"
 )
 DATABASE_TIMEZONE = "America/St_Johns"
-"""Each test database's default TimeZone (UTC-03:30 / -02:30): not UTC, so a loader session
-that kept the server's zone would store local wall times, not UTC."""
+"""Each test database's default TimeZone (UTC-03:30 / -02:30), that of the tests' own
+connections: not UTC."""
+LOADER_TIMEZONE = "Pacific/Chatham"
+"""The TimeZone of the runs' sessions (PGTZ; UTC+13:45 / +12:45): neither UTC nor the
+database's, so an instant converted at either zone would show."""
 SYSTEM_DB_URI = "postgresql+psycopg://"
 """Meltano's system database: a URL without host or credentials, so libpq reads PG*."""
 
@@ -142,13 +145,15 @@ class Warehouse:
 
 def warehouse_env(tmp_path: Path, warehouse: Warehouse) -> dict[str, str]:
     """Meltano settings of the warehouse setup: target-postgres and Meltano's system database
-    (runs and state) on ``warehouse``, through the PG* variables only."""
+    (runs and state) on ``warehouse``, through the PG* variables only, in sessions whose
+    TimeZone is :data:`LOADER_TIMEZONE`."""
     env = isolated_env(tmp_path)
-    for variable in (*PG_VARIABLES, "PGTZ", "TARGET_POSTGRES_SQLALCHEMY_URL"):
+    for variable in (*PG_VARIABLES, "PGOPTIONS", "TARGET_POSTGRES_SQLALCHEMY_URL"):
         env.pop(variable, None)
     return {
         **env,
         **warehouse.server.libpq_env(warehouse.name),
+        "PGTZ": LOADER_TIMEZONE,
         "MELTANO_DATABASE_URI": SYSTEM_DB_URI,
         "MELTANO_STATE_BACKEND_URI": "systemdb",
     }
@@ -159,18 +164,20 @@ ISO_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def stored_instant(value: str) -> datetime:
-    """What a `timestamp` (without time zone) column of the loader keeps of an ISO-8601
-    instant: UTC wall time, fraction cut (not rounded) to microseconds, offset dropped."""
+    """The instant a `timestamp with time zone` column should hold for an ISO-8601 date-time
+    of the API, in UTC: its offset applied, its fraction cut (not rounded) to the microseconds
+    PostgreSQL keeps; a value without an offset is read as UTC (the loader's rule)."""
     moment = datetime.fromisoformat(ISO_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
     if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def normalise(value: Any) -> Any:
-    """Key values as comparable Python values: instants as stored, numbers and dates as text."""
+    """Key values as comparable Python values: instants in UTC, numbers and dates as text."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+        assert value.tzinfo is not None, f"{value}: a date-time column without time zone"
+        return value.astimezone(UTC)
     if isinstance(value, str) and "T" in value:
         try:
             return stored_instant(value)
@@ -189,31 +196,47 @@ def non_null_types(schema: Mapping[str, Any]) -> set[str]:
     return {t for t in ([types] if isinstance(types, str) else types) if t != "null"}
 
 
-ARRAY_ITEM_TYPES = {"object": "_jsonb", "string": "_text", "integer": "_int8", "number": "_numeric"}
-
-
-def loaded_type(schema: Mapping[str, Any]) -> str | None:
-    """The column type (udt_name) the loader gives a JSON-schema property, or None when the
-    property is a union this table does not predict."""
+def json_kind(schema: Mapping[str, Any]) -> str | None:
+    """``date-time``, ``date`` or the one non-null JSON type of a property; None for a union."""
     types = non_null_types(schema)
     if len(types) != 1:
         return None
     kind = types.pop()
-    if kind == "array":
-        items = non_null_types(schema.get("items", {}))
-        return ARRAY_ITEM_TYPES.get(items.pop()) if len(items) == 1 else None
-    if kind == "string":
-        return {"date-time": "timestamp", "date": "date"}.get(schema.get("format", ""), "text")
-    return {"object": "jsonb", "integer": "int8", "number": "numeric", "boolean": "bool"}[kind]
+    if kind == "string" and schema.get("format") in ("date-time", "date"):
+        return str(schema["format"])
+    return kind
+
+
+WAREHOUSE_TYPES = {
+    "date-time": "timestamptz",  # the instant, whatever the offset sent or the session's zone
+    "date": "date",
+    "string": "text",
+    "object": "jsonb",  # nested values whole, as sent
+    "array": "jsonb",  # likewise: not a typed PostgreSQL array
+    "integer": "int8",  # ids up to 2**63 - 1
+    "number": "numeric",  # exact decimals, not float8
+    "boolean": "bool",
+}
+"""The column type (udt_name) the warehouse needs for each JSON type (issue 16)."""
+
+
+def wanted_type(schema: Mapping[str, Any]) -> str | None:
+    """The column type a property needs, or None for a union (not predicted here)."""
+    kind = json_kind(schema)
+    return None if kind is None else WAREHOUSE_TYPES[kind]
 
 
 def loaded_value(value: Any, schema: Mapping[str, Any]) -> Any:
-    """What the loader should store for a sandbox value of a date-time or number property."""
+    """What a column should hold for a sandbox value of the property: the instant (UTC) of a
+    date-time, the exact decimal of a number, the JSON value of an object or array."""
     if value is None:
         return None
-    if schema.get("format") == "date-time":
+    kind = json_kind(schema)
+    if kind == "date-time":
         return stored_instant(value)
-    return Decimal(str(value))
+    if kind == "number":
+        return Decimal(str(value))
+    return json.loads(json.dumps(value))
 
 
 Records = Callable[[], list[dict[str, Any]]]

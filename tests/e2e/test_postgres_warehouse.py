@@ -2,11 +2,13 @@
 system database and state on the same server (``state_backend.uri: systemdb``).
 
 Each test gets a fresh database (created, then dropped) and its own sandbox. Keys and values
-expected come from the sandbox's data model. What the loader makes of the taps' JSON schemas
-is asserted as it is (see README, "Loading into PostgreSQL"): ``date-time`` becomes
-``timestamp`` (without time zone) holding the UTC instant cut to microseconds, objects
-``jsonb``, arrays typed PostgreSQL arrays (``jsonb[]``, ``text[]``, ``bigint[]``), integers
-``bigint``, numbers ``numeric``.
+expected come from the sandbox's data model, column types from the taps' JSON schemas (issue
+16; see README, "Loading into PostgreSQL"): ``date-time`` is ``timestamp with time zone``
+holding the sandbox's instant (offset applied; cut to the microsecond, as PostgreSQL keeps no
+7th digit), objects and arrays ``jsonb`` holding the sandbox's values, integers ``bigint``,
+numbers ``numeric`` holding the sandbox's decimals exactly. The runs' sessions and the
+database are in two different time zones, neither UTC, so no conversion at a session's zone
+goes unseen.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,17 @@ from e2e.meltano_support import (
     tap_env,
 )
 from e2e.postgres_support import (
+    DATABASE_TIMEZONE,
     HOW_TO_ENABLE,
+    LOADER_TIMEZONE,
     Records,
     Server,
     Warehouse,
+    json_kind,
     key_set,
-    loaded_type,
     loaded_value,
+    stored_instant,
+    wanted_type,
     warehouse_env,
 )
 from e2e.test_meltano_run import (
@@ -84,7 +90,8 @@ class TapCase:
     extra: tuple[str, str]
     """(route regex, stream) whose records the sandbox gives an undeclared field."""
     values: dict[str, Records] = field(default_factory=dict)
-    """Streams whose date-time and number values are compared with the sandbox's records."""
+    """Streams whose date-time, number, object and array values are compared with the
+    sandbox's records."""
 
 
 def tap_case(tap: str) -> TapCase:
@@ -104,6 +111,8 @@ def tap_case(tap: str) -> TapCase:
                 "programs": lambda: amilia.expected_records("programs"),
                 "activities": lambda: amilia.expected_records("activities"),
                 "registrations": lambda: amilia.expected_records("registrations"),
+                "access_scans": lambda: amilia.expected_records("access_scans"),  # no offset
+                "accounts": lambda: amilia.expected_records("accounts"),
             },
         )
     if tap == "tap-amperity":
@@ -123,6 +132,10 @@ def tap_case(tap: str) -> TapCase:
             values={
                 "audit_events": lambda: [
                     model.audit_event(i) for i in model.audit_event_range(start, None)
+                ],
+                "ingest_jobs": lambda: [
+                    with_started_at(model.ingest_job(i))
+                    for i in model.ingest_job_range(start, None)
                 ],
             },
         )
@@ -144,6 +157,11 @@ def tap_case(tap: str) -> TapCase:
             "business_roles": lambda: list(agyletime.DATA.business_roles()),
         },
     )
+
+
+def with_started_at(job: dict[str, Any]) -> dict[str, Any]:
+    """A sandbox ingest job with the ``started_at`` tap-amperity adds: its tables' earliest."""
+    return {**job, "started_at": min((t["started_at"] for t in job["tables"]), key=stored_instant)}
 
 
 @pytest.fixture
@@ -183,37 +201,44 @@ def assert_exactly_the_sandbox_keys(
 def assert_column_types(
     warehouse: Warehouse, schema: str, schemas: dict[str, dict[str, Any]]
 ) -> dict[str, int]:
-    """Every declared property's column has the type the loader gives its JSON type."""
+    """Every declared property's column has the type its JSON type needs (WAREHOUSE_TYPES).
+
+    Returns how many columns of each JSON kind were checked.
+    """
     tables = warehouse.columns(schema)
     wrong: list[str] = []
     seen: dict[str, int] = {}
     for stream, stream_schema in schemas.items():
         for name, prop in stream_schema["properties"].items():
-            want = loaded_type(prop)
-            got = tables[stream].get(name)
-            if want is None:
+            want, kind = wanted_type(prop), json_kind(prop)
+            if want is None or kind is None:
                 continue
-            seen[want] = seen.get(want, 0) + 1
+            seen[kind] = seen.get(kind, 0) + 1
+            got = tables[stream].get(name)
             if got != want:
-                wrong.append(f"{stream}.{name}: {got}, expected {want}")
+                wrong.append(f"{stream}.{name} ({kind}): {got}, expected {want}")
     assert not wrong, "columns of unexpected type:\n" + "\n".join(wrong)
     return seen
+
+
+COMPARED_KINDS = ("date-time", "number", "object", "array")
 
 
 def assert_values_intact(
     warehouse: Warehouse, schema: str, case: TapCase, schemas: dict[str, dict[str, Any]]
 ) -> dict[str, int]:
-    """Date-time and number columns hold the sandbox's values (instants in UTC, numbers exact).
+    """Date-time, number, object and array columns hold the sandbox's values: the same
+    instants (to the microsecond), exact decimals, the same JSON.
 
-    Returns how many values were compared, and how many of those instants had a 7th
-    fractional digit or a non-UTC offset in the API's text.
+    Returns how many values were compared, and how many of those were instants with a 7th
+    fractional digit, a non-UTC offset or no offset in the API's text.
     """
-    counts = {"values": 0, "seven_digits": 0, "offsets": 0}
+    counts = {"values": 0, "seven_digits": 0, "offsets": 0, "no_offset": 0, "json": 0}
     for stream, records in case.values.items():
         props = {
             name: prop
             for name, prop in schemas[stream]["properties"].items()
-            if prop.get("format") == "date-time" or "number" in prop.get("type", [])
+            if json_kind(prop) in COMPARED_KINDS
         }
         keys = case.key_columns(stream)
         columns = [*keys, *props]
@@ -227,12 +252,16 @@ def assert_values_intact(
                 want = loaded_value(record.get(name), prop)
                 assert got == want, f"{stream} {record[keys[0]]}.{name}: {got!r} != {want!r}"
                 counts["values"] += 1
+                counts["json"] += json_kind(prop) in ("object", "array") and want is not None
                 text = record.get(name)
-                if isinstance(text, str):
+                if json_kind(prop) == "date-time" and isinstance(text, str):
                     fraction = text.split(".")[1] if "." in text else ""
                     counts["seven_digits"] += len(fraction) > 7 and fraction[6] != "0"
-                    counts["offsets"] += text.endswith(("-04:00", "-05:00"))
+                    offset = datetime.fromisoformat(text.replace("Z", "+00:00")).utcoffset()
+                    counts["offsets"] += offset not in (None, timedelta(0))
+                    counts["no_offset"] += offset is None
     assert counts["values"], f"{schema}: no value compared"
+    assert counts["json"], f"{schema}: no object or array value compared"
     return counts
 
 
@@ -250,14 +279,17 @@ def test_warehouse_load_is_exact_typed_upserted_and_reports_undeclared_fields(
 
         meltano("run", tap, "target-postgres", env=env)
         assert_exactly_the_sandbox_keys(warehouse, schema, case, streams)
-        types = assert_column_types(warehouse, schema, schemas)
-        assert types.get("timestamp"), f"{tap}: no date-time column checked: {types}"
+        kinds = assert_column_types(warehouse, schema, schemas)
+        for kind in ("date-time", "object", "array"):
+            assert kinds.get(kind), f"{tap}: no {kind} column checked: {kinds}"
         counts = assert_values_intact(warehouse, schema, case, schemas)
         if tap == "tap-amilia":  # .NET instants: 7 fractional digits and an Eastern offset
             assert counts["seven_digits"], f"no 7th fractional digit compared: {counts}"
             assert counts["offsets"], f"no offset instant compared: {counts}"
+            assert counts["no_offset"], f"no instant without offset compared: {counts}"
         session_zone = warehouse.rows("show timezone")[0][0]
-        assert session_zone == "America/St_Johns", "the test database is meant not to be UTC"
+        assert session_zone == DATABASE_TIMEZONE, "the test database is meant not to be UTC"
+        assert env["PGTZ"] == LOADER_TIMEZONE != session_zone, "the runs' zone is another"
 
         state = json.loads(meltano("state", "get", state_id, env=env).stdout)
         assert state == warehouse.state(state_id), "meltano state get is not the system db's"

@@ -12,6 +12,8 @@ from types import ModuleType
 from repo_support import BIN, ROOT
 
 PACKAGES = ("singer-rest-toolkit", "tap-amilia", "tap-amperity", "tap-agyletime")
+"""Not the sandbox, nor target-postgres-typed (installed by Meltano from its directory, never
+published: see the Makefile's PACKAGES)."""
 HUB = ROOT / "hub"
 
 
