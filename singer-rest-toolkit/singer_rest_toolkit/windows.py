@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -108,15 +109,55 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             # A bookmark from the future, read as now: the windows' ends replace it.
             self.get_context_state(context).pop("replication_key_value", None)
             saved = None
-        for window_start, window_end in windows(start, end, self.window_size):
-            window = {"window_start": iso_z(window_start), "window_end": iso_z(window_end)}
-            for record in self.request_records({**(context or {}), **window}):
+        plan = list(windows(start, end, self.window_size))
+        for (window_start, window_end), records in zip(
+            plan, self._window_listings(context, plan), strict=True
+        ):
+            for record in records:
                 if self.in_window(record, window_start, window_end):
                     yield record
             done = min(window_end, now)
             if saved is None or done > saved:
                 self._save_bookmark(context, done)
                 saved = done
+
+    def _window_listings(
+        self, context: Context | None, plan: list[tuple[datetime, datetime]]
+    ) -> Iterator[Iterable[dict[str, Any]]]:
+        """Each window's records, in order. The windows are independent listings: with
+        workers to spare (``max_parallel_requests``), the next ones are fetched ahead while
+        this one is written, so a run waits for the API once per worker, not per window.
+
+        Only a top-level stream on the main thread fetches ahead: a worker waiting for other
+        workers could wait for ever.
+        """
+        contexts = [
+            {**(context or {}), "window_start": iso_z(start), "window_end": iso_z(end)}
+            for start, end in plan
+        ]
+        prefetcher = self.rest_tap.prefetcher
+        if (
+            prefetcher is None
+            or len(contexts) < 2
+            or self.parent_stream_type is not None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield from (self.request_records(window) for window in contexts)
+            return
+        ahead = _Windows(self)
+        submitted = 0
+        finished = False
+        try:
+            for index, window in enumerate(contexts):
+                while submitted < min(index + prefetcher.workers, len(contexts)):
+                    prefetcher.submit(ahead, contexts[submitted])
+                    submitted += 1
+                listing = prefetcher.take(ahead.name, window)
+                yield listing.records() if listing is not None else self.request_records(window)
+            finished = True
+        finally:
+            if not finished:
+                prefetcher.discard()  # the windows fetched ahead of one that failed
 
     def _save_bookmark(self, context: Context | None, done: datetime) -> None:
         """Move the bookmark to ``done`` and emit STATE at once."""
@@ -127,3 +168,23 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             replication_key=self.replication_key,
         )
         self.finalize_state_progress_markers(self.get_context_state(context))
+
+
+class _Windows:
+    """A date-windowed stream's windows as listings the prefetcher fetches (prefetch.py)."""
+
+    def __init__(self, stream: DateWindowStream[Any]) -> None:
+        self.stream = stream
+        self.name = f"{stream.name} windows"
+
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """One window's records, as the API sends them."""
+        return self.stream.request_records(context)
+
+    def submit_children(self, records: list[dict[str, Any]], context: Context | None) -> bool:
+        """Children are queued as the window's records are read (listing_records)."""
+        return False
+
+    def has_children_to_sync(self) -> bool:
+        """See :meth:`submit_children`."""
+        return False

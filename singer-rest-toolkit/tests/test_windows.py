@@ -7,6 +7,9 @@ import json
 import logging
 import subprocess
 import sys
+import threading
+import time as time_module
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,3 +171,69 @@ def test_a_bookmark_finer_than_a_millisecond_loses_no_record_at_its_millisecond(
     records, _ = records_and_states(messages)
     assert server.windows[0][0] == event, "the window starts at the API's precision"
     assert int(event.timestamp()) in {r["id"] for r in records}
+
+
+class SlowEventServer(EventServer):
+    """:class:`EventServer` answering 50 ms late, counting requests in flight at once, and
+    failing (500) every request for the window that starts at ``fail_from``."""
+
+    def __init__(self, httpserver: HTTPServer, fail_from: datetime | None = None) -> None:
+        super().__init__(httpserver)
+        self.fail_from = fail_from
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def handle(self, request: Request) -> Response:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time_module.sleep(0.05)
+            if parse_instant(request.args["start"]) == self.fail_from:
+                return Response("down", status=500)
+            return super().handle(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+@pytest.fixture
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """A server answering requests in parallel (the default one answers one at a time)."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.mark.parametrize("failing_window", [None, 2])
+def test_windows_fetched_ahead_write_what_one_after_another_writes(
+    threaded_httpserver: HTTPServer, failing_window: int | None
+) -> None:
+    httpserver = threaded_httpserver
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=60)
+    fail_from = start + 7 * timedelta(days=failing_window) if failing_window else None
+    runs = []
+    for workers in (1, 4):
+        server = SlowEventServer(httpserver, fail_from)
+        tap = ExampleTap(
+            config=config(httpserver, start_date=iso_z(start), max_parallel_requests=workers)
+        )
+        messages, error = sync(tap, ["events"])
+        assert (error is None) is (failing_window is None), error
+        for message in messages:
+            message.pop("time_extracted", None)
+        runs.append((records_and_states(messages), server.most_in_flight))
+        httpserver.clear()
+    (sequential, one_at_a_time), (ahead, at_once) = runs
+    assert one_at_a_time == 1
+    assert at_once > 1, "the next windows were fetched while one was written"
+    if failing_window is None:  # the last window ends at now, which moved between the runs
+        for _, states in (sequential, ahead):
+            assert bookmark(states.pop()) > start + timedelta(days=59)
+    assert ahead == sequential, "the same records and STATEs, in the same order"
+    if failing_window:
+        _, states = ahead
+        assert bookmark(states[-1]) == fail_from, "the bookmark stops before the failed window"

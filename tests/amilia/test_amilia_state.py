@@ -121,7 +121,8 @@ def test_an_interrupted_sync_resumed_from_its_last_state_loses_nothing(
 ) -> None:
     stream_type = WINDOWED[stream]
     monkeypatch.setattr(stream_type, "window_size", timedelta(days=4))
-    config = sandbox_config(sandbox, lookback_days=0, page_size=1)
+    # Windows one after another (none fetched ahead): the fault's position counts requests.
+    config = sandbox_config(sandbox, lookback_days=0, page_size=1, max_parallel_requests=1)
     # A fatal error in the middle of the run: after two windows, inside the third.
     skip = fault_skip_inside_the_third_window(stream, window_days=4, page_size=1)
     sandbox.add_fault("amilia", "status", path=f"{stream_type.path}$", status=400, skip=skip)
