@@ -283,6 +283,11 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         return bool(self.children_to_sync())
 
     @override
+    def syncs_children(self) -> bool:
+        """:meth:`generate_child_contexts` yields nothing when no child stream syncs."""
+        return self.has_children_to_sync()
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records; none for a stream this account cannot read (its endpoint
         answered 403/404 to the first request), which is reported when the sync ends."""
