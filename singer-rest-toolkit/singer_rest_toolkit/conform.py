@@ -37,8 +37,9 @@ KEPT = "\x00kept:"
 """Marks, among the unmapped keys, a top-level key kept as sent (``additionalProperties``)."""
 Conformer = Callable[[Any, Unmapped], Any]
 ObjectConformer = Callable[[dict[str, Any], Unmapped], dict[str, Any]]
-_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+_JSON_SCALARS: frozenset[type] = frozenset((str, int, bool, type(None)))
 _NUMBERS = frozenset((float, decimal.Decimal))
+_BOOLEANS: frozenset[type] = frozenset((bool, type(None)))
 
 
 def _primitive(schema: dict[str, Any]) -> Callable[[Any], Any]:
@@ -124,20 +125,21 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
         name: _property(property_schema, prefix + name)
         for name, property_schema in schema["properties"].items()
     }
-    # Properties where a JSON scalar is kept as it is (most of them): no call per value.
-    plain = frozenset(
-        name
+    # The values kept as they are, per property (most values): no call per value. A
+    # boolean-only property keeps a boolean or null (``value != 0`` is the value itself).
+    plain: dict[str, frozenset[type]] = {
+        name: _BOOLEANS if is_exclusive_boolean_type(property_schema) else _JSON_SCALARS
         for name, property_schema in schema["properties"].items()
         if not is_uniform_list(property_schema)
         and not (is_object_type(property_schema) and "properties" in property_schema)
-        and not is_exclusive_boolean_type(property_schema)
-    )
+    }
     keep_others = bool(schema.get("additionalProperties"))
+    no_types: frozenset[type] = frozenset()
 
     def conform(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, element in value.items():
-            if name in plain and type(element) in _JSON_SCALARS:
+            if type(element) in plain.get(name, no_types):
                 result[name] = element
                 continue
             conform_property = properties.get(name)
