@@ -2,9 +2,10 @@
 
 Every stream of each tap (default and opt-in) is synced twice against one sandbox, at the
 same frozen instant: once through the SDK's own code (``SINGER_REST_TOOLKIT_STOCK_PATH=1``:
-requests' JSON parser, ``Stream._sync_records``, ``Stream._generate_record_messages``, the
-SDK's msgspec writer flushing every message) and once through the toolkit's (msgspec
-parsing, its record loop, RECORD lines in blocks). stdout must be the same bytes: SCHEMA,
+requests' JSON parser, ``Stream._sync_records``, ``Stream._generate_record_messages`` with
+the SDK's recursive type conformance, the SDK's msgspec writer flushing every message) and
+once through the toolkit's (msgspec parsing, the compiled conformer working in place, its
+record loop, RECORD lines in blocks). stdout must be the same bytes: SCHEMA,
 RECORD and STATE messages, their order and every ``time_extracted``.
 """
 

@@ -22,6 +22,7 @@ from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import utc_now
 from singer_rest_toolkit.responses import body_excerpt, json_body
 from singer_rest_toolkit.sdk_internals import FastRecordMessages
+from singer_rest_toolkit.switches import stock_path
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -94,6 +95,10 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         later 403/404 is an error, not a stream this account cannot read."""
         self.unavailable: str | None = None
         """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
+        self._sdk_conforms = stock_path()
+        """The SDK's stock path: the SDK conforms each record as it writes it."""
+        if self._sdk_conforms:
+            self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -259,8 +264,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         if self.parent_stream_type is not None and context:
             for key, value in context.items():
                 row.setdefault(key, value)
-        if not self.selected:
-            return row  # read only for its children: nothing is written
+        if not self.selected or self._sdk_conforms:
+            return row  # read only for its children (nothing is written), or the SDK's path
         schema = self.effective_schema
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:

@@ -26,10 +26,11 @@ class BufferedWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._block = bytearray()
+        self._stock = stock_path()
 
     @override
     def write_message(self, message: Message) -> None:
-        if stock_path():
+        if self._stock:
             super().write_message(message)
             return
         if isinstance(message, RecordMessage):
