@@ -298,10 +298,12 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         answered 403/404 to the first request), which is reported when the sync ends."""
         if self.unavailable is not None:
             return
+        records = iter(self.listing_records(context))
         try:
-            for record in self.listing_records(context):
+            for record in records:
                 self._delivered = True
                 yield record
+                yield from records  # the rest without a step of this loop each
         except UnavailableStreamError as exc:
             if self._delivered:  # the endpoint answered before: not an unavailable stream
                 raise FatalAPIError(str(exc)) from None
