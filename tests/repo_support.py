@@ -50,6 +50,31 @@ class SyncResult:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def sync_output(tap: Tap, streams: Iterable[str]) -> tuple[bytes, Exception | None]:
+    """Sync ``streams`` of ``tap`` in this process: the bytes it wrote to stdout, and the
+    exception the sync stopped with, if any."""
+    wanted = set(streams)
+    for name, stream in tap.streams.items():
+        stream.selected = name in wanted
+    error: Exception | None = None
+    output = io.BytesIO()
+    buffer = io.TextIOWrapper(output, encoding="utf-8")
+    with redirect_stdout(buffer):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
+        finally:
+            # A failed sync's fetches ahead would go on while the error is kept: stop them.
+            prefetcher = getattr(tap, "prefetcher", None)
+            if prefetcher is not None:
+                prefetcher.discard()
+            if isinstance(tap, RestTap):
+                tap.stop_progress()  # as the CLI does when the sync ends
+    buffer.flush()
+    return output.getvalue(), error
+
+
 def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
     """Sync ``streams`` of ``tap`` in this process; collect RECORD and STATE messages.
 
@@ -58,27 +83,11 @@ def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
     the first one's line is the result's error, once every other stream was synced.
     """
     wanted = set(streams)
-    for name, stream in tap.streams.items():
-        stream.selected = name in wanted
     result = SyncResult(records={name: [] for name in wanted})
-    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(buffer):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            result.error = exc
-        finally:
-            # A failed sync's fetches ahead would go on while the error is kept: stop them.
-            prefetcher = getattr(tap, "prefetcher", None)
-            if prefetcher is not None:
-                prefetcher.discard()
-            if isinstance(tap, RestTap):
-                tap.stop_progress()  # as the CLI does when the sync ends
-        if result.error is None and isinstance(tap, RestTap) and tap.unavailable_streams():
-            result.error = UnavailableStreamError(tap.unavailable_streams()[0])
-    buffer.flush()
-    buffer.seek(0)
-    for line in buffer.read().splitlines():
+    output, result.error = sync_output(tap, wanted)
+    if result.error is None and isinstance(tap, RestTap) and tap.unavailable_streams():
+        result.error = UnavailableStreamError(tap.unavailable_streams()[0])
+    for line in output.decode("utf-8").splitlines():
         message = json.loads(line)
         if message["type"] == "RECORD":
             result.records[message["stream"]].append(message["record"])

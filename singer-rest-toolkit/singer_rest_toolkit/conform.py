@@ -37,8 +37,11 @@ KEPT = "\x00kept:"
 """Marks, among the unmapped keys, a top-level key kept as sent (``additionalProperties``)."""
 Conformer = Callable[[Any, Unmapped], Any]
 ObjectConformer = Callable[[dict[str, Any], Unmapped], dict[str, Any]]
-_JSON_SCALARS = frozenset((str, int, bool, type(None)))
+_JSON_SCALARS: frozenset[type] = frozenset((str, int, bool, type(None)))
 _NUMBERS = frozenset((float, decimal.Decimal))
+_BOOLEANS: frozenset[type] = frozenset((bool, type(None)))
+MAX_SHAPES = 1024
+"""Record shapes remembered per object schema (a stream's records share a few)."""
 
 
 def _primitive(schema: dict[str, Any]) -> Callable[[Any], Any]:
@@ -124,20 +127,33 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
         name: _property(property_schema, prefix + name)
         for name, property_schema in schema["properties"].items()
     }
-    # Properties where a JSON scalar is kept as it is (most of them): no call per value.
-    plain = frozenset(
-        name
+    # The values kept as they are, per property (most values): no call per value. A
+    # boolean-only property keeps a boolean or null (``value != 0`` is the value itself).
+    plain: dict[str, frozenset[type]] = {
+        name: _BOOLEANS if is_exclusive_boolean_type(property_schema) else _JSON_SCALARS
         for name, property_schema in schema["properties"].items()
         if not is_uniform_list(property_schema)
         and not (is_object_type(property_schema) and "properties" in property_schema)
-        and not is_exclusive_boolean_type(property_schema)
-    )
+    }
     keep_others = bool(schema.get("additionalProperties"))
+    no_types: frozenset[type] = frozenset()
+    # Per shape (keys and value types, in order), the properties whose values need a call;
+    # None when a key is not declared (conform_each reports it).
+    plans: dict[tuple[tuple[str, ...], tuple[type, ...]], tuple[str, ...] | None] = {}
 
-    def conform(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
+    def plan(names: tuple[str, ...], types: tuple[type, ...]) -> tuple[str, ...] | None:
+        if any(name not in properties for name in names):
+            return None
+        return tuple(
+            name
+            for name, kind in zip(names, types, strict=True)
+            if kind not in plain.get(name, no_types)
+        )
+
+    def conform_each(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, element in value.items():
-            if name in plain and type(element) in _JSON_SCALARS:
+            if type(element) in plain.get(name, no_types):
                 result[name] = element
                 continue
             conform_property = properties.get(name)
@@ -150,6 +166,21 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
             else:
                 unmapped.append(prefix + name)
         return result
+
+    def conform(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
+        """In place when every key is declared: the same keys, in the same order."""
+        shape = (tuple(value), tuple(map(type, value.values())))
+        try:
+            calls = plans[shape]
+        except KeyError:
+            calls = plan(*shape)
+            if len(plans) < MAX_SHAPES:
+                plans[shape] = calls
+        if calls is None:
+            return conform_each(value, unmapped)
+        for name in calls:
+            value[name] = properties[name](value[name], unmapped)
+        return value
 
     return conform
 
@@ -171,7 +202,7 @@ class RecordConformer:
         self._reported: set[tuple[str, ...]] = set()
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The conformed copy of ``record``."""
+        """``record`` conformed: in place when every key is declared, else a copy."""
         unmapped: Unmapped = []
         output = self._root(record, unmapped)
         if unmapped:

@@ -39,6 +39,7 @@ class SyncProgress:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._stop = threading.Event()
+        self._reporting = False
 
     @contextmanager
     def waiting(self, kind: str) -> Iterator[None]:
@@ -53,6 +54,8 @@ class SyncProgress:
     def waited(self, kind: str, seconds: float) -> None:
         """Add ``seconds`` of waiting for ``kind`` by the calling thread."""
         on_main = threading.current_thread() is threading.main_thread()
+        if not self._reporting:
+            self.start()
         with self._lock:
             self._waits[kind, on_main] = self._waits.get((kind, on_main), 0.0) + seconds
             if kind == API:
@@ -101,7 +104,13 @@ class SyncProgress:
 
     def start(self) -> None:
         """Log progress every :attr:`interval_s` from a thread of its own, until :meth:`stop`
-        (or until this object is dropped: the thread holds it only weakly)."""
+        (or until this object is dropped: the thread holds it only weakly). The first
+        request starts it: the elapsed time counts from there."""
+        with self._lock:
+            if self._reporting:
+                return
+            self._reporting = True
+            self._started = time.monotonic()
         stop, interval, this = self._stop, self.interval_s, weakref.ref(self)
 
         def report() -> None:

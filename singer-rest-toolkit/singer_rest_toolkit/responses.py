@@ -7,12 +7,17 @@ import re
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import msgspec
 import requests
 
 from singer_rest_toolkit.sdk_internals import forget_body
+from singer_rest_toolkit.switches import stock_path
 
 MAX_MESSAGE_CHARS = 300
 _BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
+_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+"""Numbers as the SDK reads them: integers as int, any other number as Decimal."""
+_UTF8 = frozenset(("utf-8", "utf8"))
 
 
 def json_body(response: requests.Response) -> Any:
@@ -24,8 +29,22 @@ def json_body(response: requests.Response) -> Any:
     try:
         return _BODIES[response]
     except KeyError:
-        body = _BODIES[response] = response.json(parse_float=decimal.Decimal)
+        body = _BODIES[response] = parse_json(response)
         return body
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The body as ``response.json(parse_float=Decimal)`` reads it, by msgspec when it is UTF-8.
+
+    What msgspec refuses and the stdlib may still read (``NaN``, a lone surrogate escape, a
+    byte order mark, another encoding) goes to requests, so the result never differs.
+    """
+    if not stock_path() and (response.encoding or "utf-8").lower() in _UTF8:
+        try:
+            return _DECODER.decode(response.content)
+        except msgspec.DecodeError:
+            pass
+    return response.json(parse_float=decimal.Decimal)
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

@@ -8,13 +8,16 @@ module first on every SDK upgrade.
 
 from __future__ import annotations
 
+import copy
 import threading
+import warnings
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
 from singer_sdk.helpers._typing import (
     _conform_primitive_property as conform_primitive_property,
 )
@@ -29,8 +32,13 @@ from singer_sdk.helpers._typing import (
 )
 from singer_sdk.helpers._typing import is_object_type, is_uniform_list
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage, SelectionMask
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
+
+from singer_rest_toolkit.switches import stock_path
+from singer_rest_toolkit.writer import BufferedWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -51,25 +59,37 @@ __all__ = [
 
 
 class FastRecordMessages(Stream):
-    """RECORD messages without the SDK's per-record walk when nothing needs it.
+    """RECORD messages without the SDK's per-record walk and objects when nothing needs them.
 
     When the catalog deselects no property, ``Stream._generate_record_messages`` still
     copies and walks every record to prune nothing, then conforms it again (the toolkit's
-    streams conform in ``post_process``). Any catalog that deselects a property takes the
-    SDK's own path.
+    streams conform in ``post_process``). ``Stream._sync_records`` then builds a message
+    object per record, serializes its dict and writes it on its own. Here, the same loop
+    writes each record's message straight into the writer's block; what only some streams
+    need (maximum record counts, partition keys, child streams, per-record bookmarks) is
+    decided once per sync, not per record. Any catalog that deselects a property, and
+    any sync the loop is not written for, takes the SDK's own path.
     """
 
     _all_selected: tuple[SelectionMask, bool] | None = None
+
+    def _selects_every_property(self) -> bool:
+        mask = self.mask
+        if self._all_selected is None or self._all_selected[0] is not mask:
+            # A missing breadcrumb takes its parent's value, so all True means all selected.
+            self._all_selected = (mask, all(mask.values()))
+        return self._all_selected[1]
+
+    def syncs_children(self) -> bool:
+        """False when ``generate_child_contexts`` is known to yield nothing for any record
+        (no child stream to sync): the loop then skips ``_process_record``."""
+        return bool(self.child_streams)
 
     @override
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[RecordMessage, None, None]:
-        mask = self.mask
-        if self._all_selected is None or self._all_selected[0] is not mask:
-            # A missing breadcrumb takes its parent's value, so all True means all selected.
-            self._all_selected = (mask, all(mask.values()))
-        if not self._all_selected[1]:
+        if stock_path() or not self._selects_every_property():
             yield from super()._generate_record_messages(record)
             return
         for stream_map in self.stream_maps:
@@ -81,6 +101,104 @@ class FastRecordMessages(Stream):
                     version=self._stream_version,
                     time_extracted=utc_now(),
                 )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[dict[str, Any], Any, Any]:
+        writer = self._tap.message_writer
+        if (
+            stock_path()
+            or not write_messages
+            or not self.selected
+            or self.ABORT_AT_RECORD_COUNT is not None
+            or not isinstance(writer, BufferedWriter)
+            or not self._selects_every_property()
+        ):
+            try:
+                yield from super()._sync_records(context, write_messages=write_messages)
+            finally:
+                if isinstance(writer, BufferedWriter):
+                    writer.write_block()
+            return
+        try:
+            yield from self._write_records(context, writer)
+        finally:
+            writer.write_block()
+
+    def _write_records(
+        self, context: Context | None, writer: BufferedWriter
+    ) -> Generator[dict[str, Any], Any, Any]:
+        """``Stream._sync_records`` of a selected stream writing messages, in its order."""
+        record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        record_index = 0
+        context_list = [context] if context is not None else self.partitions
+        maps = [
+            (None if _is_identity(stream_map) else stream_map.transform, stream_map.stream_alias)
+            for stream_map in self.stream_maps
+        ]
+        state_manager = self.state_manager
+        bookmark_per_record = (
+            self.replication_method == REPLICATION_INCREMENTAL
+            and type(self)._increment_stream_state is not WindowBookmarks._increment_stream_state
+        )
+        state_every = self.STATE_MSG_FREQUENCY
+        version = self._stream_version
+        post_process = self.post_process
+        write_record = writer.write_record
+        with record_counter, timer:
+            for context_element in context_list or [{}]:
+                record_counter.with_context(context_element)
+                timer.with_context(context_element)
+                current_context = context_element or None
+                state_partition_context = self._get_state_partition_context(current_context)
+                self._write_starting_replication_value(current_context)
+                child_context = None if current_context is None else copy.copy(current_context)
+                process = bool(state_partition_context) or self.syncs_children()
+                for record_result in self.get_records(current_context):
+                    if isinstance(record_result, tuple):  # deprecated by the SDK, still honoured
+                        warnings.warn(
+                            "Yielding a tuple of (record, child_context) is deprecated",
+                            SingerSDKDeprecationWarning,
+                            stacklevel=2,
+                        )
+                        raw, child_context = record_result
+                    else:
+                        raw = record_result
+                    record = post_process(raw, current_context)
+                    if record is None:
+                        continue
+                    if process:
+                        self._process_record(
+                            record,
+                            child_context=child_context,
+                            partition_context=state_partition_context,
+                        )
+                    for transform, alias in maps:
+                        mapped = record if transform is None else transform(record)
+                        if mapped is not None:
+                            write_record(alias, mapped, version, utc_now())
+                    state_manager.is_flushed = False
+                    if bookmark_per_record:
+                        self._increment_stream_state(record, context=current_context)
+                    record_index += 1
+                    if record_index % state_every == 0:
+                        self._write_state_message()
+                    record_counter.increment()
+                    yield record
+                if current_context == state_partition_context:
+                    self._finalize_state(self.get_context_state(current_context))
+        if not context:
+            self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+
+def _is_identity(stream_map: StreamMap) -> bool:
+    """True for the SDK's default map when it flattens nothing: it returns the record itself."""
+    return type(stream_map) is SameRecordTransform and not (
+        stream_map.flattening_options and stream_map.flattening_enabled
+    )
 
 
 class WindowBookmarks(Stream):

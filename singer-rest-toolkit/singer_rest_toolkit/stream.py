@@ -23,6 +23,7 @@ from singer_rest_toolkit.dates import utc_now
 from singer_rest_toolkit.progress import API, RATE_LIMIT
 from singer_rest_toolkit.responses import body_excerpt, json_body
 from singer_rest_toolkit.sdk_internals import FastRecordMessages
+from singer_rest_toolkit.switches import stock_path
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -85,6 +86,7 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     def __init__(self, tap: RestTap) -> None:
         super().__init__(tap=tap)
         self.rest_tap = tap
+        self._progress = tap.progress
         self.max_tries: int | None = None
         """Overrides ``max_retries`` (a discovery sample needs few tries)."""
         self._conformer: RecordConformer | None = None
@@ -95,6 +97,10 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         later 403/404 is an error, not a stream this account cannot read."""
         self.unavailable: str | None = None
         """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
+        self._sdk_conforms = stock_path()
+        """The SDK's stock path: the SDK conforms each record as it writes it."""
+        if self._sdk_conforms:
+            self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -259,11 +265,12 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
         """A child record carries its parent's keys; the record conformed to the schema."""
+        self._progress.records += 1
         if self.parent_stream_type is not None and context:
             for key, value in context.items():
                 row.setdefault(key, value)
-        if not self.selected:
-            return row  # read only for its children: nothing is written
+        if not self.selected or self._sdk_conforms:
+            return row  # read only for its children (nothing is written), or the SDK's path
         schema = self.effective_schema
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:
@@ -286,17 +293,22 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         return bool(self.children_to_sync())
 
     @override
+    def syncs_children(self) -> bool:
+        """:meth:`generate_child_contexts` yields nothing when no child stream syncs."""
+        return self.has_children_to_sync()
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records; none for a stream this account cannot read (its endpoint
         answered 403/404 to the first request), which is reported when the sync ends."""
         if self.unavailable is not None:
             return
-        progress = self.rest_tap.progress
+        records = iter(self.listing_records(context))
         try:
-            for record in self.listing_records(context):
+            for record in records:
                 self._delivered = True
-                progress.records += 1
                 yield record
+                yield from records  # the rest without a step of this loop each
         except UnavailableStreamError as exc:
             if self._delivered:  # the endpoint answered before: not an unavailable stream
                 raise FatalAPIError(str(exc)) from None

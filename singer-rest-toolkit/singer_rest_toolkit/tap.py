@@ -138,14 +138,11 @@ class RestTap(SecretSafeValidation, abc.ABC):
         """The sync's counters (records, requests, time spent waiting), logged every
         ``progress_interval_seconds`` from the first request on."""
         interval = self.config.get("progress_interval_seconds") or DEFAULT_PROGRESS_INTERVAL_S
-        progress = SyncProgress(self.name, self.logger, float(interval))
-        progress.start()
-        return progress
+        return SyncProgress(self.name, self.logger, float(interval))
 
     def stop_progress(self) -> None:
         """End the progress lines with where the time went."""
-        if "progress" in self.__dict__:
-            self.progress.stop()
+        self.progress.stop()
 
     def unavailable_streams(self) -> list[str]:
         """The error line of each stream skipped as unavailable to this account."""
