@@ -65,7 +65,10 @@ def test_workflow_runs_reread_the_lookback_window(sandbox: SandboxProcess) -> No
 
 
 def test_ingest_jobs_interrupted_mid_run_resume_without_loss(sandbox: SandboxProcess) -> None:
-    config = sandbox_config(sandbox, start_date=days_ago(20).isoformat(), max_retries=2)
+    # Windows one after another (none fetched ahead): the fault's position counts requests.
+    config = sandbox_config(
+        sandbox, start_date=days_ago(20).isoformat(), max_retries=2, max_parallel_requests=1
+    )
     sandbox.add_fault("amperity", "status", path="/api/ingest/jobs", status=500, skip=1, count=-1)
     first = run_sync(config, ["ingest_jobs"])
     assert first.error is not None, "the second window should have failed"
