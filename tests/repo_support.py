@@ -69,9 +69,8 @@ def sync_in_process(tap: Tap, streams: Iterable[str]) -> SyncResult:
             result.error = exc
         finally:
             # A failed sync's fetches ahead would go on while the error is kept: stop them.
-            prefetcher = getattr(tap, "prefetcher", None)
-            if prefetcher is not None:
-                prefetcher.discard()
+            if isinstance(tap, RestTap):
+                tap.discard_prefetched()
         if result.error is None and isinstance(tap, RestTap) and tap.unavailable_streams():
             result.error = UnavailableStreamError(tap.unavailable_streams()[0])
     buffer.flush()

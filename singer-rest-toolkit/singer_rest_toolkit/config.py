@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from singer_rest_toolkit.dates import parse_instant, utc_now
+from singer_rest_toolkit.pacing import ApiFamily
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
@@ -53,6 +54,25 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
                 "to this account) is skipped: the others are synced, then the run fails naming "
                 "it. false: stop at once"
             ),
+        ),
+    ]
+
+
+def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
+    """The settings of an API family other than the main one: its pace (``pace`` says the
+    documented limit) and its workers for per-parent listings."""
+    return [
+        th.Property(
+            family.rate_setting,
+            th.IntegerType,
+            default=family.requests_per_second,
+            description=pace,
+        ),
+        th.Property(
+            family.parallel_setting,
+            th.IntegerType,
+            default=family.parallel_requests,
+            description=parallel,
         ),
     ]
 
