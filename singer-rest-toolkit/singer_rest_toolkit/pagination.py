@@ -81,6 +81,10 @@ def names_word(message: str, word: str) -> bool:
     return word.lower() in re.findall(r"[a-z]+", message.lower())
 
 
+NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w-]|\.\d)")
+"""A number standing alone in a message (not the digits of an id such as ``req-759e4``)."""
+
+
 class PageSize:
     """The page size one stream asks for, shared by its listings and worker threads.
 
@@ -118,7 +122,7 @@ class PageSize:
             return False
         with self._lock:
             if self._current >= asked:  # not yet lowered by another listing
-                smaller = [n for n in map(int, re.findall(r"\d+", message)) if 0 < n < asked]
+                smaller = [n for n in map(int, NUMBER.findall(message)) if 0 < n < asked]
                 self._current = max(smaller) if smaller else asked // 2
             return True
 

@@ -46,8 +46,9 @@ class UnavailableStreamError(FatalAPIError):
     then exits non-zero naming it; after, it is an error like any other."""
 
 
-class PageSizeRefusedError(RetriableAPIError):
-    """A 400 naming the page size: asked again at once, with a smaller page."""
+class PageSizeRefusedError(FatalAPIError):
+    """A 400 naming the page size: asked again at once with a smaller page, outside the retry
+    budget (each refusal lowers the size, so this ends)."""
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -155,7 +156,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self, func: Callable[[requests.PreparedRequest, Context | None], requests.Response]
     ) -> Callable[[requests.PreparedRequest, Context | None], requests.Response]:
         """Every attempt (retries too) waits for the pace of the stream's API family first,
-        and asks for no larger page than the API was found to serve.
+        and asks for no larger page than the API was found to serve (a refused size is asked
+        again at once, smaller).
 
         A token that needs renewing is renewed before the wait (the token request takes its
         own slot): a slot taken before a token request would be spent a whole round trip
@@ -166,15 +168,21 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         page_size = self.page_size
 
         def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            if prefetcher is not None:
-                prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
-            asked = page_size.asked(request.url or "")
-            if asked is not None and asked > page_size.current:  # a next-page URL, a retry
-                url = with_query_value(request.url or "", page_size.param, str(page_size.current))
-                request.prepare_url(url, None)
-            self.authenticator.ensure_token()
-            pacer.wait()
-            return func(request, context)
+            while True:
+                if prefetcher is not None:
+                    prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
+                asked = page_size.asked(request.url or "")
+                if asked is not None and asked > page_size.current:  # a next page, a retry
+                    url = with_query_value(
+                        request.url or "", page_size.param, str(page_size.current)
+                    )
+                    request.prepare_url(url, None)
+                self.authenticator.ensure_token()
+                pacer.wait()
+                try:
+                    return func(request, context)
+                except PageSizeRefusedError:
+                    continue
 
         decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]
         decorated = super().request_decorator(paced)
@@ -200,7 +208,7 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             after = retry_after_seconds(exc)
             if after is not None:
                 return after
-            if is_unauthorised(exc) or isinstance(exc, PageSizeRefusedError):
+            if is_unauthorised(exc):
                 return 0.0
             return backoff.full_jitter(next(delays))
 
@@ -216,17 +224,12 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             if response is not None
             else type(exc).__name__
         )
-        if is_unauthorised(exc):
-            action = "renewing the access token and retrying"
-        elif isinstance(exc, PageSizeRefusedError):
-            action = f"asking again for pages of {self.page_size.current}"
-        else:
-            action = "retrying"
+        renewing = "renewing the access token and retrying"
         self.logger.warning(
             "%s: %s; %s in %.1f s (attempt %d of %d)",
             self.name,
             cause,
-            action,
+            renewing if is_unauthorised(exc) else "retrying",
             details.get("wait") or 0.0,
             details["tries"],
             self.backoff_max_tries(),
