@@ -31,7 +31,7 @@ CONTROL_PREFIX = "/_sandbox"
 RECORD_MAKERS: dict[type, tuple[str, ...]] = {
     AgyleTimeData: ("user", "workstream", "contact", "interactions", "shift", "tasks"),
     AmiliaData: ("program", "account", "membership", "location", "event", "registration"),
-    AmperityData: ("campaign", "segment", "audit_event", "workflow_run", "ingest_job"),
+    AmperityData: ("campaign", "segment", "audit_event", "workflow_run", "ingest_job", "profile"),
 }
 """Methods that build one record from hashable arguments and never see it mutated later."""
 REQUIRED_HEADERS: dict[str, tuple[str, ...]] = {"amilia": ("x-amilia-origin",)}
