@@ -70,7 +70,9 @@ def test_a_lower_profile_api_setting_is_kept(big_sandbox: SandboxProcess) -> Non
     assert result.error is None, result.error
     families = amperity_stats(big_sandbox)["families"]
     assert families["profile_api"]["requests"] > 16
-    assert families["profile_api"]["peak_per_second"] <= 8
+    # At most 8 sent a second (plus one: under load a send released late can arrive close to
+    # the next one); at the default, 2000/s, all ~40 would arrive within a second.
+    assert families["profile_api"]["peak_per_second"] <= 9
 
 
 @pytest.mark.parametrize("over", ["refuse", "cap"])
