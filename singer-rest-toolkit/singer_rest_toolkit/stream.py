@@ -412,7 +412,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         Contexts are computed as the SDK will compute them; a record whose context cannot be
         computed is skipped here: the SDK meets the same error when it reaches the record.
         """
-        children = [child for child in self.children_to_sync() if child.prefetcher() is not None]
+        pools = [(child, child.prefetcher()) for child in self.children_to_sync()]
+        children = [(child, pool) for child, pool in pools if pool is not None]
         if not children:
             return False
         for record in records:
@@ -422,8 +423,6 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
                 continue
             for child_context in contexts:
                 if child_context is not None:
-                    for child in children:
-                        pool = child.prefetcher()
-                        if pool is not None:
-                            pool.submit(child, child_context, child.page_size.current)
+                    for child, pool in children:
+                        pool.submit(child, child_context, child.page_size.current)
         return True
