@@ -47,7 +47,8 @@ UNPACED = 100_000
 """max_requests_per_second for the throughput runs: pacing must not be what is measured."""
 REPEATS = 3
 VENDORS = ("amilia", "amperity", "agyletime")
-CEILINGS = {"amilia": 100, "amperity": 10}
+CEILINGS = {"amilia": 100, "amperity": 10, "amperity.profile_api": 2000}
+"""Documented requests/s of each vendor's main API, and of Amperity's Profile API."""
 RUN_TIMEOUT_S = 240.0
 METRIC = re.compile(r"METRIC: (\{.*\})")
 
@@ -489,24 +490,27 @@ def paced_run(
     vendor: str,
     streams: tuple[str, ...],
     workdir: Path,
+    family: str = "api",
     **overrides: Any,
 ) -> Paced:
-    """Sync ``streams`` at the tap's default pacing; read the sandbox's request statistics."""
+    """Sync ``streams`` at the tap's default pacing; read the sandbox's request statistics of
+    the API ``family`` they use (the vendor's main API by default)."""
     runner = TapRunner(vendor, workdir)
     config = tap_config(vendor, sandbox.url(vendor), **overrides)
     runner.catalog(runner._write("config", config), streams)  # discover before the reset
     sandbox.reset()
     run = runner.sync(config, streams, streams[-1])
     stats = sandbox.stats()[vendor]
+    counted = stats["families"][family]
     return Paced(
         vendor,
         streams,
-        stats["requests"],
+        counted["requests"],
         stats["span_s"],
-        stats["peak_per_second"],
-        stats["rate_limited"],
+        counted["peak_per_second"],
+        counted["rate_limited"],
         run,
-        CEILINGS[vendor],
+        CEILINGS[vendor if family == "api" else f"{vendor}.{family}"],
     )
 
 
@@ -521,10 +525,10 @@ def rate_limited(workdir: Path) -> list[Paced]:
 
 
 PER_PARENT = (
-    ("amilia", ("programs", "activities", "activity_occurrences")),
-    ("amilia", ("accounts", "account_contacts")),
-    ("amilia", ("memberships", "membership_persons")),
-    ("amperity", ("profile_indexes", "index_profiles")),
+    ("amilia", ("programs", "activities", "activity_occurrences"), "api"),
+    ("amilia", ("accounts", "account_contacts"), "api"),
+    ("amilia", ("memberships", "membership_persons"), "api"),
+    ("amperity", ("profile_indexes", "index_profiles"), "profile_api"),
 )
 
 
@@ -535,8 +539,8 @@ def latency(quick: bool, workdir: Path) -> list[Paced]:
         with SandboxProcess(scale=scale / 3 if quick else scale, latency_ms=200) as sandbox:
             sandbox.configure(rate_limits=CEILINGS)
             results += [
-                paced_run(sandbox, vendor, streams, workdir)
-                for name, streams in PER_PARENT
+                paced_run(sandbox, vendor, streams, workdir, family)
+                for name, streams, family in PER_PARENT
                 if name == vendor
             ]
     return results
@@ -813,17 +817,18 @@ def report(
         "",
         "Per-parent streams: one request per parent record; requests count the parents' "
         "pages too. Achieved req/s as above. Target: >= 80 req/s against Amilia's 100/s "
-        "ceiling; >= 8 req/s against Amperity's 10/s.",
+        "ceiling; no 429 from Amperity's Profile API (its 2000/s is never the limit: "
+        "`scripts/measure_index_profiles.py` gives index_profiles' records/s).",
         "",
         "| tap | streams synced | requests | achieved req/s | ceiling | 429s | wall s | target met |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for p in hidden:
-        target = 80.0 if p.vendor == "amilia" else 0.8 * p.ceiling
+        target = 80.0 if p.vendor == "amilia" else 0.0
         lines.append(
             f"| tap-{p.vendor} | {', '.join(p.streams)} | {p.requests} | {p.per_second:.1f} "
             f"| {p.ceiling} | {p.rate_limited} | {p.run.seconds:.1f} "
-            f"| {mark(p.run.ok and p.per_second >= target)} |"
+            f"| {mark(p.run.ok and p.per_second >= target and p.rate_limited == 0)} |"
         )
     lines += [
         "",

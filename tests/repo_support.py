@@ -66,10 +66,8 @@ def sync_output(tap: Tap, streams: Iterable[str]) -> tuple[bytes, Exception | No
             error = exc
         finally:
             # A failed sync's fetches ahead would go on while the error is kept: stop them.
-            prefetcher = getattr(tap, "prefetcher", None)
-            if prefetcher is not None:
-                prefetcher.discard()
             if isinstance(tap, RestTap):
+                tap.discard_prefetched()
                 tap.stop_progress()  # as the CLI does when the sync ends
     buffer.flush()
     return output.getvalue(), error

@@ -18,7 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from api_sandbox.clock import parse_instant
 from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook, set_field
-from api_sandbox.settings import SandboxSettings
+from api_sandbox.settings import PageLimit, SandboxSettings
 from api_sandbox.vendor import VendorAPI, json_response
 from api_sandbox.vendors import VENDOR_CLASSES
 from api_sandbox.vendors.agyletime.data import AgyleTimeData
@@ -31,13 +31,15 @@ CONTROL_PREFIX = "/_sandbox"
 RECORD_MAKERS: dict[type, tuple[str, ...]] = {
     AgyleTimeData: ("user", "workstream", "contact", "interactions", "shift", "tasks"),
     AmiliaData: ("program", "account", "membership", "location", "event", "registration"),
-    AmperityData: ("campaign", "segment", "audit_event", "workflow_run", "ingest_job"),
+    AmperityData: ("campaign", "segment", "audit_event", "workflow_run", "ingest_job", "profile"),
 }
 """Methods that build one record from hashable arguments and never see it mutated later."""
 REQUIRED_HEADERS: dict[str, tuple[str, ...]] = {"amilia": ("x-amilia-origin",)}
 """Headers a vendor asks every caller to send; requests without one are counted in the
 stats (``headers_missing``), since ``headers_seen`` only lists the distinct values sent."""
 _memoized = False
+MAIN_FAMILY = "api"
+"""How the statistics name a vendor's main API, beside its other families."""
 
 
 def memoize_record_makers() -> None:
@@ -58,6 +60,32 @@ def memoize_record_makers() -> None:
 
 
 @dataclass
+class FamilyStats:
+    """Requests of one API family of a vendor: its 429s and busiest 1-second window."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    peak_per_second: int = 0
+    _window: deque[float] = field(default_factory=deque)
+
+    def arrived(self, now: float) -> None:
+        """Count an arrival in the sliding 1-second window."""
+        self.requests += 1
+        self._window.append(now)
+        while self._window and now - self._window[0] >= 1.0:
+            self._window.popleft()
+        self.peak_per_second = max(self.peak_per_second, len(self._window))
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready summary."""
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "peak_per_second": self.peak_per_second,
+        }
+
+
+@dataclass
 class VendorStats:
     """What one vendor's API saw; read by tests and benchmarks through /_sandbox/stats."""
 
@@ -71,13 +99,16 @@ class VendorStats:
     last_at: float | None = None
     peak_per_second: int = 0
     _window: deque[float] = field(default_factory=deque)
+    families: dict[str, FamilyStats] = field(default_factory=dict)
 
     RECORDED_HEADERS = ("user-agent", "x-amilia-origin", "api-version", "amperity-tenant")
 
-    def record(self, request: web.Request, status: int) -> None:
-        """Count one answered request."""
+    def record(self, request: web.Request, status: int, family: str) -> None:
+        """Count one answered request of API ``family``."""
         self.requests += 1
         self.statuses[status] += 1
+        if status == 429:
+            self.families.setdefault(family, FamilyStats()).rate_limited += 1
         resource = request.match_info.route.resource
         self.paths[resource.canonical if resource else request.path] += 1
         for name in self.RECORDED_HEADERS:
@@ -87,7 +118,7 @@ class VendorStats:
                 if value not in seen and len(seen) < 20:
                     seen.append(value)
 
-    def arrived(self, request: web.Request) -> None:
+    def arrived(self, request: web.Request, family: str) -> None:
         """Stamp a request on arrival: the busiest 1-second window and the span are of
         arrivals (in order, whenever the answer ends); a request lacking a required header
         (absent or blank) is counted here, so that requests :meth:`record` never sees (an
@@ -99,6 +130,7 @@ class VendorStats:
         while self._window and now - self._window[0] >= 1.0:
             self._window.popleft()
         self.peak_per_second = max(self.peak_per_second, len(self._window))
+        self.families.setdefault(family, FamilyStats()).arrived(now)
         for name in self.required_headers:
             if not request.headers.get(name, "").strip():
                 self.headers_missing[name] += 1
@@ -115,6 +147,7 @@ class VendorStats:
             "headers_missing": {name: self.headers_missing[name] for name in self.required_headers},
             "span_s": span,
             "peak_per_second": self.peak_per_second,
+            "families": {name: f.to_dict() for name, f in sorted(self.families.items())},
         }
 
 
@@ -146,20 +179,26 @@ class Sandbox:
             # The statistics of the request's arrival: a slow answer that ends after a reset
             # (the client gave up long ago) must not count in the next test's figures.
             stats = self.stats[vendor.name]
-            stats.arrived(request)
+            family = vendor.family_of(request.path[len(vendor.prefix) :])
+            stats.arrived(request, family or MAIN_FAMILY)
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
-            response = await self._answer(vendor, request, handler)
-            stats.record(request, response.status)
+            response = await self._answer(vendor, request, handler, family)
+            stats.record(request, response.status, family or MAIN_FAMILY)
             return response
 
         return hostile_api
 
     async def _answer(
-        self, vendor: VendorAPI, request: web.Request, handler: Handler
+        self, vendor: VendorAPI, request: web.Request, handler: Handler, family: str | None
     ) -> web.StreamResponse:
-        rate = self.settings.rate_limit_for(vendor.name, vendor.default_rate_limit)
-        if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), vendor.name):
+        # Each API family of the vendor has its own documented ceiling and window.
+        if family is None:
+            limited, default = vendor.name, vendor.default_rate_limit
+        else:
+            limited, default = f"{vendor.name}.{family}", vendor.family_rate_limits[family]
+        rate = self.settings.rate_limit_for(limited, default)
+        if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), limited):
             return vendor.rate_limited_response(request)
         path = request.path[len(vendor.prefix) :]
         fault = self.faults.take(vendor.name, path)
@@ -274,8 +313,22 @@ class Sandbox:
         return json_response({"status": "cleared"})
 
     async def configure(self, request: web.Request) -> web.Response:
-        """Change latency, rate limits or token lifetimes of the running server."""
+        """Change latency, rate limits (per vendor, or ``vendor.family``), page limits
+        (``{vendor: {"max": N, "over": "cap"|"refuse"}}``, null for the default) or token
+        lifetimes of the running server."""
         body = orjson.loads(await request.read())
+        try:
+            page_limits = {
+                vendor: None if value is None else PageLimit.from_dict(value)
+                for vendor, value in body.get("page_limits", {}).items()
+            }
+        except (ValueError, AttributeError) as exc:
+            return json_response({"error": f"page_limits: {exc}"}, status=400)
+        for vendor, limit in page_limits.items():
+            if limit is None:
+                self.settings.page_limits.pop(vendor, None)
+            else:
+                self.settings.page_limits[vendor] = limit
         if "latency_ms" in body:
             self.settings.latency_ms = float(body["latency_ms"])
         self.settings.rate_limits.update(
@@ -290,6 +343,10 @@ class Sandbox:
                 "latency_ms": self.settings.latency_ms,
                 "rate_limits": self.settings.rate_limits,
                 "token_ttl_s": self.settings.token_ttl_s,
+                "page_limits": {
+                    vendor: {"max": limit.maximum, "over": limit.over}
+                    for vendor, limit in self.settings.page_limits.items()
+                },
             }
         )
 

@@ -21,6 +21,10 @@ from api_sandbox.settings import SandboxSettings
 from api_sandbox.vendors import VENDOR_CLASSES
 
 VENDOR_NAMES: tuple[str, ...] = tuple(cls.name for cls in VENDOR_CLASSES)
+LIMITED_NAMES: tuple[str, ...] = VENDOR_NAMES + tuple(
+    f"{cls.name}.{family}" for cls in VENDOR_CLASSES for family in cls.family_rate_limits
+)
+"""What a rate limit may name: a vendor (its main API), or ``vendor.family``."""
 MAX_PORT = 65535
 
 
@@ -70,14 +74,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def _vendor_value(text: str, check: Callable[[str], float]) -> tuple[str, float]:
+def _vendor_value(
+    text: str, check: Callable[[str], float], names: tuple[str, ...] = VENDOR_NAMES
+) -> tuple[str, float]:
     vendor, sep, value = text.partition("=")
     vendor = vendor.strip()
     if not sep:
         msg = f"expected VENDOR=NUMBER, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
-    if vendor not in VENDOR_NAMES:
-        msg = f"unknown vendor {vendor!r} in {text!r}; expected one of {', '.join(VENDOR_NAMES)}"
+    if vendor not in names:
+        msg = f"unknown vendor {vendor!r} in {text!r}; expected one of {', '.join(names)}"
         raise argparse.ArgumentTypeError(msg)
     try:
         return vendor, check(value.strip())
@@ -87,8 +93,9 @@ def _vendor_value(text: str, check: Callable[[str], float]) -> tuple[str, float]
 
 
 def _vendor_rate(text: str) -> tuple[str, float]:
-    """``VENDOR=RPS``: 0 or more requests per second (0 switches the limit off)."""
-    return _vendor_value(text, _non_negative)
+    """``VENDOR=RPS`` or ``VENDOR.FAMILY=RPS``: 0 or more requests per second (0 switches
+    the limit off)."""
+    return _vendor_value(text, _non_negative, LIMITED_NAMES)
 
 
 def _vendor_ttl(text: str) -> tuple[str, float]:
@@ -139,8 +146,9 @@ def parser() -> argparse.ArgumentParser:
         type=_vendor_rate,
         action="append",
         default=[],
-        metavar="VENDOR=RPS",
-        help="requests/second ceiling for a vendor (0 = off); defaults to each vendor's documented limit",
+        metavar="VENDOR[.FAMILY]=RPS",
+        help="requests/second ceiling for a vendor's main API, or one of its other API "
+        "families (amperity.profile_api), 0 = off; defaults to each one's documented limit",
     )
     p.add_argument(
         "--token-ttl",

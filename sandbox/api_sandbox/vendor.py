@@ -68,10 +68,16 @@ class VendorAPI(abc.ABC):
     name: ClassVar[str]
     prefix: ClassVar[str]
     default_rate_limit: ClassVar[float | None] = None
-    """Documented requests/second ceiling; the sandbox answers 429 above it."""
+    """Documented requests/second ceiling of the main API; the sandbox answers 429 above it."""
+    family_rate_limits: ClassVar[dict[str, float]] = {}
+    """Other APIs of the vendor with a documented ceiling of their own (see :meth:`family_of`)."""
 
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
+
+    def family_of(self, path: str) -> str | None:
+        """The API family of ``path`` (below the vendor's prefix); None for the main API."""
+        return None
 
     @abc.abstractmethod
     def add_routes(self, app: web.Application) -> None:

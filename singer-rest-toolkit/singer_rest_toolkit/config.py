@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from singer_rest_toolkit.dates import parse_instant, utc_now
+from singer_rest_toolkit.pacing import ApiFamily
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
@@ -68,6 +69,25 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
                 "Seconds between progress lines in the log (records, requests, elapsed); the "
                 "last line splits the sync's time into rate limit, API and work"
             ),
+        ),
+    ]
+
+
+def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
+    """The settings of an API family other than the main one: its pace (``pace`` says the
+    documented limit) and its workers for per-parent listings."""
+    return [
+        th.Property(
+            family.rate_setting,
+            th.IntegerType,
+            default=family.requests_per_second,
+            description=pace,
+        ),
+        th.Property(
+            family.parallel_setting,
+            th.IntegerType,
+            default=family.parallel_requests,
+            description=parallel,
         ),
     ]
 

@@ -1,9 +1,10 @@
-"""A tap's one pace, shared by every stream, worker thread and token request."""
+"""The pace of each API family of a tap, shared by its streams, worker threads and token requests."""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 from pyrate_limiter import Duration, Limiter, Rate
 
@@ -33,3 +34,22 @@ class Pacer:
         with self._turn:
             while not self.limiter.try_acquire("requests", blocking=False):
                 time.sleep(POLL_S)
+
+
+MAIN_API = "api"
+"""The family of a stream that names none: the vendor's main API (and its token endpoint)."""
+
+
+@dataclass(frozen=True)
+class ApiFamily:
+    """Endpoints of a vendor that share one documented rate limit: one pace, one worker pool.
+
+    A user may lower the pace with ``rate_setting`` and size the pool with
+    ``parallel_setting``; the defaults are the documented ceiling and ``parallel_requests``.
+    """
+
+    requests_per_second: int
+    rate_setting: str = "max_requests_per_second"
+    parallel_requests: int = 1
+    """Workers that fetch this family's per-parent listings ahead; 1 = none, inline."""
+    parallel_setting: str = "max_parallel_requests"

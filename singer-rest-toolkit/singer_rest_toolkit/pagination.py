@@ -1,9 +1,12 @@
-"""Next-page-token paging that refuses to loop."""
+"""Next-page-token paging that refuses to loop, and page sizes as large as the API allows."""
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError
@@ -47,3 +50,100 @@ class TokenPaginator(BaseAPIPaginator[str | None]):
     @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         return self._read_token(response) is not None
+
+
+def query_value(url: str, name: str) -> str | None:
+    """The value of query parameter ``name`` (any case) in ``url``; None when absent."""
+    wanted = name.lower()
+    return next(
+        (
+            v
+            for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+            if k.lower() == wanted
+        ),
+        None,
+    )
+
+
+def with_query_value(url: str, name: str, value: str) -> str:
+    """``url`` with query parameter ``name`` (any case, spelled as sent) set to ``value``."""
+    parts = urlsplit(url)
+    wanted = name.lower()
+    query = [
+        (k, value if k.lower() == wanted else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def names_word(message: str, word: str) -> bool:
+    """True if ``message`` names ``word`` (as a whole word, any case)."""
+    return word.lower() in re.findall(r"[a-z]+", message.lower())
+
+
+NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w-]|\.\d)")
+"""A number standing alone in a message (not the digits of an id such as ``req-759e4``)."""
+
+
+class PageSize:
+    """The page size one stream asks for, shared by its listings and worker threads.
+
+    It starts at the largest size the endpoint is documented to accept (or, where nothing is
+    documented, a larger size worth trying) and only goes down: when the API refuses a size
+    (a 400 naming the page-size parameter: the largest smaller number the message gives, else
+    half) or serves fewer records than asked while a next page follows (a silent cap: that
+    many). The first page served after that settles it, with one INFO line.
+    """
+
+    def __init__(self, stream_name: str, param: str, start: int, logger: logging.Logger) -> None:
+        self.param = param
+        """The query parameter that carries it (``limit``, ``perPage``, ...)."""
+        self._stream_name = stream_name
+        self._logger = logger
+        self._start = self._current = max(1, start)
+        self._settled = False
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> int:
+        """The size to ask for now."""
+        return self._current
+
+    def asked(self, url: str) -> int | None:
+        """The page size a request URL asks for; None when it carries none (not paged)."""
+        value = query_value(url, self.param)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def refused(self, asked: int, message: str) -> bool:
+        """The API answered a page of ``asked`` with a 400 saying ``message``: lower the size
+        and return True when the message names the page-size parameter and a smaller size is
+        left to try (the request is then asked again at :attr:`current`)."""
+        if not names_word(message, self.param) or asked <= 1:
+            return False
+        with self._lock:
+            if self._current >= asked:  # not yet lowered by another listing
+                smaller = [n for n in map(int, NUMBER.findall(message)) if 0 < n < asked]
+                self._current = max(smaller) if smaller else asked // 2
+            return True
+
+    def served(self, asked: int, records: int, more: bool) -> None:
+        """A page of ``records`` came back for a request of ``asked``; ``more`` when a next
+        page follows. Settles the size on the first page that says something about it."""
+        if self._settled:
+            return
+        capped = more and 0 < records < asked
+        lowered = asked < self._start and asked == self._current
+        if not (capped or (more and records >= asked) or lowered):
+            return  # the last page of a short listing (or an empty one) tells nothing
+        with self._lock:
+            if self._settled:
+                return
+            if capped:
+                self._current = min(self._current, records)
+                why = f"the API serves at most {records} of the {asked} asked"
+            elif lowered:
+                why = f"the API refused {self._start}"
+            else:
+                why = "the largest the stream asks for"
+            self._settled = True
+        self._logger.info("%s: pages of %d records (%s)", self._stream_name, self._current, why)

@@ -34,7 +34,10 @@ Record = dict[str, Any]
 Key = tuple[str, Hashable]
 
 BUFFERED_RECORDS = 2_000
-"""Records one listing may hold ahead of the main thread (at least two pages)."""
+"""Records one listing may hold ahead of the main thread, at least (and two pages)."""
+POOL_BUFFERED_RECORDS = 64_000
+"""Records a pool's listings may hold ahead in all, shared out among its workers: a listing
+whose pages are all queued before the main thread reaches it costs it no round trip."""
 _PUT_POLL_S = 0.05
 """How often a worker blocked on a full queue checks whether its listing was cancelled."""
 _DONE: Final = object()
@@ -81,12 +84,15 @@ class Listing:
 
     def __init__(
         self,
-        buffer_pages: int,
+        page_size: int,
+        buffered: int,
         *,
         children_queued: bool,
         stuck: StuckWorkers,
         waited: Callable[[float], object],
     ) -> None:
+        self.page_size = max(1, page_size)
+        """Records per page of this listing: a full chunk is handed over at once."""
         self.children_queued = children_queued
         """True when the worker also queues the child listings of these records."""
         self.future: Future[None] | None = None
@@ -94,6 +100,7 @@ class Listing:
         """Set when a worker begins the fetch."""
         self._stuck = stuck
         self._waited = waited
+        buffer_pages = max(2, buffered // self.page_size)
         self._pages: queue.Queue[object] = queue.Queue(maxsize=buffer_pages)
         self._cancelled = threading.Event()
 
@@ -102,7 +109,7 @@ class Listing:
         """True once the listing is dropped."""
         return self._cancelled.is_set()
 
-    def fill(self, stream: PrefetchedStream, context: Any, page_size: int) -> None:
+    def fill(self, stream: PrefetchedStream, context: Any) -> None:
         """Worker side: fetch the listing and queue it a page at a time."""
         self.started.set()
         try:
@@ -113,7 +120,7 @@ class Listing:
                 page.append(record)
                 # A page's records arrive together, so a full chunk is a whole page: handing
                 # it over before the next request keeps the main thread busy meanwhile.
-                if len(page) >= page_size:
+                if len(page) >= self.page_size:
                     if not self._put_page(stream, context, page):
                         return
                     page = []
@@ -195,8 +202,8 @@ class Prefetcher:
         self.ahead = 2 * workers
         """Parent records read ahead of the one emitted: a free worker always finds work."""
         self._workers = workers
-        self._page_size = max(1, page_size)
-        self._buffer_pages = max(2, BUFFERED_RECORDS // self._page_size)
+        self._page_size = page_size
+        self._buffered = max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
         self._name = name
         self._waited = waited
         """Told the seconds the main thread waited for a worker (progress.py)."""
@@ -283,13 +290,20 @@ class Prefetcher:
             pool.shutdown(wait=True, cancel_futures=True)
 
     # --- any thread ---------------------------------------------------------------------------
-    def submit(self, stream: PrefetchedStream, context: Mapping[str, Any] | None) -> bool:
-        """Queue a fetch of ``stream``'s listing for ``context``; False if it cannot be."""
+    def submit(
+        self,
+        stream: PrefetchedStream,
+        context: Mapping[str, Any] | None,
+        page_size: int | None = None,
+    ) -> bool:
+        """Queue a fetch of ``stream``'s listing for ``context``, whose pages hold
+        ``page_size`` records (default: the pool's); False if it cannot be."""
         key = context_key(stream.name, context)
         if key is None or self._fetching_cancelled():
             return False  # a worker of a dropped listing queues nothing more
         listing = Listing(
-            self._buffer_pages,
+            page_size or self._page_size,
+            self._buffered,
             children_queued=stream.has_children_to_sync(),
             stuck=self._stuck,
             waited=self._waited,
@@ -315,7 +329,7 @@ class Prefetcher:
     def _fetch(self, listing: Listing, stream: PrefetchedStream, context: Any) -> None:
         self._current.listing = listing
         try:
-            listing.fill(stream, context, self._page_size)
+            listing.fill(stream, context)
         finally:
             self._current.listing = None
             with self._lock:

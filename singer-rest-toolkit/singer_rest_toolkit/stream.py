@@ -20,6 +20,8 @@ from typing_extensions import override
 from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import utc_now
+from singer_rest_toolkit.pacing import MAIN_API
+from singer_rest_toolkit.pagination import PageSize, with_query_value
 from singer_rest_toolkit.progress import API, RATE_LIMIT
 from singer_rest_toolkit.responses import body_excerpt, json_body
 from singer_rest_toolkit.sdk_internals import FastRecordMessages
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from singer_rest_toolkit.auth import RenewingAuthenticator
+    from singer_rest_toolkit.prefetch import Prefetcher
     from singer_rest_toolkit.tap import RestTap
 
 _TToken = TypeVar("_TToken")
@@ -43,6 +46,11 @@ class UnavailableStreamError(FatalAPIError):
     """The stream's endpoint answered 403/404. Before any of its listings was read, that
     means the stream is not available to this account: the tap skips it, syncs the others,
     then exits non-zero naming it; after, it is an error like any other."""
+
+
+class PageSizeRefusedError(FatalAPIError):
+    """A 400 naming the page size: asked again at once with a smaller page, outside the retry
+    budget (each refusal lowers the size, so this ends)."""
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -79,6 +87,13 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     """After a 403/404's error line: what to check, or how to deselect the stream."""
     retry_base_delay_s: ClassVar[float] = 1.0
     """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""
+    api_family: ClassVar[str] = MAIN_API
+    """The API family of the endpoint: its pace and worker pool (``RestTap.api_families``)."""
+    page_size_param: ClassVar[str] = "limit"
+    """The query parameter of the page size; a request without it is not paged."""
+    max_page_size: ClassVar[int | None] = None
+    """The largest page the endpoint is documented to accept; None when undocumented (then
+    the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     """Records are conformed in :meth:`post_process` instead, by the SDK's rules compiled
     once per schema (conform.py)."""
@@ -101,6 +116,23 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         """The SDK's stock path: the SDK conforms each record as it writes it."""
         if self._sdk_conforms:
             self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
+        self.page_size = PageSize(
+            self.name, self.page_size_param, self.first_page_size(), self.logger
+        )
+        """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
+
+    def first_page_size(self) -> int:
+        """The ``page_size`` setting (not above a documented maximum), else the largest size
+        documented, else the tap's trial size."""
+        configured = self.config.get("page_size")
+        documented = self.max_page_size
+        if configured:
+            return min(int(configured), documented) if documented else int(configured)
+        return documented or self.rest_tap.default_page_size
+
+    def prefetcher(self) -> Prefetcher | None:
+        """The pool of this stream's API family; None when it fetches nothing ahead."""
+        return self.rest_tap.prefetcher_for(self.api_family)
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -130,22 +162,37 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     def request_decorator(
         self, func: Callable[[requests.PreparedRequest, Context | None], requests.Response]
     ) -> Callable[[requests.PreparedRequest, Context | None], requests.Response]:
-        """Every attempt (retries too) waits for the tap's one pace first.
+        """Every attempt (retries too) waits for the pace of the stream's API family first,
+        and asks for no larger page than the API was found to serve (a refused size is asked
+        again at once, smaller).
 
         A token that needs renewing is renewed before the wait (the token request takes its
         own slot): a slot taken before a token request would be spent a whole round trip
         later, when it may no longer be free on the API's one-second window.
         """
-        tap = self.rest_tap
+        pacer = self.rest_tap.pacer_for(self.api_family)
+        prefetcher = self.prefetcher()
+        page_size = self.page_size
+        progress = self._progress
 
         def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            if tap.prefetcher is not None:
-                tap.prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
-            self.authenticator.ensure_token()
-            with tap.progress.waiting(RATE_LIMIT):
-                tap.pacer.wait()
-            with tap.progress.waiting(API):
-                return func(request, context)
+            while True:
+                if prefetcher is not None:
+                    prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
+                asked = page_size.asked(request.url or "")
+                if asked is not None and asked > page_size.current:  # a next page, a retry
+                    url = with_query_value(
+                        request.url or "", page_size.param, str(page_size.current)
+                    )
+                    request.prepare_url(url, None)
+                self.authenticator.ensure_token()
+                with progress.waiting(RATE_LIMIT):
+                    pacer.wait()
+                try:
+                    with progress.waiting(API):
+                        return func(request, context)
+                except PageSizeRefusedError:
+                    continue
 
         decorated: Callable[[requests.PreparedRequest, Context | None], requests.Response]
         decorated = super().request_decorator(paced)
@@ -246,6 +293,13 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             or status >= HTTPStatus.INTERNAL_SERVER_ERROR
         ):
             raise RetriableAPIError(self.error_line(response), response)
+        asked = self.page_size.asked(response.request.url or "") if response.request else None
+        if (
+            status == HTTPStatus.BAD_REQUEST
+            and asked is not None
+            and self.page_size.refused(asked, self.vendor_message(response))
+        ):
+            raise PageSizeRefusedError(self.error_line(response), response)
         if status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
             hint = self.unavailable_hint.format(name=self.name)
             raise UnavailableStreamError(f"{self.error_line(response)}. {hint}")
@@ -258,6 +312,14 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             raise RetriableAPIError(msg, response) from None
         self.check_body(response, body)
         self.authenticator.token_accepted(response)
+        fill = self.page_fill(body) if asked is not None else None
+        if asked is not None and fill is not None:
+            self.page_size.served(asked, *fill)
+
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        """(records on the page, whether a next page follows) of a 2xx body; None when the
+        body does not say (then nothing is learnt about the page size from it)."""
+        return None
 
     # --- records ------------------------------------------------------------------------------
     @override
@@ -320,24 +382,34 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             self._delivered = True
 
     def listing_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The listing's records; a child's come from the fetch made ahead when there is one."""
-        prefetcher = self.rest_tap.prefetcher
+        """The listing's records; a child's come from the fetch made ahead when there is one.
+
+        A child listing is fetched by the pool of its own API family; a parent reads ahead as
+        far as the largest pool of its children's families needs.
+        """
+        tap = self.rest_tap
         children = self._children_to_sync = self.children_to_sync()
-        if prefetcher is None or (self.parent_stream_type is None and not children):
+        own = self.prefetcher() if self.parent_stream_type else None
+        pools = [pool for pool in {child.prefetcher() for child in children} if pool is not None]
+        if own is None and not pools:
             yield from self.fetch_records(context)  # nothing to fetch ahead
             return
         try:
-            listing = prefetcher.take(self.name, context) if self.parent_stream_type else None
+            listing = own.take(self.name, context) if own is not None else None
             if listing is not None and (listing.children_queued or not children):
                 yield from listing.records()
             else:
                 records = listing.records() if listing is not None else self.fetch_records(context)
-                yield from prefetcher.read_ahead(
+                if not pools:
+                    yield from records
+                    return
+                reader = max(pools, key=lambda pool: pool.ahead)
+                yield from reader.read_ahead(
                     records, lambda batch: self.submit_children(batch, context)
                 )
         finally:
             if self.parent_stream_type is None:
-                prefetcher.discard()  # fetches of this tree nobody took (filtered parents)
+                tap.discard_prefetched()  # fetches of this tree nobody took (filtered parents)
 
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records from the API (a date-windowed stream reads its windows)."""
@@ -358,9 +430,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         Contexts are computed as the SDK will compute them; a record whose context cannot be
         computed is skipped here: the SDK meets the same error when it reaches the record.
         """
-        prefetcher = self.rest_tap.prefetcher
-        children = self.children_to_sync()
-        if prefetcher is None or not children:
+        pools = [(child, child.prefetcher()) for child in self.children_to_sync()]
+        children = [(child, pool) for child, pool in pools if pool is not None]
+        if not children:
             return False
         for record in records:
             try:
@@ -369,6 +441,6 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
                 continue
             for child_context in contexts:
                 if child_context is not None:
-                    for child in children:
-                        prefetcher.submit(child, child_context)
+                    for child, pool in children:
+                        pool.submit(child, child_context, child.page_size.current)
         return True

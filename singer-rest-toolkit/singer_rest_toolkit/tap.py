@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import weakref
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, ClassVar, NoReturn
 
@@ -25,7 +26,7 @@ from singer_rest_toolkit.config import (
     check_start_date,
     unreachable_line,
 )
-from singer_rest_toolkit.pacing import Pacer
+from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.prefetch import Prefetcher
 from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
@@ -36,9 +37,9 @@ from singer_rest_toolkit.writer import BufferedWriter
 class RestTap(SecretSafeValidation, abc.ABC):
     """A Singer tap over one vendor's REST API.
 
-    Settings it reads when declared: ``max_requests_per_second``, ``max_parallel_requests``,
-    ``page_size``. A subclass declares its settings, :meth:`check_settings`, its
-    :attr:`authenticator` and :meth:`discover_streams`.
+    Settings it reads when declared: ``max_requests_per_second``, ``max_parallel_requests``
+    (and those of each of :attr:`api_families`), ``page_size``. A subclass declares its
+    settings, :meth:`check_settings`, its :attr:`authenticator` and :meth:`discover_streams`.
     """
 
     message_writer_class = BufferedWriter
@@ -49,6 +50,10 @@ class RestTap(SecretSafeValidation, abc.ABC):
     default_parallel_requests: ClassVar[int] = 1
     """Workers that fetch per-parent listings ahead; 1 = one request at a time."""
     default_page_size: ClassVar[int] = 100
+    """Page size tried where an endpoint documents no maximum (the API may refuse or cap it)."""
+    api_families: ClassVar[Mapping[str, ApiFamily]] = {}
+    """API families other than the main one (``MAIN_API``), each paced at its own ceiling;
+    a stream names its family in ``api_family``."""
 
     # --- the CLI ------------------------------------------------------------------------------
     @override
@@ -129,7 +134,12 @@ class RestTap(SecretSafeValidation, abc.ABC):
     @override
     def check_settings(self) -> None:
         """The checks every tap shares; a tap adds its own and then calls this."""
-        check_minimums(self.config, {**REQUEST_MINIMUMS, **self.minimums})
+        family_minimums = {
+            name: 1
+            for family in self.api_families.values()
+            for name in (family.rate_setting, family.parallel_setting)
+        }
+        check_minimums(self.config, {**REQUEST_MINIMUMS, **family_minimums, **self.minimums})
         check_start_date(self.config)
 
     # --- the sync ---------------------------------------------------------------------------
@@ -153,25 +163,62 @@ class RestTap(SecretSafeValidation, abc.ABC):
         ]
 
     # --- what the streams share ---------------------------------------------------------------
-    @cached_property
-    def pacer(self) -> Pacer:
-        """One pace for every request of this tap, token requests and workers included."""
-        per_second = self.config.get("max_requests_per_second") or self.default_requests_per_second
-        return Pacer(int(per_second), headroom_ms=self.pace_headroom_ms)
+    def family(self, name: str) -> ApiFamily:
+        """The API family ``name``; the main one from the tap's defaults."""
+        if name == MAIN_API:
+            return ApiFamily(
+                self.default_requests_per_second, parallel_requests=self.default_parallel_requests
+            )
+        return self.api_families[name]
 
     @cached_property
-    def prefetcher(self) -> Prefetcher | None:
-        """The pool that fetches per-parent listings ahead; None when sequential."""
-        workers = self.config.get("max_parallel_requests") or self.default_parallel_requests
-        if int(workers) <= 1:
-            return None
-        page_size = self.config.get("page_size") or self.default_page_size
-        return Prefetcher(
-            workers=int(workers),
-            page_size=int(page_size),
-            name=f"{self.name}-fetch",
-            waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
-        )
+    def _pacers(self) -> dict[str, Pacer]:
+        """One pace per family, at its setting or else its documented ceiling."""
+        pacers = {}
+        for name in (MAIN_API, *self.api_families):
+            family = self.family(name)
+            per_second = self.config.get(family.rate_setting) or family.requests_per_second
+            pacers[name] = Pacer(int(per_second), headroom_ms=self.pace_headroom_ms)
+        return pacers
+
+    def pacer_for(self, family: str) -> Pacer:
+        """The pace of every request of ``family``, worker threads' included."""
+        return self._pacers[family]
+
+    @property
+    def pacer(self) -> Pacer:
+        """The main family's pace, which token requests also wait for."""
+        return self.pacer_for(MAIN_API)
+
+    @cached_property
+    def _prefetchers(self) -> dict[str, Prefetcher | None]:
+        """One pool per family that fetches per-parent listings ahead; None when sequential."""
+        page_size = int(self.config.get("page_size") or self.default_page_size)
+        pools: dict[str, Prefetcher | None] = {}
+        for name in (MAIN_API, *self.api_families):
+            family = self.family(name)
+            workers = int(self.config.get(family.parallel_setting) or family.parallel_requests)
+            pools[name] = (
+                Prefetcher(
+                    workers=workers,
+                    page_size=page_size,
+                    name=f"{self.name}-{name}-fetch",
+                    waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
+                )
+                if workers > 1
+                else None
+            )
+        return pools
+
+    def prefetcher_for(self, family: str) -> Prefetcher | None:
+        """The pool that fetches ``family``'s per-parent listings ahead; None when sequential."""
+        return self._prefetchers[family]
+
+    def discard_prefetched(self) -> None:
+        """Drop every listing fetched ahead and wait for the workers (see Prefetcher.discard)."""
+        for prefetcher in self._prefetchers.values():
+            if prefetcher is not None:
+                prefetcher.discard()
 
     @cached_property
     def _sessions(self) -> threading.local:

@@ -137,7 +137,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             {**(context or {}), "window_start": iso_z(start), "window_end": iso_z(end)}
             for start, end in plan
         ]
-        prefetcher = self.rest_tap.prefetcher
+        prefetcher = self.prefetcher()
         if (
             prefetcher is None
             or len(contexts) < 2

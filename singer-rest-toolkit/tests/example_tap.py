@@ -1,5 +1,6 @@
-"""A minimal tap on the toolkit, for its tests: ``/parents``, ``/parents/{id}/children`` and
-a date-windowed ``/events?start=&end=``, served by pytest-httpserver."""
+"""A minimal tap on the toolkit, for its tests: ``/parents``, ``/parents/{id}/children``, a
+date-windowed ``/events?start=&end=`` and a cursor-paged ``/items?limit=&cursor=``, served by
+pytest-httpserver."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Any
 
 import requests
 from singer_sdk import typing as th
-from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
 from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import json_body
 
 
@@ -40,7 +42,7 @@ class NoAuth:
         pass
 
 
-class ExampleStream(RestStream[None]):
+class ExampleStream(RestStream[Any]):
     @property
     def url_base(self) -> str:
         return str(self.config["api_url"]).rstrip("/")
@@ -50,7 +52,7 @@ class ExampleStream(RestStream[None]):
         request.params = self.query_filters(page.stream_context)
         return request
 
-    def get_new_paginator(self) -> SinglePagePaginator:
+    def get_new_paginator(self) -> BaseAPIPaginator[Any]:
         return SinglePagePaginator()
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -77,7 +79,32 @@ class Children(ExampleStream):
     ).to_dict()
 
 
-class Events(DateWindowStream[None], ExampleStream):
+class Items(ExampleStream):
+    """``/items?limit=&cursor=``: ``{"items": [...], "next": cursor or null}``."""
+
+    name = "items"
+    path = "/items"
+    primary_keys = ("id",)
+    schema = th.PropertiesList(th.Property("id", th.IntegerType)).to_dict()
+
+    def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.params = {self.page_size_param: self.page_size.current}
+        if page.next_page_token:
+            request.params["cursor"] = page.next_page_token
+        return request
+
+    def get_new_paginator(self) -> BaseAPIPaginator[Any]:
+        return TokenPaginator(self.name, "cursor", lambda response: json_body(response)["next"])
+
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        return len(body["items"]), body["next"] is not None
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        return list(json_body(response)["items"])
+
+
+class Events(DateWindowStream[Any], ExampleStream):
     name = "events"
     path = "/events"
     primary_keys = ("id",)
@@ -102,6 +129,7 @@ class ExampleTap(RestTap):
         th.Property("max_requests_per_second", th.IntegerType),
         th.Property("max_retries", th.IntegerType),
         th.Property("progress_interval_seconds", th.IntegerType),
+        th.Property("page_size", th.IntegerType),
     ).to_dict()
 
     @cached_property
@@ -109,7 +137,7 @@ class ExampleTap(RestTap):
         return NoAuth()
 
     def discover_streams(self) -> list[ExampleStream]:
-        return [Parents(self), Children(self), Events(self)]
+        return [Parents(self), Children(self), Events(self), Items(self)]
 
 
 def sync(tap: RestTap, streams: Iterable[str]) -> tuple[list[dict[str, Any]], Exception | None]:

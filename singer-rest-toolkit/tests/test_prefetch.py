@@ -12,9 +12,10 @@ from example_tap import ExampleTap, sync
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from singer_rest_toolkit.prefetch import Prefetcher
+from singer_rest_toolkit.prefetch import POOL_BUFFERED_RECORDS, Prefetcher
 
 PARENTS = 40
+LONG = POOL_BUFFERED_RECORDS + 6_000
 
 
 class TreeServer:
@@ -76,8 +77,8 @@ def test_a_failed_listing_stops_the_run_after_the_same_records(httpserver: HTTPS
 
 
 class Long:
-    """A stream whose listing for ``{"n": 1}`` is three pages of 2,000 records (more than a
-    listing may queue), and one record for any other context."""
+    """A stream whose listing for ``{"n": 1}`` holds three pages of 2,000 records more than a
+    listing of a one-worker pool may queue, and one record for any other context."""
 
     name = "long"
 
@@ -86,7 +87,7 @@ class Long:
 
     def fetch_records(self, context: Any) -> Iterable[dict[str, Any]]:
         self.fetched.append(context)
-        size = 6_000 if context["n"] == 1 else 1
+        size = LONG if context["n"] == 1 else 1
         return ({"n": context["n"], "i": i} for i in range(size))
 
     def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
@@ -111,7 +112,7 @@ def test_a_listing_no_worker_can_start_is_fetched_by_the_caller(prefetcher: Pref
     assert prefetcher.take("long", {"n": 2}) is None, "handed back, to be fetched inline"
     first = prefetcher.take("long", {"n": 1})
     assert first is not None
-    assert [r["i"] for r in first.records()] == list(range(6_000))
+    assert [r["i"] for r in first.records()] == list(range(LONG))
     assert stream.fetched == [{"n": 1}], "the listing handed back was never fetched by the pool"
 
 

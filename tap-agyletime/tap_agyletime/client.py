@@ -92,6 +92,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
 
     host: ClassVar[str] = TENANT
     """``TENANT`` (``{tenant_url}``, paths start after ``/api``) or ``REGIONAL``."""
+    page_size_param = "pageLimit"
     records_key: ClassVar[str | None] = None
     """Key of the record list when ``data`` is an object (else: its only list)."""
     unavailable_hint = (
@@ -118,7 +119,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         request.params = {
             **self.query_filters(page.stream_context),
-            "pageLimit": self.config.get("page_size", self.rest_tap.default_page_size),
+            self.page_size_param: self.page_size.current,
             "nextPageToken": page.next_page_token,
         }
         return request
@@ -155,6 +156,18 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         if "data" not in body:
             msg = f"{self.name}: the response to {where} has no data"
             raise RetriableAPIError(msg, response)
+
+    @override
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        """``itemsCount`` when sent, else the length of a ``data`` list; unknown for an object
+        (metrics: ``pageLimit`` counts user-days, not the rows they hold)."""
+        count = body.get("itemsCount")
+        data = body.get("data")
+        if not isinstance(count, int):
+            if not isinstance(data, list):
+                return None
+            count = len(data)
+        return count, next_page_token(body) is not None
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -134,6 +134,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
     """Fixed filters of the listing (the ``show*`` flags that make it complete)."""
     paged: ClassVar[bool] = True
     """False for endpoints without ``page``/``perPage`` (a bare array)."""
+    page_size_param = "perPage"
     unavailable_hint = (
         "Check organization and the account's permissions, or deselect the '{name}' stream"
     )
@@ -162,7 +163,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
             return request
         request.params = {**self.query, **self.query_filters(page.stream_context)}
         if self.paged:
-            request.params["perPage"] = int(self.config.get("page_size", 2000))
+            request.params[self.page_size_param] = self.page_size.current
         return request
 
     @override
@@ -203,6 +204,11 @@ class AmiliaStream(RestStream[ParseResult | None]):
                 f"says records remain"
             )
             raise RetriableAPIError(msg, response)
+
+    @override
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        following = paging_of(body).get("Next")
+        return len(items_of(body) or []), isinstance(following, str) and bool(following.strip())
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:

@@ -323,6 +323,11 @@ class ActivityWaitlistsStream(AmiliaStream):
     )
 
     @override
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        """Unknown: ``perPage`` counts waiting persons, inside one activity object."""
+        return None
+
+    @override
     def check_body(self, response: requests.Response, body: Any) -> None:
         """A bare activity object with its ``WaitList`` is a whole answer too."""
         if isinstance(body, dict) and isinstance(body.get("WaitList"), list):

@@ -31,6 +31,8 @@ AMPERITY_API = "api_version"
 PROFILE_API = "profile_api_version"
 UNSTABLE_API = "unstable"
 DEFAULT_API_VERSIONS = {AMPERITY_API: "2024-04-01", PROFILE_API: "2025-07-31"}
+PROFILE_API_FAMILY = "profile_api"
+"""The Profile API's rate limit is its own (2000 requests/s per tenant, not 10)."""
 
 
 def next_token(response: requests.Response) -> str | None:
@@ -77,6 +79,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
     """Setting holding this endpoint's ``api-version`` (or ``UNSTABLE_API``)."""
     paged: ClassVar[bool] = True
     """False for listings that take no ``limit``/``next_token`` (ingest jobs)."""
+    page_size_param = "limit"
     unavailable_hint = (
         "The API key cannot use this endpoint (or api_url is wrong): deselect the '{name}' stream"
     )
@@ -115,7 +118,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         params = dict(self.query_filters(page.stream_context))
         if self.paged:
-            params["limit"] = self.config.get("page_size", self.rest_tap.default_page_size)
+            params[self.page_size_param] = self.page_size.current
             if page.next_page_token:
                 params["next_token"] = page.next_page_token
         request.params = params
@@ -152,9 +155,21 @@ class AmperityStream(RestStream[str | None], abc.ABC):
             raise RetriableAPIError(msg, response)
 
     @override
+    def page_fill(self, body: Any) -> tuple[int, bool] | None:
+        token = body.get("next_token")
+        return len(body["data"]), token not in (None, "")
+
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The records of ``data``."""
         return [item for item in json_object(response)["data"] if isinstance(item, dict)]
+
+
+class ProfileApiStream(AmperityStream, abc.ABC):
+    """A listing of the Profile API: its own api-version and its own rate limit."""
+
+    api_version_setting = PROFILE_API
+    api_family = PROFILE_API_FAMILY
 
 
 class AmperityIncrementalStream(AmperityStream, abc.ABC):

@@ -17,11 +17,11 @@ from typing_extensions import override
 from singer_rest_toolkit.dates import parse_instant
 from singer_rest_toolkit.responses import json_object
 from tap_amperity.client import (
-    PROFILE_API,
     UNSTABLE_API,
     AmperityDateWindowStream,
     AmperityIncrementalStream,
     AmperityStream,
+    ProfileApiStream,
 )
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class AuditEventsStream(AmperityIncrementalStream):
     primary_keys = ("event_id",)
     replication_key = "happened_at"
     since_param = "happened_from"
+    max_page_size = 1000  # "Each response may contain up to 1000 audit events"
     schema = schema(
         th.Property("event_id", th.StringType, required=True),
         th.Property("event_type", th.StringType),
@@ -338,13 +339,12 @@ class IngestJobsStream(AmperityDateWindowStream):
 
 
 # --- Profile API (profile_api_version) ---------------------------------------------------------
-class ProfileIndexesStream(AmperityStream):
+class ProfileIndexesStream(ProfileApiStream):
     """``GET /indexes`` (Profile API): full table, the parent of ``index_profiles``."""
 
     name = "profile_indexes"
     path = "/indexes"
     primary_keys = ("id",)
-    api_version_setting = PROFILE_API
     schema = schema(
         th.Property("id", th.StringType, required=True),
         th.Property("name", th.StringType),
@@ -376,7 +376,7 @@ def attribute_type(seen: set[type]) -> th.JSONTypeHelper[Any]:
     return ANY_JSON
 
 
-class IndexProfilesStream(AmperityStream):
+class IndexProfilesStream(ProfileApiStream):
     """``GET /indexes/{index_id}/profiles`` (Profile API), once per index, full table.
 
     ``attributes`` is an object whose properties are the attribute names found in a first
@@ -386,7 +386,6 @@ class IndexProfilesStream(AmperityStream):
     name = "index_profiles"
     path = "/indexes/{index_id}/profiles"
     primary_keys = ("index_id", "id")
-    api_version_setting = PROFILE_API
     parent_stream_type = ProfileIndexesStream
     state_partitioning_keys: ClassVar[list[str]] = []  # full table: no state per index
     sample_indexes: ClassVar[int] = 20
@@ -430,7 +429,7 @@ class IndexProfilesStream(AmperityStream):
                     break
                 first_page = islice(
                     self.request_records({"index_id": index["id"]}),
-                    int(self.config.get("page_size", self.rest_tap.default_page_size)),
+                    self.page_size.current,
                 )
                 for profile in first_page:
                     for key, value in (profile.get("attributes") or {}).items():

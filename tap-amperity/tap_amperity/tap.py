@@ -13,12 +13,14 @@ from singer_rest_toolkit import RestTap
 from singer_rest_toolkit.config import (
     check_pattern,
     check_urls,
+    family_settings,
     invalid,
     is_set,
     request_settings,
 )
+from singer_rest_toolkit.pacing import ApiFamily
 from tap_amperity import auth
-from tap_amperity.client import AmperityStream, DeprecationNotes
+from tap_amperity.client import PROFILE_API_FAMILY, AmperityStream, DeprecationNotes
 from tap_amperity.streams import STREAM_TYPES, UNSTABLE_STREAM_TYPES
 
 TENANT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
@@ -34,9 +36,11 @@ HELP = {
     "api_version": "api-version header of the Amperity API streams",
     "profile_api_version": "api-version header of the Profile API streams (indexes, profiles)",
     "start_date": "Earliest date (UTC) for audit_events, workflow_runs and ingest_jobs on the first run; default: all history (ingest_jobs: the last 7 days)",
-    "page_size": "limit of each cursor-paged request",
-    "max_requests_per_second": "Client-side pacing of all requests, token requests included",
-    "max_parallel_requests": "Requests in flight at once for index_profiles (one listing per index), all within max_requests_per_second; 1 reads one index after another",
+    "page_size": "limit of each cursor-paged request; default: the largest documented (audit_events: 1000), else 1000, lowered by itself when the API refuses or caps it",
+    "max_requests_per_second": "Client-side pacing of the Amperity API (documented limit 10 requests/s), token requests included",
+    "max_parallel_requests": "Requests in flight at once for per-parent streams of the Amperity API (workflow_task_instances) and the 7-day windows of ingest_jobs (the next ones fetched ahead), within max_requests_per_second; 1 = one at a time",
+    "profile_api_max_requests_per_second": "Client-side pacing of the Profile API (profile_indexes, index_profiles; documented limit 2000 requests/s across the tenant and its sandboxes): lower it to leave room for other clients",
+    "profile_api_max_parallel_requests": "Requests in flight at once for index_profiles (one listing per index), within profile_api_max_requests_per_second; 1 reads one index after another",
     "workflow_lookback_days": "Days before the bookmark workflow_runs re-reads (runs created or ended since then) to catch state changes",
     "include_unstable": "Add the campaign_drafts stream (api-version: unstable)",
 }
@@ -56,7 +60,16 @@ class TapAmperity(RestTap):
     default_requests_per_second = 10
     pace_headroom_ms = 30  # Amperity counts arrivals on a strict one-second window
     default_parallel_requests = 4  # keeps the pace busy at the API's usual response times
-    default_page_size = 100
+    default_page_size = 1000  # the one maximum documented (audit events), tried elsewhere too
+    profile_api = ApiFamily(
+        2000,
+        rate_setting="profile_api_max_requests_per_second",
+        # 2000/s is never the bound: 16 listings in flight keep the writing thread busy
+        # at a few hundred ms per page of 1000 profiles.
+        parallel_requests=16,
+        parallel_setting="profile_api_max_parallel_requests",
+    )
+    api_families: ClassVar[dict[str, ApiFamily]] = {PROFILE_API_FAMILY: profile_api}
     minimums: ClassVar[dict[str, int]] = {
         "page_size": 1,
         "workflow_lookback_days": 0,
@@ -72,10 +85,15 @@ class TapAmperity(RestTap):
         setting("api_version", th.StringType, default="2024-04-01"),
         setting("profile_api_version", th.StringType, default="2025-07-31"),
         setting("start_date", th.DateTimeType),
-        setting("page_size", th.IntegerType, default=default_page_size),
+        setting("page_size", th.IntegerType),
         setting("max_parallel_requests", th.IntegerType, default=default_parallel_requests),
         setting("workflow_lookback_days", th.IntegerType, default=3),
         setting("include_unstable", th.BooleanType, default=False),
+        *family_settings(
+            profile_api,
+            pace=HELP["profile_api_max_requests_per_second"],
+            parallel=HELP["profile_api_max_parallel_requests"],
+        ),
         *request_settings(
             requests_per_second=default_requests_per_second, pace=HELP["max_requests_per_second"]
         ),

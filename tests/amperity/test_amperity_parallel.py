@@ -46,7 +46,7 @@ class Run:
 
 def sync(sandbox: SandboxProcess, parallel: int, state: dict[str, Any] | None = None) -> Run:
     """Sync profile_indexes and index_profiles in process with ``parallel`` requests in flight."""
-    config = sandbox_config(sandbox, page_size=25, max_parallel_requests=parallel)
+    config = sandbox_config(sandbox, page_size=25, profile_api_max_parallel_requests=parallel)
     tap = TapAmperity(config=config, state=state or {})
     for name, stream in tap.streams.items():
         stream.selected = name in STREAMS
@@ -123,11 +123,11 @@ def test_a_parallel_run_writes_exactly_the_messages_of_a_sequential_run(
     assert len(profiles) == len(set(profiles)) == len(all_profiles())
     assert set(profiles) == all_profiles()
     # The main thread only samples attribute names at discovery; the listings ran on workers.
-    workers = {name for name in threads if name.startswith(f"{TapAmperity.name}-fetch")}
+    workers = {name for name in threads if name.startswith(f"{TapAmperity.name}-profile_api-fetch")}
     assert len(workers) > 1, "the listings were not spread over the workers"
 
 
-def test_max_parallel_requests_1_reads_inline(
+def test_profile_api_max_parallel_requests_1_reads_inline(
     sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: set[str] = set()

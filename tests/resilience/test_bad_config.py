@@ -91,6 +91,12 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
         "token_url",
     ),
     ("tap-amperity", "zero page size", {"page_size": 0}, "page_size"),
+    (
+        "tap-amperity",
+        "zero Profile API pace",
+        {"profile_api_max_requests_per_second": 0},
+        "profile_api_max_requests_per_second",
+    ),
     ("tap-amperity", "start_date not a date", {"start_date": "last tuesday"}, "start_date"),
     ("tap-amperity", "start_date in the future", {"start_date": NEXT_WEEK}, "start_date"),
     (

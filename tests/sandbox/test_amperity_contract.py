@@ -5,14 +5,15 @@ Every expectation comes from the vendor documentation, cited in a short comment:
 - ``REF:<line>``: ``/work/shared/api-reference/amperity.md`` (sourced from amperity/amperity-docs)
 - ``OVW:<line>``: ``/work/shared/vendor-docs/amperity-api-overview.rst`` (the vendor's own page)
 
-Known, deliberate differences: the Profile API shares the Amperity API's 10 requests/s in
-the sandbox (the docs give it 2000/s; the taps pace both at 10/s), and page tokens are bound
-to a query's filters but not to the listing that issued them.
+Known, deliberate differences: page tokens are bound to a query's filters but not to the
+listing that issued them, and pages hold at most 1000 records on every listing (documented
+for audit events only).
 """
 
 from __future__ import annotations
 
 import time
+import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ CLIENT_SECRET = "sandbox-client-secret"
 API_VERSION = "2024-04-01"  # REF:93 the Amperity API version
 PROFILE_API_VERSION = "2025-07-31"  # REF:93 the Profile API version
 DOCUMENTED_RATE_LIMIT = 10  # REF:255 "Amperity API: 10 requests/second"
+PROFILE_RATE_LIMIT = 2000  # REF:256 "Profile API: 2000 rps across the entire tenant"
+MAX_AUDIT_EVENTS = 1000  # REF:118 "Each response may contain up to 1000 audit events"
 DEFAULT_TOKEN_TTL_S = 3600  # REF:59 expires_in, example 3600
 TIMEOUT_S = 10
 # REF:239 the standard 4xx body (responses.rst): status, message, optional request_id/trace_id.
@@ -50,10 +53,15 @@ def sandbox() -> Iterator[SandboxProcess]:
     )
     yield server
     server.reset()
+    limits = before["rate_limits"]
     server.configure(
         latency_ms=before["latency_ms"],
-        rate_limits={"amperity": before["rate_limits"].get("amperity", DOCUMENTED_RATE_LIMIT)},
+        rate_limits={
+            "amperity": limits.get("amperity", DOCUMENTED_RATE_LIMIT),
+            "amperity.profile_api": limits.get("amperity.profile_api", PROFILE_RATE_LIMIT),
+        },
         token_ttl_s={"amperity": before["token_ttl_s"].get("amperity", DEFAULT_TOKEN_TTL_S)},
+        page_limits={"amperity": before["page_limits"].get("amperity")},
     )
 
 
@@ -348,6 +356,72 @@ def test_more_than_10_requests_per_second_is_a_429_without_retry_after(
         names = {name.lower() for name in response.headers}
         assert "retry-after" not in names
         assert not {n for n in names if n.startswith(("x-ratelimit-", "ratelimit-"))}
+
+
+def test_the_profile_api_is_limited_on_its_own_window(sandbox: SandboxProcess, token: str) -> None:
+    # REF:256 the Profile API's limit is its own; the sandbox's are lowered to count quickly.
+    sandbox.configure(rate_limits={"amperity": 2, "amperity.profile_api": 4})
+    profile = api_headers(token, version=PROFILE_API_VERSION)
+    with requests.Session() as session:
+        indexes = [
+            session.get(api_url(sandbox, "/indexes"), headers=profile, timeout=TIMEOUT_S)
+            for _ in range(6)
+        ]
+        segments = [
+            session.get(
+                api_url(sandbox, "/segments"), headers=api_headers(token), timeout=TIMEOUT_S
+            )
+            for _ in range(3)
+        ]
+    assert [r.status_code for r in indexes] == [200] * 4 + [429] * 2
+    assert [r.status_code for r in segments] == [200] * 2 + [429]
+    families = sandbox.stats()["amperity"]["families"]
+    assert families["profile_api"]["rate_limited"] == 2
+    assert families["api"]["rate_limited"] == 1
+
+
+def test_the_profile_api_allows_more_than_10_requests_per_second(
+    sandbox: SandboxProcess, token: str
+) -> None:
+    sandbox.configure(rate_limits={"amperity": DOCUMENTED_RATE_LIMIT})
+    profile = api_headers(token, version=PROFILE_API_VERSION)
+    with requests.Session() as session:
+        statuses = [
+            session.get(
+                api_url(sandbox, "/indexes"), headers=profile, timeout=TIMEOUT_S
+            ).status_code
+            for _ in range(3 * DOCUMENTED_RATE_LIMIT)
+        ]
+    assert statuses == [200] * (3 * DOCUMENTED_RATE_LIMIT)
+
+
+# --- page sizes -----------------------------------------------------------------------------
+def test_a_limit_above_1000_is_served_not_refused(sandbox: SandboxProcess, token: str) -> None:
+    # REF:118 audit events pages hold "up to 1000": a larger limit is not an error.
+    response = get(sandbox, "/audit-events", api_headers(token), limit=MAX_AUDIT_EVENTS + 1)
+    assert response.status_code == 200, response.text
+    assert 0 < len(response.json()["data"]) <= MAX_AUDIT_EVENTS
+
+
+@pytest.mark.parametrize("over", ["cap", "refuse"])
+def test_a_page_limit_caps_or_refuses_a_larger_limit(
+    sandbox: SandboxProcess, token: str, over: str
+) -> None:
+    sandbox.configure(page_limits={"amperity": {"max": 3, "over": over}})
+    headers = api_headers(token)
+    assert len(get(sandbox, "/segments", headers, limit=3).json()["data"]) == 3
+    response = get(sandbox, "/segments", headers, limit=4)
+    if over == "refuse":
+        assert "limit" in assert_error(response, 400)["message"]
+    else:
+        body = response.json()
+        assert len(body["data"]) == 3
+        assert body["next_token"]
+
+
+def test_a_bad_page_limit_is_refused_by_the_control_route(sandbox: SandboxProcess) -> None:
+    with pytest.raises(urllib.error.HTTPError, match="400"):
+        sandbox.configure(page_limits={"amperity": {"max": 3, "over": "explode"}})
 
 
 # --- pagination -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ BAD_VALUES = [
     pytest.param("--rate-limit", "amilia=-1", id="rate-limit-negative"),
     pytest.param("--rate-limit", "amilia=nan", id="rate-limit-nan"),
     pytest.param("--rate-limit", "nobody=5", id="rate-limit-unknown-vendor"),
+    pytest.param("--rate-limit", "amilia.profile_api=5", id="rate-limit-unknown-family"),
     pytest.param("--rate-limit", "amilia", id="rate-limit-no-number"),
     pytest.param("--token-ttl", "amperity=0", id="token-ttl-zero"),
     pytest.param("--token-ttl", "agyletime=-3", id="token-ttl-negative"),
@@ -97,6 +98,11 @@ def test_cli_accepts_the_edge_values(args: tuple[str, ...]) -> None:
     with SandboxProcess(*args, port=0) as sandbox:
         assert sandbox.port > 0
         assert sandbox.control("GET", "health")["status"] == "ok"
+
+
+def test_cli_sets_the_limit_of_one_api_family() -> None:
+    with SandboxProcess("--rate-limit", "amperity.profile_api=5", port=0) as sandbox:
+        assert sandbox.configure()["rate_limits"] == {"amperity.profile_api": 5.0}
 
 
 def load_demo() -> ModuleType:

@@ -32,7 +32,7 @@ import jwt
 from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
-from api_sandbox.settings import SandboxSettings
+from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
 from api_sandbox.vendors.agyletime.data import (
     ORGANISATION_ID,
@@ -366,7 +366,13 @@ class AgyleTimeAPI(VendorAPI):
             problems.append("pageLimit (INVALID): Must be a positive integer")
         if problems:
             raise QueryError(400, ", ".join(problems))
-        limit = min(int(raw_limit), MAX_PAGE_LIMIT)
+        try:
+            limit = self.settings.page_size_for(
+                self.name, "pageLimit", int(raw_limit), MAX_PAGE_LIMIT
+            )
+        except PageSizeRefusedError as exc:
+            msg = f"pageLimit (INVALID): Must be at most {exc.maximum}"
+            raise QueryError(400, msg) from None
         filters = {k: v for k, v in params.items() if k not in PAGING_PARAMS}
         query = Query(filters, now=self.settings.clock.now())
         if endpoint.window:

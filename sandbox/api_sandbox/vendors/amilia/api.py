@@ -31,7 +31,7 @@ import jwt
 from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
-from api_sandbox.settings import SandboxSettings
+from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
 from api_sandbox.vendors.amilia.data import (
     ORGANIZATION_ID,
@@ -131,10 +131,16 @@ class Query:
             msg = f"The value '{value}' is not valid for {name}: expected YYYY-MM-DD."
             raise BadRequestError(msg) from None
 
-    def paging(self) -> tuple[int, int]:
-        """``(page, perPage)``: page from 1, perPage 200 by default and at most 2,000."""
+    def paging(self, settings: SandboxSettings) -> tuple[int, int]:
+        """``(page, perPage)``: page from 1, perPage 200 by default and at most 2,000 (or
+        the ``page_limits`` of the settings, which may refuse a larger one instead)."""
         page = self.integer("page", 1)
-        per_page = min(self.integer("perPage", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+        asked = self.integer("perPage", DEFAULT_PER_PAGE)
+        try:
+            per_page = settings.page_size_for(AmiliaAPI.name, "perPage", asked, MAX_PER_PAGE)
+        except PageSizeRefusedError:
+            msg = f"The value '{self.get('perPage')}' is not valid for perPage."
+            raise BadRequestError(msg) from None
         return page, per_page
 
 
@@ -157,7 +163,7 @@ class Listing:
 
         Only index-level keys are walked; records are built for the page alone.
         """
-        page, per_page = self.query.paging()
+        page, per_page = self.query.paging(self.api.settings)
         first = (page - 1) * per_page
         total = 0
         chosen: list[K] = []
@@ -175,7 +181,7 @@ class Listing:
         """Like :meth:`page_of` over ``range(count)``, without walking it when nothing is filtered."""
         if keep is not None:
             return self.page_of(range(count), make, keep)
-        page, per_page = self.query.paging()
+        page, per_page = self.query.paging(self.api.settings)
         first = min(count, (page - 1) * per_page)
         chosen = range(first, min(count, first + per_page))
         return self.envelope([make(i) for i in chosen], count, page, per_page)
@@ -461,7 +467,7 @@ class AmiliaAPI(VendorAPI):
         data = listing.data
         program_index, index = self._activity(listing)
         waiting = data.waitlist(program_index, index)
-        page, per_page = listing.query.paging()
+        page, per_page = listing.query.paging(listing.api.settings)
         first = min(len(waiting), (page - 1) * per_page)
         summary = data.activity_summary(program_index, index)
         activity = {

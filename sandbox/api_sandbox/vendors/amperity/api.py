@@ -11,7 +11,8 @@ What it enforces, as documented by Amperity:
   another tenant) and ``api-version`` (header, or the ``api_version`` query parameter): 400 when
   missing or not the route's version (``2024-04-01``/``unstable`` for the Amperity API,
   ``unstable`` only for ``/campaign-drafts``, ``2025-07-31`` for the Profile API).
-- Cursor paging: ``limit`` (1..1000; default 100, Profile API 25), ``next_token`` (opaque,
+- Cursor paging: ``limit`` (from 1; default 100, Profile API 25; pages hold at most 1000,
+  as documented for audit events: ``page_limits`` may refuse or cap another maximum), ``next_token`` (opaque,
   bound to the query's filters; empty or foreign tokens are a 400) and ``with_total``;
   envelope ``{data, next_token, total?}``. The last page says so in three ways, per route
   (:data:`LAST_PAGE`): ``next_token`` absent, ``null`` or ``""``.
@@ -26,7 +27,9 @@ What it enforces, as documented by Amperity:
   an unknown run.
 - ``/campaign-drafts`` answers with ``Deprecation`` and ``Sunset`` headers.
 - Errors: ``{status, message, request_id}`` (+ ``trace_id`` on the Profile API); 429 above
-  10 requests/second without ``Retry-After`` (the server core applies the limit).
+  10 requests/second (the Amperity API, token endpoint included) or 2000 requests/second
+  (the Profile API, ``/api/indexes...``, family ``profile_api``), each on its own window,
+  without ``Retry-After`` (the server core applies the limits).
 """
 
 from __future__ import annotations
@@ -41,13 +44,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
-from api_sandbox.settings import SandboxSettings
+from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
 from api_sandbox.vendors.amperity.data import TENANT, AmperityData, Record
 
@@ -59,6 +62,7 @@ API_VERSION = "2024-04-01"
 UNSTABLE = "unstable"
 PROFILE_API_VERSION = "2025-07-31"
 MAX_LIMIT = 1000
+PROFILE_API = "profile_api"
 MAX_INGEST_WINDOW = timedelta(days=7)
 WORKFLOW_VIEWS = ("overview", "verbose")
 WORKFLOW_OVERVIEW = frozenset({"created_at", "ended_at", "id", "name", "state", "tenant", "type"})
@@ -147,6 +151,7 @@ class AmperityAPI(VendorAPI):
     name = "amperity"
     prefix = "/amperity"
     default_rate_limit = 10.0
+    family_rate_limits: ClassVar[dict[str, float]] = {PROFILE_API: 2000.0}
 
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
@@ -161,6 +166,10 @@ class AmperityAPI(VendorAPI):
         if self._data is None or self._data.today != today:
             self._data = AmperityData(self.settings.seed, self.settings.scale, today)
         return self._data
+
+    def family_of(self, path: str) -> str | None:
+        """The Profile API (``/api/indexes...``) has a limit of its own."""
+        return PROFILE_API if path.startswith("/api/indexes") else None
 
     # --- routes --------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
@@ -313,7 +322,12 @@ class AmperityAPI(VendorAPI):
 
     def _page(self, request: web.Request, path: str, listing: Listing) -> web.Response:
         params = dict(request.query)
-        limit = _limit(params.get("limit"), listing.default_limit)
+        try:
+            limit = self.settings.page_size_for(
+                self.name, "limit", _limit(params.get("limit"), listing.default_limit), MAX_LIMIT
+            )
+        except PageSizeRefusedError as exc:
+            raise ApiError(400, f"limit must be at most {exc.maximum}") from None
         with_total = _flag("with_total", params.get("with_total"))
         filters = {k: v for k, v in params.items() if k not in PAGING_PARAMS}
         indexes, make = listing.rows(filters, request)
@@ -465,7 +479,7 @@ def _limit(value: str | None, default: int) -> int:
         return default
     if not value.isdigit() or int(value) < 1:
         raise ApiError(400, "limit must be a positive integer")
-    return min(int(value), MAX_LIMIT)
+    return int(value)
 
 
 def _flag(name: str, value: str | None) -> bool:
