@@ -257,7 +257,7 @@ def test_taps_added_from_a_hub_keep_their_opt_in_streams_opt_in(
     env = {**clean_env(tmp_path), "MELTANO_HUB_URL": fake_hub}
     project = new_project(tmp_path, env)
     with_opt_in = [t for t in TAPS if "select" in yaml.safe_load(definition_file(t).read_text())]
-    assert with_opt_in == ["tap-amilia", "tap-agyletime"]
+    assert with_opt_in == ["tap-amilia", "tap-amperity", "tap-agyletime"]
     meltano(project, "add", "--plugin-type", "extractor", *with_opt_in, "--no-install", env=env)
     for tap in with_opt_in:
         wanted = yaml.safe_load(definition_file(tap).read_text("utf-8"))["select"]
