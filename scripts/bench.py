@@ -546,6 +546,52 @@ def latency(quick: bool, workdir: Path) -> list[Paced]:
     return results
 
 
+PROFILES_SCALE = 10.0
+"""40 indexes of 2,500 profiles: 100,000 profiles."""
+PROFILES_BEFORE_PER_S = 949.0
+"""index_profiles' records/s by this method at the code before issue 15 (commit 8ed0346)."""
+
+
+@dataclass
+class ProfilesRun:
+    """index_profiles at 200 ms per response, both Amperity ceilings on."""
+
+    run: Run
+    requests: int
+    families: dict[str, dict[str, int]]
+
+    @property
+    def per_second(self) -> float:
+        """index_profiles' records over profile_indexes' sync time (its timer spans its
+        children; start-up and imports are not counted)."""
+        return self.run.per_second
+
+    @property
+    def rate_limited(self) -> int:
+        """429s, both families."""
+        return sum(f["rate_limited"] for f in self.families.values())
+
+
+def profiles_run(quick: bool, workdir: Path) -> ProfilesRun:
+    """profile_indexes + index_profiles through the CLI, after an untimed warm-up."""
+    streams = ("profile_indexes", "index_profiles")
+    scale = PROFILES_SCALE / (4 if quick else 1)
+    with SandboxProcess("--memoize-records", scale=scale, latency_ms=200) as sandbox:
+        runner = TapRunner("amperity", workdir)
+        config = tap_config("amperity", sandbox.url("amperity"))
+        config_path = runner._write("config", config)
+        command = [runner.executable, "--config", config_path]
+        command += ["--catalog", runner.catalog(config_path, streams)]
+        run_child(command)  # warm-up: the sandbox then serves memoized records
+        sandbox.reset()
+        run, _, stderr = run_child(command)
+        stats = sandbox.stats()["amperity"]
+    run.records = int(metric_sum(stderr, "record_count", "index_profiles"))
+    run.sync_seconds = metric_sum(stderr, "sync_duration", "profile_indexes")
+    requests = int(metric_sum(stderr, "http_request_count", "index_profiles"))
+    return ProfilesRun(run, requests, stats["families"])
+
+
 @dataclass
 class FullSync:
     """A tap's default-selected sync of a whole sandbox tenant at one scale."""
@@ -747,6 +793,7 @@ def report(
     mem: list[Memory],
     full: list[FullSync],
     floors: list[FloorRun],
+    profiles: ProfilesRun | None,
     previous: str,
     command: str,
     elapsed: float,
@@ -817,8 +864,8 @@ def report(
         "",
         "Per-parent streams: one request per parent record; requests count the parents' "
         "pages too. Achieved req/s as above. Target: >= 80 req/s against Amilia's 100/s "
-        "ceiling; no 429 from Amperity's Profile API (its 2000/s is never the limit: "
-        "`scripts/measure_index_profiles.py` gives index_profiles' records/s).",
+        "ceiling; no 429 from Amperity's Profile API (its 2000/s is never the limit: records/s "
+        "of index_profiles below).",
         "",
         "| tap | streams synced | requests | achieved req/s | ceiling | 429s | wall s | target met |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -830,6 +877,24 @@ def report(
             f"| {p.ceiling} | {p.rate_limited} | {p.run.seconds:.1f} "
             f"| {mark(p.run.ok and p.per_second >= target and p.rate_limited == 0)} |"
         )
+    if profiles is not None:
+        speedup = profiles.per_second / PROFILES_BEFORE_PER_S
+        lines += [
+            "",
+            "### Amperity Profile API (200 ms per response, 10/s and 2000/s ceilings on)",
+            "",
+            "profile_indexes + index_profiles through the CLI over 40 indexes of 2,500 profiles "
+            "(scale 10; a quarter with --quick), sandbox records memoized and warmed: "
+            "index_profiles' records over profile_indexes' sync time. Before: "
+            f"{PROFILES_BEFORE_PER_S:,.0f} records/s by the same method at the code before "
+            "this round (commit 8ed0346). Target: >= 20x, no 429.",
+            "",
+            "| records | requests | records/s | x before | 429s | target met |",
+            "|---:|---:|---:|---:|---:|---|",
+            f"| {profiles.run.records:,} | {profiles.requests} | {profiles.per_second:,.0f} "
+            f"| {speedup:.1f} | {profiles.rate_limited} "
+            f"| {mark(profiles.run.ok and speedup >= 20 and profiles.rate_limited == 0)} |",
+        ]
     lines += [
         "",
         "## Memory (peak RSS as a stream grows)",
@@ -922,6 +987,23 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def throughputs(quick: bool, taps: list[str] | None, workdir: Path) -> list[Throughput]:
+    """Every throughput case (of ``taps`` only, when given), printed as it ends."""
+    results: list[Throughput] = []
+    for case in CASES:
+        if taps and case.vendor not in taps:
+            continue
+        print(f"bench: throughput {case.vendor} {case.stream} ...", flush=True)
+        results.append(throughput(case, quick, workdir))
+        r = results[-1]
+        print(
+            f"  tap {r.tap_rate:,.0f}/s raw {r.raw_rate:,.0f}/s ratio {r.ratio:.2f}"
+            f" (wall {r.wall_ratio:.2f})" + (f" PROBLEMS {r.problems}" if r.problems else ""),
+            flush=True,
+        )
+    return results
+
+
 def main() -> int:
     """Run every measurement, print the table and write docs/performance.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -949,27 +1031,18 @@ def main() -> int:
     full: list[FullSync] = []
     mem: list[Memory] = []
     floors: list[FloorRun] = []
+    profiles: ProfilesRun | None = None
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if "throughput" in parts:
-            for case in CASES:
-                if args.tap and case.vendor not in args.tap:
-                    continue
-                print(f"bench: throughput {case.vendor} {case.stream} ...", flush=True)
-                results.append(throughput(case, args.quick, workdir))
-                r = results[-1]
-                print(
-                    f"  tap {r.tap_rate:,.0f}/s raw {r.raw_rate:,.0f}/s ratio {r.ratio:.2f}"
-                    f" (wall {r.wall_ratio:.2f})"
-                    + (f" PROBLEMS {r.problems}" if r.problems else ""),
-                    flush=True,
-                )
+            results = throughputs(args.quick, args.tap, workdir)
         if "pacing" in parts:
             print("bench: pacing ...", flush=True)
             paced = [*rate_limited(workdir), full_paced(workdir)]
         if "latency" in parts:
             print("bench: latency ...", flush=True)
             hidden = latency(args.quick, workdir)
+            profiles = profiles_run(args.quick, workdir)
         if "memory" in parts:
             print("bench: memory ...", flush=True)
             mem = memory(args.quick, workdir)
@@ -986,6 +1059,7 @@ def main() -> int:
         mem=mem,
         full=full,
         floors=floors,
+        profiles=profiles,
         previous=DOC.read_text(encoding="utf-8") if DOC.exists() else "",
         command=command,
         elapsed=time.monotonic() - started,
