@@ -142,7 +142,11 @@ class FastRecordMessages(Stream):
             for stream_map in self.stream_maps
         ]
         # One map that returns the record itself (the default): no loop over maps per record.
-        only_alias = maps[0][1] if len(maps) == 1 and maps[0][0] is None else None
+        write_one = (
+            writer.record_writer(maps[0][1], self._stream_version)
+            if len(maps) == 1 and maps[0][0] is None
+            else None
+        )
         state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
         state_every, version = self.STATE_MSG_FREQUENCY, self._stream_version
         post_process, write_record = self.post_process, writer.write_record
@@ -171,8 +175,8 @@ class FastRecordMessages(Stream):
                                 child_context=child_context,
                                 partition_context=state_partition_context,
                             )
-                        if only_alias is not None:
-                            write_record(only_alias, record, version, utc_now())
+                        if write_one is not None:
+                            write_one(record)
                         else:
                             _write_mapped(maps, record, write_record, version)
                         state_manager.is_flushed = False
