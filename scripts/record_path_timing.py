@@ -77,7 +77,7 @@ def sync_once(vendor: str, base: str, stream_name: str, pages: list[bytes]) -> t
             count += len(items)
             yield from items
 
-    stream.get_records = records  # type: ignore[method-assign]
+    stream.get_records = records
     started = time.perf_counter()
     stream.sync()
     elapsed = time.perf_counter() - started
