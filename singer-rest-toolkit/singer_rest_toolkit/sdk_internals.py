@@ -106,10 +106,15 @@ class FastRecordMessages(Stream):
                     time_extracted=utc_now(),
                 )
 
+    def start_records(self) -> None:
+        """Called as each sync of the stream (or of one of its contexts) starts, before any
+        record: what post_process decides once per sync is decided again here."""
+
     @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, Any], Any, Any]:
+        self.start_records()
         writer = self._tap.message_writer
         if (
             stock_path()
