@@ -11,13 +11,15 @@ from __future__ import annotations
 import copy
 import threading
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
+from singer_sdk.helpers._state import PROGRESS_MARKERS
 from singer_sdk.helpers._typing import (
     _conform_primitive_property as conform_primitive_property,
 )
@@ -35,6 +37,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage, SelectionMask
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
 from singer_rest_toolkit.switches import stock_path
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FastRecordMessages",
+    "RecordBookmarks",
     "SecretSafeValidation",
     "WindowBookmarks",
     "conform_primitive_property",
@@ -102,10 +106,15 @@ class FastRecordMessages(Stream):
                     time_extracted=utc_now(),
                 )
 
+    def start_records(self) -> None:
+        """Called as each sync of the stream (or of one of its contexts) starts, before any
+        record: what post_process decides once per sync is decided again here."""
+
     @override
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[dict[str, Any], Any, Any]:
+        self.start_records()
         writer = self._tap.message_writer
         if (
             stock_path()
@@ -131,67 +140,156 @@ class FastRecordMessages(Stream):
     ) -> Generator[dict[str, Any], Any, Any]:
         """``Stream._sync_records`` of a selected stream writing messages, in its order."""
         record_counter = self.get_record_counter()
-        timer = self.get_sync_timer()
         record_index = 0
         context_list = [context] if context is not None else self.partitions
         maps = [
             (None if _is_identity(stream_map) else stream_map.transform, stream_map.stream_alias)
             for stream_map in self.stream_maps
         ]
-        state_manager = self.state_manager
-        bookmark_per_record = (
-            self.replication_method == REPLICATION_INCREMENTAL
-            and type(self)._increment_stream_state is not WindowBookmarks._increment_stream_state
+        # One map that returns the record itself (the default): no loop over maps per record.
+        write_one = (
+            writer.record_writer(maps[0][1], self._stream_version)
+            if len(maps) == 1 and maps[0][0] is None
+            else None
         )
-        state_every = self.STATE_MSG_FREQUENCY
-        version = self._stream_version
-        post_process = self.post_process
-        write_record = writer.write_record
-        with record_counter, timer:
-            for context_element in context_list or [{}]:
-                record_counter.with_context(context_element)
-                timer.with_context(context_element)
-                current_context = context_element or None
-                state_partition_context = self._get_state_partition_context(current_context)
-                self._write_starting_replication_value(current_context)
-                child_context = None if current_context is None else copy.copy(current_context)
-                process = bool(state_partition_context) or self.syncs_children()
-                for record_result in self.get_records(current_context):
-                    if isinstance(record_result, tuple):  # deprecated by the SDK, still honoured
-                        warnings.warn(
-                            "Yielding a tuple of (record, child_context) is deprecated",
-                            SingerSDKDeprecationWarning,
-                            stacklevel=2,
-                        )
-                        raw, child_context = record_result
-                    else:
-                        raw = record_result
-                    record = post_process(raw, current_context)
-                    if record is None:
-                        continue
-                    if process:
-                        self._process_record(
-                            record,
-                            child_context=child_context,
-                            partition_context=state_partition_context,
-                        )
-                    for transform, alias in maps:
-                        mapped = record if transform is None else transform(record)
-                        if mapped is not None:
-                            write_record(alias, mapped, version, utc_now())
-                    state_manager.is_flushed = False
-                    if bookmark_per_record:
-                        self._increment_stream_state(record, context=current_context)
-                    record_index += 1
-                    if record_index % state_every == 0:
-                        self._write_state_message()
-                    record_counter.increment()
-                    yield record
-                if current_context == state_partition_context:
-                    self._finalize_state(self.get_context_state(current_context))
+        state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
+        state_every, version = self.STATE_MSG_FREQUENCY, self._stream_version
+        post_process, write_record = self.post_process, writer.write_record
+        with record_counter, self.get_sync_timer() as timer:
+            try:
+                for context_element in context_list or [{}]:
+                    record_counter.with_context(context_element)
+                    timer.with_context(context_element)
+                    current_context = context_element or None
+                    state_partition_context = self._get_state_partition_context(current_context)
+                    self._write_starting_replication_value(current_context)
+                    child_context = None if current_context is None else copy.copy(current_context)
+                    process = bool(state_partition_context) or self.syncs_children()
+                    increment = None if bookmarks is None else bookmarks.start(current_context)
+                    for record_result in self.get_records(current_context):
+                        if isinstance(record_result, tuple):  # deprecated by the SDK
+                            raw, child_context = _deprecated_pair(record_result)
+                        else:
+                            raw = record_result
+                        record = post_process(raw, current_context)
+                        if record is None:
+                            continue
+                        if process:
+                            self._process_record(
+                                record,
+                                child_context=child_context,
+                                partition_context=state_partition_context,
+                            )
+                        if write_one is not None:
+                            write_one(record)
+                        else:
+                            _write_mapped(maps, record, write_record, version)
+                        state_manager.is_flushed = False
+                        if increment is not None:
+                            increment(record)
+                        record_index += 1
+                        if record_index % state_every == 0:
+                            self._write_state_message()
+                        if record_index % COUNT_EVERY == 0:  # the counter reads the clock
+                            record_counter.increment(COUNT_EVERY)
+                        yield record
+                    if current_context == state_partition_context:
+                        self._finalize_state(self.get_context_state(current_context))
+            finally:
+                if record_index % COUNT_EVERY:
+                    record_counter.increment(record_index % COUNT_EVERY)
         if not context:
             self._finalize_state(self.stream_state)
         self._write_state_message()
+
+
+COUNT_EVERY = 100
+"""Records added to the SDK's record counter at once (its total and final line are exact; a
+periodic metric line may count up to this many records later)."""
+
+
+class RecordBookmarks:
+    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
+
+    The SDK's ``increment_state`` finds the context's state dict, converts both values with
+    ``to_json_compatible`` and compares them, for every record. When the stream and its state
+    manager are the SDK's own, and both the record's and the bookmark's values are strings
+    (``to_json_compatible`` returns a string as it is), the same assignment is made here on
+    the state dict found once per context; any other case (the first record, a value that is
+    not a string, a sorted stream's value going back) calls the SDK.
+    """
+
+    @classmethod
+    def of(cls, stream: Stream) -> RecordBookmarks | None:
+        """None when records do not move the stream's bookmark (full table, date windows)."""
+        if (
+            stream.replication_method == REPLICATION_INCREMENTAL
+            and type(stream)._increment_stream_state is not WindowBookmarks._increment_stream_state
+        ):
+            return cls(stream)
+        return None
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        manager = stream.state_manager
+        self._inline = (
+            type(stream)._increment_stream_state is Stream._increment_stream_state
+            and type(manager).increment_state is StreamStateManager.increment_state
+            and bool(stream.replication_key)
+        )
+        self._key = stream.replication_key or ""
+        self._sorted = manager._is_sorted and manager.state_partitioning_keys is None
+        self._check = manager._check_sorted
+
+    def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
+        """The per-record bookmark update of one context (its state dict already exists:
+        the starting replication value was written to it)."""
+        stream = self._stream
+        if not self._inline:
+            return lambda record: stream._increment_stream_state(record, context=context)
+        state = stream.state_manager.get_context_state(context)
+        key, is_sorted, check = self._key, self._sorted, self._check
+
+        def increment(record: dict[str, Any]) -> None:
+            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
+            if progress is not None:
+                value = record.get(key)
+                old = progress.get("replication_key_value")
+                if type(value) is str and type(old) is str:
+                    if not check or value >= old:
+                        progress["replication_key"] = key
+                        progress["replication_key_value"] = value
+                        return
+                    if not is_sorted:
+                        return  # an unsorted stream keeps the larger value
+            stream._increment_stream_state(record, context=context)
+
+        return increment
+
+
+def _deprecated_pair(
+    result: tuple[dict[str, Any], Context | None],
+) -> tuple[dict[str, Any], Context | None]:
+    """A (record, child_context) pair from ``get_records``: deprecated by the SDK, honoured."""
+    warnings.warn(
+        "Yielding a tuple of (record, child_context) is deprecated",
+        SingerSDKDeprecationWarning,
+        stacklevel=3,
+    )
+    return result
+
+
+def _write_mapped(
+    maps: Sequence[tuple[Callable[[dict[str, Any]], Any] | None, str]],
+    record: dict[str, Any],
+    write_record: Callable[[str, dict[str, Any], int | None, datetime], None],
+    version: int | None,
+) -> None:
+    """The record through each stream map (an alias, a transform, a filter), in order."""
+    for transform, alias in maps:
+        mapped = record if transform is None else transform(record)
+        if mapped is not None:
+            write_record(alias, mapped, version, utc_now())
 
 
 def _is_identity(stream_map: StreamMap) -> bool:

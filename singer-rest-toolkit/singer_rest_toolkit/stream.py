@@ -69,6 +69,10 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
+def _as_is(record: dict[str, Any]) -> dict[str, Any]:
+    return record
+
+
 def is_unauthorised(exc: BaseException | None) -> bool:
     """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
     response = getattr(exc, "response", None)
@@ -105,6 +109,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self.max_tries: int | None = None
         """Overrides ``max_retries`` (a discovery sample needs few tries)."""
         self._conformer: RecordConformer | None = None
+        self._conform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        """What post_process does to each record after the parent's keys, decided at the
+        first record of each sync (see :meth:`start_records`)."""
         self._children_to_sync: list[RestStream[Any]] | None = None
         """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
         self._delivered = False
@@ -328,16 +335,28 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     ) -> dict[str, Any] | None:
         """A child record carries its parent's keys; the record conformed to the schema."""
         self._progress.records += 1
-        if self.parent_stream_type is not None and context:
+        if context and self.parent_stream_type is not None:
             for key, value in context.items():
                 row.setdefault(key, value)
+        conform = self._conform
+        if conform is None:
+            conform = self._conform = self._record_conformance()
+        return conform(row)
+
+    @override
+    def start_records(self) -> None:
+        self._conform = None  # selection or schema may have changed since the last sync
+
+    def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """The conformer of the stream's schema; nothing for a stream read only for its
+        children (nothing is written) or on the SDK's path (the SDK conforms)."""
         if not self.selected or self._sdk_conforms:
-            return row  # read only for its children (nothing is written), or the SDK's path
+            return _as_is
         schema = self.effective_schema
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:
             conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
-        return conformer(row)
+        return conformer
 
     # --- per-parent listings fetched ahead (prefetch.py) --------------------------------------
     def children_to_sync(self) -> list[RestStream[Any]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
@@ -14,6 +15,7 @@ from singer_rest_toolkit.switches import stock_path
 
 BLOCK_BYTES = 1 << 16
 """RECORD lines are written once this many bytes are waiting (and before any other message)."""
+_NULL_END = b"null}"
 
 
 class BufferedWriter(MsgSpecWriter):
@@ -49,6 +51,36 @@ class BufferedWriter(MsgSpecWriter):
             message["version"] = version
         message["time_extracted"] = time_extracted
         self._append(message)
+
+    def record_writer(self, stream: str, version: int | None) -> Callable[[dict[str, Any]], None]:
+        """:meth:`write_record` for one stream and version, stamped with the time of the call.
+
+        The same bytes, without a message dict per record: the message's head and the key
+        before ``time_extracted`` are encoded once, and the record and the instant (the SDK's
+        ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them.
+        """
+        head = encoder.encode({"type": "RECORD", "stream": stream, "record": None})
+        message: dict[str, Any] = {} if version is None else {"version": version}
+        tail = encoder.encode({**message, "time_extracted": None})
+        head, tail = head[: -len(_NULL_END)], b"," + tail[1 : -len(_NULL_END)]
+        block = self._block
+        extend, encode_into, now = block.extend, encoder.encode_into, datetime.now
+
+        def write(record: dict[str, Any]) -> None:
+            start = len(block)
+            try:
+                extend(head)
+                encode_into(record, block, -1)
+                extend(tail)
+                encode_into(now(UTC), block, -1)
+                extend(b"}\n")
+            except BaseException:
+                del block[start:]  # no partial line
+                raise
+            if len(block) >= BLOCK_BYTES:
+                self.write_block()
+
+        return write
 
     def _append(self, message: dict[str, Any]) -> None:
         block = self._block

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -28,6 +29,7 @@ from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.responses import json_body, keep_only
 from singer_rest_toolkit.sdk_internals import (
     FastRecordMessages,
+    RecordBookmarks,
     SecretSafeValidation,
     WindowBookmarks,
 )
@@ -161,6 +163,27 @@ class ExampleStream(WindowBookmarks, FastRecordMessages, Stream):
         yield from ()
 
 
+class BookmarkedStream(FastRecordMessages, Stream):
+    """Records move the bookmark (the SDK's own ``_increment_stream_state``)."""
+
+    name = "bookmarked"
+    schema = SCHEMA
+    primary_keys = ("id",)
+    replication_key = "when"
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def get_records(self, context: Any) -> Any:
+        yield from ()
+
+
+class BookmarkTap(Tap):
+    name = "tap-example"
+    config_jsonschema = ExampleTap.config_jsonschema
+
+    def discover_streams(self) -> list[Stream]:
+        return [BookmarkedStream(self)]
+
+
 def validation_errors(tap_class: type[Tap], config: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigValidationError) as caught:
         tap_class(config=config)
@@ -279,3 +302,64 @@ def test_queued_fetches_are_dropped_before_the_interpreter_joins_the_pool() -> N
     )
     ran_before = int(result.stdout.split()[-1])
     assert ran_before < 10, "queued tasks ran before the hook: it was called too late"
+
+
+WHENS: list[Any] = [
+    "2026-01-02T00:00:00Z",
+    "2026-01-03T00:00:00Z",
+    "2026-01-01T00:00:00Z",  # goes back
+    None,
+    "2026-01-03T00:00:00Z",  # equal
+    datetime(2026, 1, 4, tzinfo=UTC),  # not a string: the SDK converts it
+    "2026-01-05T00:00:00Z",
+    7,
+    "2026-01-06T00:00:00Z",
+]
+
+
+@pytest.mark.parametrize("is_sorted", [False, True], ids=["unsorted", "sorted"])
+@pytest.mark.parametrize("check_sorted", [True, False], ids=["checked", "unchecked"])
+@pytest.mark.parametrize("context", [None, {"parent": 1}], ids=["stream", "partition"])
+def test_per_record_bookmarks_are_the_sdks(
+    is_sorted: bool, check_sorted: bool, context: dict[str, Any] | None
+) -> None:
+    """The inline bookmark update leaves the state (and raises) as the SDK's own."""
+
+    def run(ours: bool) -> tuple[Any, list[str]]:
+        tap = BookmarkTap(config={"user": "u", "password": "p"})
+        settings = {"is_sorted": is_sorted, "check_sorted": check_sorted}
+        stream = type("Sorting", (BookmarkedStream,), settings)(tap)
+        stream._write_starting_replication_value(context)
+        bookmarks = RecordBookmarks.of(stream)
+        assert bookmarks is not None
+        increment = bookmarks.start(context)
+        states, errors = [], []
+        for when in WHENS:
+            record = {"id": 1, "when": when}
+            try:
+                if ours:
+                    increment(record)
+                else:
+                    stream._increment_stream_state(record, context=context)
+            except Exception as exc:  # the same error is expected of both
+                errors.append(f"{type(exc).__name__}: {exc}")
+            states.append(copy.deepcopy(tap.state))
+        return states, errors
+
+    assert run(ours=True) == run(ours=False)
+
+
+def test_an_overridden_bookmark_method_is_called_per_record() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Overridden(BookmarkedStream):
+        def _increment_stream_state(
+            self, latest_record: dict[str, Any], *, context: Any = None
+        ) -> None:
+            calls.append(latest_record)
+
+    stream = Overridden(BookmarkTap(config={"user": "u", "password": "p"}))
+    bookmarks = RecordBookmarks.of(stream)
+    assert bookmarks is not None
+    bookmarks.start(None)({"when": "2026-01-01T00:00:00Z"})
+    assert calls == [{"when": "2026-01-01T00:00:00Z"}]
