@@ -72,10 +72,10 @@ test-sdk-range: | $(UV)  ## each package alone at its lowest and highest allowed
 	@for resolution in $(RESOLUTIONS); do for package in $(PACKAGES); do \
 	  env=.sdk-range/$$resolution/$$package; rm -rf $$env; \
 	  if [ $$package = singer-rest-toolkit ]; then \
-	    extras='pytest>=9 pytest-timeout>=2.3 pytest-httpserver>=1.1'; else extras=./$$package; fi; \
+	    extras='pytest>=9 pytest-timeout>=2.3 pytest-httpserver>=1.1 time-machine>=2.10'; else extras=./$$package; fi; \
 	  $(UV) venv -q --python $(PYTHON) $$env && \
 	  $(UV) pip install -q --python $$env/bin/python --resolution $$resolution ./singer-rest-toolkit $$extras && \
-	  echo "$$package with $$resolution dependencies:" $$($(UV) pip freeze -q --python $$env/bin/python | grep -iE '^(singer-sdk|requests|click|pyrate-limiter|python-backoff|pyjwt|typing-extensions)==') && \
+	  echo "$$package with $$resolution dependencies:" $$($(UV) pip freeze -q --python $$env/bin/python | grep -iE '^(singer-sdk|requests|click|pyrate-limiter|python-backoff|pyjwt|typing-extensions|msgspec)==') && \
 	  if [ $$package = singer-rest-toolkit ]; then \
 	    $$env/bin/pytest -q -p no:cacheprovider singer-rest-toolkit/tests; \
 	  else \
