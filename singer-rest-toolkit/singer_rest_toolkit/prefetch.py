@@ -34,8 +34,11 @@ Record = dict[str, Any]
 Key = tuple[str, Hashable]
 
 BUFFERED_RECORDS = 2_000
-"""Records one listing may hold ahead of the main thread, at least (and two pages)."""
-POOL_BUFFERED_RECORDS = 64_000
+"""Records one listing may hold ahead of the main thread, at least (and two chunks)."""
+CHUNK_RECORDS = 1_000
+"""At most this many records per queued item: what a listing holds ahead is counted in
+records, whatever the page size."""
+POOL_BUFFERED_RECORDS = 16_000
 """Records a pool's listings may hold ahead in all, shared out among its workers: a listing
 whose pages are all queued before the main thread reaches it costs it no round trip."""
 _PUT_POLL_S = 0.05
@@ -91,8 +94,9 @@ class Listing:
         stuck: StuckWorkers,
         waited: Callable[[float], object],
     ) -> None:
-        self.page_size = max(1, page_size)
-        """Records per page of this listing: a full chunk is handed over at once."""
+        self.page_size = max(1, min(page_size, CHUNK_RECORDS))
+        """Records handed over at once: a page, or a part of a large page (a page's records
+        are all there together, so its parts leave at once too)."""
         self.children_queued = children_queued
         """True when the worker also queues the child listings of these records."""
         self.future: Future[None] | None = None

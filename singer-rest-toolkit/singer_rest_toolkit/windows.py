@@ -45,6 +45,9 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     align_to_days: ClassVar[bool] = False
     """True when records are per day: windows start at midnight UTC."""
     default_lookback_days: ClassVar[int] = 0
+    windows_ahead: ClassVar[int] = 1
+    """Windows fetched while one is written (with a pool): each may hold two pages, so a
+    few hide the round trips without holding a large tenant's history in memory."""
     is_sorted = True  # the bookmark only ever moves to a later completed window's end
 
     def lookback(self) -> timedelta:
@@ -151,8 +154,8 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         finished = False
         try:
             for index, window in enumerate(contexts):
-                while submitted < min(index + prefetcher.workers, len(contexts)):
-                    prefetcher.submit(ahead, contexts[submitted])
+                while submitted < min(index + 1 + self.windows_ahead, len(contexts)):
+                    prefetcher.submit(ahead, contexts[submitted], self.page_size.current)
                     submitted += 1
                 listing = prefetcher.take(ahead.name, window)
                 yield listing.records() if listing is not None else self.request_records(window)
