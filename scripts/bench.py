@@ -290,18 +290,29 @@ def run_child(command: list[str], timeout_s: float = RUN_TIMEOUT_S) -> tuple[Run
     return run, stdout, stderr
 
 
-def metric_sum(stderr: str, metric: str, stream: str | None) -> float:
-    """Sum of the SDK's ``metric`` points for ``stream`` (None: every stream)."""
-    total = 0.0
+def metric_points(stderr: str) -> Iterator[tuple[str, str | None, float]]:
+    """(metric, stream, value) of each of the SDK's METRIC lines."""
     for match in METRIC.finditer(stderr):
         try:
             point = json.loads(match.group(1))
         except ValueError:
             continue
-        tagged = point.get("tags", {}).get("stream")
-        if point.get("metric") == metric and (stream is None or tagged == stream):
-            total += float(point.get("value", 0))
-    return total
+        tags = point.get("tags", {})
+        yield point.get("metric"), tags.get("stream"), float(point.get("value", 0))
+
+
+def metric_sum(stderr: str, metric: str, stream: str | None) -> float:
+    """Sum of the SDK's ``metric`` points for ``stream`` (None: every stream)."""
+    return sum(
+        value
+        for name, tagged, value in metric_points(stderr)
+        if name == metric and (stream is None or tagged == stream)
+    )
+
+
+def limit_key(vendor: str, family: str) -> str:
+    """The sandbox's name of an API family's rate limit: the vendor for its main API."""
+    return vendor if family == "api" else f"{vendor}.{family}"
 
 
 class TapRunner:
@@ -347,13 +358,20 @@ class TapRunner:
             if item["breadcrumb"] == [] and item["metadata"].get("selected-by-default")
         )
 
+    def command(self, config: dict[str, Any], streams: tuple[str, ...]) -> list[str]:
+        """The CLI call that syncs ``streams`` (discovering first, once)."""
+        config_path = self._write("config", config)
+        return [
+            self.executable,
+            "--config",
+            config_path,
+            "--catalog",
+            self.catalog(config_path, streams),
+        ]
+
     def sync(self, config: dict[str, Any], streams: tuple[str, ...], count: str | None) -> Run:
         """Sync ``streams`` with stdout to /dev/null; records counted for ``count`` (None: all)."""
-        config_path = self._write("config", config)
-        catalog_path = self.catalog(config_path, streams)
-        run, _, stderr = run_child(
-            [self.executable, "--config", config_path, "--catalog", catalog_path]
-        )
+        run, _, stderr = run_child(self.command(config, streams))
         run.records = int(metric_sum(stderr, "record_count", count))
         run.sync_seconds = metric_sum(stderr, "sync_duration", count)
         return run
@@ -510,7 +528,7 @@ def paced_run(
         counted["peak_per_second"],
         counted["rate_limited"],
         run,
-        CEILINGS[vendor if family == "api" else f"{vendor}.{family}"],
+        CEILINGS[limit_key(vendor, family)],
     )
 
 
@@ -578,10 +596,7 @@ def profiles_run(quick: bool, workdir: Path) -> ProfilesRun:
     scale = PROFILES_SCALE / (4 if quick else 1)
     with SandboxProcess("--memoize-records", scale=scale, latency_ms=200) as sandbox:
         runner = TapRunner("amperity", workdir)
-        config = tap_config("amperity", sandbox.url("amperity"))
-        config_path = runner._write("config", config)
-        command = [runner.executable, "--config", config_path]
-        command += ["--catalog", runner.catalog(config_path, streams)]
+        command = runner.command(tap_config("amperity", sandbox.url("amperity")), streams)
         run_child(command)  # warm-up: the sandbox then serves memoized records
         sandbox.reset()
         run, _, stderr = run_child(command)
@@ -676,18 +691,13 @@ def metric_counts(stderr: str) -> dict[str, tuple[int, int]]:
     """Per stream: requests (``http_request_duration`` points) and records (``record_count``)."""
     calls: dict[str, int] = {}
     records: dict[str, int] = {}
-    for match in METRIC.finditer(stderr):
-        try:
-            point = json.loads(match.group(1))
-        except ValueError:
-            continue
-        stream = point.get("tags", {}).get("stream")
+    for metric, stream, value in metric_points(stderr):
         if stream is None:
             continue
-        if point.get("metric") == "http_request_duration":
+        if metric == "http_request_duration":
             calls[stream] = calls.get(stream, 0) + 1
-        elif point.get("metric") == "record_count":
-            records[stream] = records.get(stream, 0) + int(point.get("value", 0))
+        elif metric == "record_count":
+            records[stream] = records.get(stream, 0) + int(value)
     return {s: (calls.get(s, 0), records.get(s, 0)) for s in sorted({*calls, *records})}
 
 
@@ -698,25 +708,15 @@ def floor_runs(quick: bool, workdir: Path) -> list[FloorRun]:
         scale = FLOOR_SCALES[vendor] / (4 if quick else 1)
         with SandboxProcess(scale=scale, latency_ms=200) as sandbox:
             limits = {
-                vendor if name == "api" else f"{vendor}.{name}": ceiling
+                limit_key(vendor, name): ceiling
                 for name, ceiling in FAMILY_CEILINGS[vendor].items()
             }
             sandbox.configure(rate_limits=limits)
             runner = TapRunner(vendor, workdir)
             config = tap_config(vendor, sandbox.url(vendor))
-            streams = runner.default_streams(config)
-            runner.catalog(runner._write("config", config), streams)  # discover before the reset
+            command = runner.command(config, runner.default_streams(config))  # discovers
             sandbox.reset()
-            run, _, stderr = run_child(
-                [
-                    runner.executable,
-                    "--config",
-                    runner._write("config", config),
-                    "--catalog",
-                    runner.catalog(runner._write("config", config), streams),
-                ],
-                timeout_s=1800,
-            )
+            run, _, stderr = run_child(command, timeout_s=1800)
             run.records = int(metric_sum(stderr, "record_count", None))
             stats = sandbox.stats()[vendor]
         results.append(
