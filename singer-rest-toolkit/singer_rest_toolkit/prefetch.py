@@ -219,11 +219,6 @@ class Prefetcher:
         self._stuck = StuckWorkers()
         run_before_threads_join(self.discard)
 
-    @property
-    def workers(self) -> int:
-        """Listings fetched at once."""
-        return self._workers
-
     # --- main thread --------------------------------------------------------------------------
     def take(self, stream_name: str, context: Mapping[str, Any] | None) -> Listing | None:
         """The listing fetched for this context, or None: fetch it inline (none was

@@ -46,8 +46,8 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     """True when records are per day: windows start at midnight UTC."""
     default_lookback_days: ClassVar[int] = 0
     windows_ahead: ClassVar[int] = 1
-    """Windows fetched while one is written (with a pool): each may hold two pages, so a
-    few hide the round trips without holding a large tenant's history in memory."""
+    """Windows fetched while one is written (with a pool): one hides most round trips, and
+    each holds up to two chunks of records, so more would cost memory on a large tenant."""
     is_sorted = True  # the bookmark only ever moves to a later completed window's end
 
     def lookback(self) -> timedelta:
