@@ -181,25 +181,35 @@ class Sandbox:
             stats = self.stats[vendor.name]
             family = vendor.family_of(request.path[len(vendor.prefix) :])
             stats.arrived(request, family or MAIN_FAMILY)
+            # The API counts a request as it arrives, however long its answer then takes.
+            over_limit = self._over_limit(vendor, family)
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
-            response = await self._answer(vendor, request, handler, family)
+            response: web.StreamResponse
+            if over_limit:
+                response = vendor.rate_limited_response(request)
+            else:
+                response = await self._answer(vendor, request, handler)
             stats.record(request, response.status, family or MAIN_FAMILY)
             return response
 
         return hostile_api
 
-    async def _answer(
-        self, vendor: VendorAPI, request: web.Request, handler: Handler, family: str | None
-    ) -> web.StreamResponse:
+    def _over_limit(self, vendor: VendorAPI, family: str | None) -> bool:
+        """Count an arriving request on its API family's window; True above the ceiling."""
         # Each API family of the vendor has its own documented ceiling and window.
         if family is None:
             limited, default = vendor.name, vendor.default_rate_limit
         else:
             limited, default = f"{vendor.name}.{family}", vendor.family_rate_limits[family]
         rate = self.settings.rate_limit_for(limited, default)
-        if rate and not self._limiter.hit(RateLimitItemPerSecond(int(rate)), limited):
-            return vendor.rate_limited_response(request)
+        if not rate:
+            return False
+        return not self._limiter.hit(RateLimitItemPerSecond(int(rate)), limited)
+
+    async def _answer(
+        self, vendor: VendorAPI, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
         path = request.path[len(vendor.prefix) :]
         fault = self.faults.take(vendor.name, path)
         if fault is None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import secrets
 import time
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import orjson
 from aiohttp import web
@@ -20,6 +22,17 @@ def json_response(
     return web.Response(
         body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
     )
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def off_the_loop(build: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Build a page in a worker thread: the event loop keeps taking requests meanwhile, so
+    each is counted against the rate limit as it arrives (as an API's front door counts it),
+    not late and in a bunch after a large page was built."""
+    return await asyncio.to_thread(build, *args, **kwargs)
 
 
 class TokenStore:

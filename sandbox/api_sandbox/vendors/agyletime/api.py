@@ -33,7 +33,7 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
-from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
+from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.agyletime.data import (
     ORGANISATION_ID,
     AgyleTimeData,
@@ -309,7 +309,7 @@ class AgyleTimeAPI(VendorAPI):
             if denied is not None:
                 return denied
             try:
-                return self._page(request, endpoint)
+                return await off_the_loop(self._page, request, endpoint)
             except QueryError as exc:
                 return self.error_response(request, exc.status, exc.message)
 

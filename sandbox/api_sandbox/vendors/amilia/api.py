@@ -32,7 +32,7 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
-from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
+from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.amilia.data import (
     ORGANIZATION_ID,
     ORGANIZATION_SLUG,
@@ -403,7 +403,7 @@ class AmiliaAPI(VendorAPI):
                     request, 404, f"Organization '{organization}' was not found."
                 )
             try:
-                return handler(Listing(self, request, self.data(language)))
+                return await off_the_loop(handler, Listing(self, request, self.data(language)))
             except BadRequestError as exc:
                 return self.error_response(request, 400, str(exc))
             except NotFoundError as exc:

@@ -51,7 +51,7 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
-from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response
+from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.amperity.data import TENANT, AmperityData, Record
 
 CLIENT_ID = "sandbox-client-id"
@@ -316,7 +316,7 @@ class AmperityAPI(VendorAPI):
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             self._check_headers(request, listing.versions)
-            return self._page(request, path, listing)
+            return await off_the_loop(self._page, request, path, listing)
 
         return self._guarded(handle)
 
