@@ -672,9 +672,9 @@ class FloorRun:
     @property
     def floor_s(self) -> float:
         """The least time the ceilings allow: each family's requests / its ceiling, the
-        families one after another (the taps sync one stream at a time)."""
+        families side by side (the taps fetch the next streams while one is written)."""
         ceilings = FAMILY_CEILINGS[self.vendor]
-        return sum(f["requests"] / ceilings[name] for name, f in self.families.items())
+        return max(f["requests"] / ceilings[name] for name, f in self.families.items())
 
     @property
     def ratio(self) -> float:
@@ -706,7 +706,7 @@ def floor_runs(quick: bool, workdir: Path) -> list[FloorRun]:
     results = []
     for vendor in VENDORS:
         scale = FLOOR_SCALES[vendor] / (4 if quick else 1)
-        with SandboxProcess(scale=scale, latency_ms=200) as sandbox:
+        with SandboxProcess("--memoize-records", scale=scale, latency_ms=200) as sandbox:
             limits = {
                 limit_key(vendor, name): ceiling
                 for name, ceiling in FAMILY_CEILINGS[vendor].items()
@@ -715,6 +715,7 @@ def floor_runs(quick: bool, workdir: Path) -> list[FloorRun]:
             runner = TapRunner(vendor, workdir)
             config = tap_config(vendor, sandbox.url(vendor))
             command = runner.command(config, runner.default_streams(config))  # discovers
+            run_child(command, timeout_s=1800)  # warm-up: the sandbox then serves memoized records
             sandbox.reset()
             run, _, stderr = run_child(command, timeout_s=1800)
             run.records = int(metric_sum(stderr, "record_count", None))
@@ -934,10 +935,12 @@ def report(
         "## Whole sync against the floor (default selection, ceilings on, 200 ms per response)",
         "",
         "Each tap's default selection over a realistic sandbox tenant, at its defaults, every "
-        "API family's ceiling enforced by the sandbox on a strict 1-second window, each response "
-        "200 ms late. Floor: for each API family, the requests the sync made at its page sizes "
-        "divided by the family's ceiling, the families one after another (the taps sync one "
-        "stream at a time). Sync: the sandbox's first request to its last. Ceilings: "
+        "API family's ceiling enforced by the sandbox on a strict 1-second window (counted as "
+        "requests arrive), each response 200 ms late; sandbox records memoized and warmed, so "
+        "that a response takes the latency, not the sandbox's time to build a page. Floor: for "
+        "each API family, the requests the sync made at its page sizes divided by the family's "
+        "ceiling; the largest of these (the taps fetch the next streams, of any family, while one "
+        "is written). Sync: the sandbox's first request to its last. Ceilings: "
         + "; ".join(
             f"{v} " + ", ".join(f"{n} {c}/s" for n, c in FAMILY_CEILINGS[v].items())
             for v in VENDORS
