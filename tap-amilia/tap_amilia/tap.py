@@ -46,8 +46,9 @@ HELP = {
     "max_parallel_requests": (
         "Requests in flight at once for the per-parent streams (activity_occurrences, "
         "account_contacts, the membership and multipass holders and the opt-in per-parent "
-        "streams) and the date windows of the dated streams (the next ones fetched ahead), "
-        "within max_requests_per_second; 1 = one request at a time"
+        "streams), the date windows of the dated streams (the next ones fetched ahead) and "
+        "the next streams of the sync (up to 4 fetched while one is written), within "
+        "max_requests_per_second; 1 = one request at a time"
     ),
 }
 LANGUAGES = ("en", "fr")
@@ -60,7 +61,7 @@ class TapAmilia(RestTap):
 
     name = "tap-amilia"
     default_requests_per_second = 100
-    pace_headroom_ms = 40
+    pace_headroom_ms = 100  # a busy host delays some requests more than others
     default_parallel_requests = DEFAULT_PARALLEL_REQUESTS
     default_page_size = 5000  # no maximum documented: larger than the 2000 known to work
     minimums: ClassVar[dict[str, int]] = {
