@@ -16,17 +16,26 @@ for a listing no worker has started only while a worker is free to start it: whe
 worker waits on the full queue of a listing read later, it takes the listing back and fetches
 it itself, so bounded queues can never stall the sync. Listings nobody read (a parent a
 stream map filtered out) are dropped when the top-level stream ends.
+
+The next top-level streams of a sync are fetched the same way, by a pool of their own
+(``RestTap.fetch_streams_ahead``), while the one before them is written. A whole stream may
+arrive before its turn, so what such a listing fetches beyond its memory budget waits in a
+temporary file (:class:`SpillFile`): its worker never waits for the reader, and memory stays
+the same however large the tenant.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import queue
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Final, Protocol
+from typing import IO, Any, Final, Protocol
 
 from singer_rest_toolkit.sdk_internals import run_before_threads_join
 
@@ -41,9 +50,13 @@ records, whatever the page size."""
 POOL_BUFFERED_RECORDS = 16_000
 """Records a pool's listings may hold ahead in all, shared out among its workers: a listing
 whose pages are all queued before the main thread reaches it costs it no round trip."""
+SPILL_BYTES = 256 * 1024 * 1024
+"""Bytes a listing may hold unread on disk: a larger stream ahead waits for its reader."""
 _PUT_POLL_S = 0.05
 """How often a worker blocked on a full queue checks whether its listing was cancelled."""
 _DONE: Final = object()
+_fetching = threading.local()
+"""The listing a worker thread is fetching, whichever pool the worker belongs to."""
 
 
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
@@ -72,6 +85,27 @@ class PrefetchedStream(Protocol):
         """True if a child stream will be synced for each record."""
 
 
+class RecordsOnly:
+    """A listing a pool fetches without queueing children: they are queued as the main
+    thread reads its records (a top-level stream fetched ahead, a date window)."""
+
+    def __init__(self, name: str, fetch: Callable[[Any], Iterable[Record]]) -> None:
+        self.name = name
+        self._fetch = fetch
+
+    def fetch_records(self, context: Any) -> Iterable[Record]:
+        """The listing's records, as the API sends them."""
+        return self._fetch(context)
+
+    def submit_children(self, records: list[Record], context: Any) -> bool:
+        """See the class."""
+        return False
+
+    def has_children_to_sync(self) -> bool:
+        """See the class."""
+        return False
+
+
 def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | None:
     """A hashable key of a child context; None when a value is not hashable."""
     try:
@@ -82,18 +116,99 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
     return stream_name, items
 
 
+class _Spilled:
+    """Where a page waits in a :class:`SpillFile`."""
+
+    def __init__(self, offset: int, size: int) -> None:
+        self.offset = offset
+        self.size = size
+
+
+class SpillFile:
+    """The pages a listing fetched beyond its memory budget, on disk until they are read.
+
+    Pickled, so records come back exactly as they were parsed (Decimals stay Decimals). The
+    file is anonymous: the system frees it when it is closed, or when the process ends.
+    """
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._end = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        self.unread = 0
+        """Bytes written and not yet read."""
+
+    def write(self, page: list[Record]) -> _Spilled:
+        """Worker side: append ``page``."""
+        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            if self._closed:
+                raise FetchCancelled
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="fetched-ahead-")  # noqa: SIM115
+            self._file.write(data)
+            self._file.flush()
+            where = _Spilled(self._end, len(data))
+            self._end += len(data)
+            self.unread += len(data)
+        return where
+
+    def read(self, where: _Spilled) -> list[Record]:
+        """Reader side: the page written at ``where``."""
+        assert self._file is not None
+        page: list[Record] = pickle.loads(  # noqa: S301 - this process wrote it
+            os.pread(self._file.fileno(), where.size, where.offset)
+        )
+        with self._lock:
+            self.unread -= where.size
+        return page
+
+    def close(self) -> None:
+        """Free the file; a later write stops its worker."""
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+
+
+class MemoryBudget:
+    """Pages the listings of a spilling pool may hold in memory, all of them together."""
+
+    def __init__(self, pages: int) -> None:
+        self._free = pages
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """One page more in memory, if the budget allows it."""
+        with self._lock:
+            if self._free <= 0:
+                return False
+            self._free -= 1
+            return True
+
+    def give_back(self, pages: int = 1) -> None:
+        """Pages read (or dropped) leave memory."""
+        with self._lock:
+            self._free += pages
+
+
 class Listing:
-    """One child listing: a worker queues its pages, the main thread reads them in order."""
+    """One listing: a worker queues its pages, the main thread reads them in order."""
 
     def __init__(
         self,
+        name: str,
         page_size: int,
         buffered: int,
         *,
         children_queued: bool,
         stuck: StuckWorkers,
         waited: Callable[[float], object],
+        spill_budget: MemoryBudget | None = None,
     ) -> None:
+        self.name = name
+        """The stream (or windows) whose listing this is."""
         self.page_size = max(1, min(page_size, CHUNK_RECORDS))
         """Records handed over at once: a page, or a part of a large page (a page's records
         are all there together, so its parts leave at once too)."""
@@ -105,7 +220,16 @@ class Listing:
         self._stuck = stuck
         self._waited = waited
         buffer_pages = max(2, buffered // self.page_size)
-        self._pages: queue.Queue[object] = queue.Queue(maxsize=buffer_pages)
+        self._budget = spill_budget
+        self._spill = SpillFile() if spill_budget is not None else None
+        """Where pages beyond the pool's memory budget wait; None: the worker waits for the
+        reader when this listing's queue is full."""
+        self._pages: queue.Queue[object] = queue.Queue(
+            maxsize=0 if spill_budget is not None else buffer_pages
+        )
+        self._held = 0
+        """Pages of this listing in the memory budget, not yet read."""
+        self._held_lock = threading.Lock()
         self._cancelled = threading.Event()
 
     @property
@@ -137,7 +261,17 @@ class Listing:
     def _put_page(self, stream: PrefetchedStream, context: Any, page: list[Record]) -> bool:
         if self.children_queued:
             stream.submit_children(page, context)
-        return self._put(page)
+        if self._spill is None or self._budget is None:
+            return self._put(page)
+        if self._budget.take():
+            with self._held_lock:
+                self._held += 1
+            return self._put(page)
+        if self._spill.unread >= SPILL_BYTES:
+            with self._stuck:
+                while self._spill.unread >= SPILL_BYTES and not self.cancelled:
+                    time.sleep(_PUT_POLL_S)
+        return not self.cancelled and self._put(self._spill.write(page))
 
     def _put(self, item: object) -> bool:
         """Queue ``item`` unless the listing is dropped meanwhile (its reader is gone)."""
@@ -158,21 +292,42 @@ class Listing:
 
     def records(self) -> Iterator[Record]:
         """Main thread: the listing's records in order, then its error if it failed."""
-        while True:
-            started = time.monotonic()
-            item = self._pages.get()
-            self._waited(time.monotonic() - started)
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            yield from item  # type: ignore[misc]
+        try:
+            while True:
+                started = time.monotonic()
+                item = self._pages.get()
+                self._waited(time.monotonic() - started)
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                if isinstance(item, _Spilled):
+                    assert self._spill is not None
+                    yield from self._spill.read(item)
+                    continue
+                if self._budget is not None:
+                    with self._held_lock:
+                        self._held -= 1
+                    self._budget.give_back()
+                yield from item  # type: ignore[misc]
+        finally:
+            self._release()
 
     def cancel(self) -> None:
         """Stop the worker (at its next page or request) and drop what it queued."""
         self._cancelled.set()
         if self.future is not None:
             self.future.cancel()
+        self._release()
+
+    def _release(self) -> None:
+        """Free the spill file and the memory budget of pages nobody will read."""
+        if self._spill is not None:
+            self._spill.close()
+        if self._budget is not None:
+            with self._held_lock:
+                held, self._held = self._held, 0
+            self._budget.give_back(held)
 
 
 class StuckWorkers:
@@ -201,13 +356,23 @@ class Prefetcher:
         workers: int,
         page_size: int,
         name: str,
+        buffered: int | None = None,
+        spill: bool = False,
         waited: Callable[[float], object] = lambda _: None,
     ) -> None:
         self.ahead = 2 * workers
         """Parent records read ahead of the one emitted: a free worker always finds work."""
-        self._workers = workers
+        self.workers = workers
         self._page_size = page_size
-        self._buffered = max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
+        self._buffered = buffered or max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
+        """Records each listing may hold ahead (default: the pool's budget shared out)."""
+        self._spill_budget = (
+            MemoryBudget(max(2, self._buffered // max(1, min(page_size, CHUNK_RECORDS))))
+            if spill
+            else None
+        )
+        """With ``spill``: pages beyond what the pool's listings may hold in memory all
+        together (``buffered`` records) wait on disk (see :class:`SpillFile`)."""
         self._name = name
         self._waited = waited
         """Told the seconds the main thread waited for a worker (progress.py)."""
@@ -215,7 +380,6 @@ class Prefetcher:
         self._lock = threading.Lock()
         self._pending: dict[Key, deque[Listing]] = {}
         self._live: set[Listing] = set()
-        self._current = threading.local()
         self._stuck = StuckWorkers()
         run_before_threads_join(self.discard)
 
@@ -238,7 +402,7 @@ class Prefetcher:
         started = time.monotonic()
         try:
             while not listing.started.wait(_PUT_POLL_S / 10):
-                stuck = self._stuck.count >= self._workers
+                stuck = self._stuck.count >= self.workers
                 if listing.cancelled or (stuck and listing.future and listing.future.cancel()):
                     listing.cancel()
                     return None
@@ -288,6 +452,16 @@ class Prefetcher:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def drop(self, names: Iterable[str]) -> None:
+        """Drop the listings of ``names`` (taken or not): their reader is done with them."""
+        names = set(names)
+        with self._lock:
+            dropped = [listing for listing in self._live if listing.name in names]
+            for key in [key for key in self._pending if key[0] in names]:
+                dropped.extend(self._pending.pop(key))
+        for listing in dropped:
+            listing.cancel()
+
     # --- any thread ---------------------------------------------------------------------------
     def submit(
         self,
@@ -298,38 +472,43 @@ class Prefetcher:
         """Queue a fetch of ``stream``'s listing for ``context``, whose pages hold
         ``page_size`` records (default: the pool's); False if it cannot be."""
         key = context_key(stream.name, context)
-        if key is None or self._fetching_cancelled():
+        if key is None or fetching_cancelled():
             return False  # a worker of a dropped listing queues nothing more
         listing = Listing(
+            stream.name,
             page_size or self._page_size,
             self._buffered,
             children_queued=stream.has_children_to_sync(),
             stuck=self._stuck,
             waited=self._waited,
+            spill_budget=self._spill_budget,
         )
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=self._name)
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
             self._live.add(listing)
             self._pending.setdefault(key, deque()).append(listing)
             listing.future = self._pool.submit(self._fetch, listing, stream, context)
         return True
 
-    def raise_if_cancelled(self) -> None:
-        """In a worker whose listing was dropped, stop before sending another request."""
-        if self._fetching_cancelled():
-            raise FetchCancelled
-
     # --- worker threads -----------------------------------------------------------------------
-    def _fetching_cancelled(self) -> bool:
-        listing: Listing | None = getattr(self._current, "listing", None)
-        return listing is not None and listing.cancelled
-
     def _fetch(self, listing: Listing, stream: PrefetchedStream, context: Any) -> None:
-        self._current.listing = listing
+        _fetching.listing = listing
         try:
             listing.fill(stream, context)
         finally:
-            self._current.listing = None
+            _fetching.listing = None
             with self._lock:
                 self._live.discard(listing)
+
+
+def fetching_cancelled() -> bool:
+    """True in a worker whose listing was dropped."""
+    listing: Listing | None = getattr(_fetching, "listing", None)
+    return listing is not None and listing.cancelled
+
+
+def raise_if_cancelled() -> None:
+    """In a worker whose listing was dropped, stop before sending another request."""
+    if fetching_cancelled():
+        raise FetchCancelled

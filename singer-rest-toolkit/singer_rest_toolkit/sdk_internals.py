@@ -9,6 +9,7 @@ module first on every SDK upgrade.
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import warnings
 from collections.abc import Callable, Generator, Sequence
@@ -58,6 +59,7 @@ __all__ = [
     "is_object_type",
     "is_uniform_list",
     "run_before_threads_join",
+    "starting_replication_value",
     "warn_unmapped_properties",
 ]
 
@@ -337,6 +339,33 @@ class SecretSafeValidation(Tap):
         if raise_errors:
             self.check_settings()
         return hide_secret_values(errors, secrets)
+
+
+_QUIET = logging.getLogger("singer_rest_toolkit.starting_value")
+_QUIET.disabled = True
+
+
+def starting_replication_value(stream: Stream) -> Any:
+    """The starting replication value the SDK will write as ``stream``'s sync begins (its
+    one context), worked out now by the SDK's own code on a copy of the stream's state:
+    the state is left as it is, and the SDK's log line is written in the stream's turn only.
+    """
+    bookmarks = stream.tap_state.get("bookmarks") or {}
+    manager = StreamStateManager(
+        tap_name=stream.tap_name,
+        stream_name=stream.name,
+        tap_state={"bookmarks": {stream.name: copy.deepcopy(bookmarks.get(stream.name, {}))}},
+        state_partitioning_keys=stream.state_partitioning_keys,
+    )
+    manager._logger = _QUIET
+    manager.write_starting_replication_value(
+        context=None,
+        replication_method=stream.replication_method,
+        replication_key=stream.replication_key,
+        config=dict(stream.config),
+        compare_start_date_fn=stream.compare_start_date,
+    )
+    return manager.get_starting_replication_value(None, stream.replication_method)
 
 
 def forget_body(response: requests.Response) -> None:

@@ -15,16 +15,18 @@ import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
-from singer_rest_toolkit.dates import utc_now
+from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.pacing import MAIN_API
 from singer_rest_toolkit.pagination import PageSize, with_query_value
+from singer_rest_toolkit.prefetch import RecordsOnly, raise_if_cancelled
 from singer_rest_toolkit.progress import API, RATE_LIMIT
 from singer_rest_toolkit.responses import body_excerpt, json_body
-from singer_rest_toolkit.sdk_internals import FastRecordMessages
+from singer_rest_toolkit.sdk_internals import FastRecordMessages, starting_replication_value
 from singer_rest_toolkit.switches import stock_path
 
 if TYPE_CHECKING:
@@ -95,6 +97,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     """The API family of the endpoint: its pace and worker pool (``RestTap.api_families``)."""
     page_size_param: ClassVar[str] = "limit"
     """The query parameter of the page size; a request without it is not paged."""
+    independent_requests: ClassVar[bool] = False
+    """True when the listing's requests do not wait for each other (date windows), False
+    for a chain of pages, each asked for with the cursor of the one before."""
     max_page_size: ClassVar[int | None] = None
     """The largest page the endpoint is documented to accept; None when undocumented (then
     the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""
@@ -119,6 +124,9 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         later 403/404 is an error, not a stream this account cannot read."""
         self.unavailable: str | None = None
         """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
+        self._starting_value_ahead: tuple[Any] | None = None
+        """The starting replication value of a listing fetched before the stream's sync
+        began (see :meth:`fetch_ahead`), in a tuple (it may be None)."""
         self._sdk_conforms = stock_path()
         """The SDK's stock path: the SDK conforms each record as it writes it."""
         if self._sdk_conforms:
@@ -178,14 +186,12 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         later, when it may no longer be free on the API's one-second window.
         """
         pacer = self.rest_tap.pacer_for(self.api_family)
-        prefetcher = self.prefetcher()
         page_size = self.page_size
         progress = self._progress
 
         def paced(request: requests.PreparedRequest, context: Context | None) -> requests.Response:
             while True:
-                if prefetcher is not None:
-                    prefetcher.raise_if_cancelled()  # a fetch ahead for a sync that ended
+                raise_if_cancelled()  # a fetch ahead whose reader is gone
                 asked = page_size.asked(request.url or "")
                 if asked is not None and asked > page_size.current:  # a next page, a retry
                     url = with_query_value(
@@ -401,34 +407,78 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
             self._delivered = True
 
     def listing_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The listing's records; a child's come from the fetch made ahead when there is one.
+        """The listing's records; they come from the fetch made ahead when there is one.
 
         A child listing is fetched by the pool of its own API family; a parent reads ahead as
-        far as the largest pool of its children's families needs.
+        far as the largest pool of its children's families needs. A top-level stream first
+        keeps the next streams of the sync fetching (``RestTap.fetch_streams_ahead``).
         """
         tap = self.rest_tap
         children = self._children_to_sync = self.children_to_sync()
-        own = self.prefetcher() if self.parent_stream_type else None
+        top_level = self.parent_stream_type is None
         pools = [pool for pool in {child.prefetcher() for child in children} if pool is not None]
-        if own is None and not pools:
-            yield from self.fetch_records(context)  # nothing to fetch ahead
-            return
         try:
-            listing = own.take(self.name, context) if own is not None else None
-            if listing is not None and (listing.children_queued or not children):
-                yield from listing.records()
+            if top_level:
+                tap.fetch_streams_ahead(self)
+                listing = tap.take_fetched_ahead(self.name)
             else:
-                records = listing.records() if listing is not None else self.fetch_records(context)
-                if not pools:
-                    yield from records
-                    return
-                reader = max(pools, key=lambda pool: pool.ahead)
-                yield from reader.read_ahead(
-                    records, lambda batch: self.submit_children(batch, context)
-                )
+                own = self.prefetcher()
+                listing = own.take(self.name, context) if own is not None else None
+            if listing is not None and (listing.children_queued or not pools):
+                yield from listing.records()
+                return
+            records = listing.records() if listing is not None else self.fetch_records(context)
+            if not pools:
+                yield from records
+                return
+            reader = max(pools, key=lambda pool: pool.ahead)
+            yield from reader.read_ahead(
+                records, lambda batch: self.submit_children(batch, context)
+            )
         finally:
-            if self.parent_stream_type is None:
-                tap.discard_prefetched()  # fetches of this tree nobody took (filtered parents)
+            if top_level:
+                tap.end_listing_tree(self)
+
+    def fetch_ahead(self, pool: Prefetcher) -> None:
+        """Queue this stream's listing in ``pool`` before its sync begins. Its children are
+        queued as its records are read, as usual.
+
+        Only a listing whose fetch changes no state: one context, a known starting value
+        (worked out now, as the SDK will at the sync's start) not later than now.
+        """
+        if self.partitions is not None or not self._freeze_starting_value():
+            return
+        pool.submit(RecordsOnly(self.name, self.fetch_records), None, self.page_size.current)
+
+    def listing_names(self) -> tuple[str, ...]:
+        """The names this stream's listings are fetched ahead under."""
+        return (self.name,)
+
+    def end_fetch_ahead(self) -> None:
+        """Forget what was worked out for a fetch ahead: the next sync works it out again."""
+        self._starting_value_ahead = None
+
+    def _freeze_starting_value(self) -> bool:
+        """Work out the starting replication value now; False when there is none to trust."""
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return True
+        try:
+            value = starting_replication_value(self)
+            if value and parse_instant(str(value)) > utc_now():
+                return False  # a bookmark from the future: warned about in the stream's turn
+        except Exception:  # raised again in the stream's own turn
+            return False
+        self._starting_value_ahead = (value,)
+        return True
+
+    @override
+    def get_starting_replication_key_value(self, context: Context | None) -> Any | None:
+        """The value worked out before a fetch ahead (the SDK writes the same at the sync's
+        start), else the SDK's."""
+        ahead = self._starting_value_ahead
+        if ahead is not None and not context:
+            return ahead[0]
+        return super().get_starting_replication_key_value(context)
 
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The listing's records from the API (a date-windowed stream reads its windows)."""

@@ -27,11 +27,14 @@ from singer_rest_toolkit.config import (
     unreachable_line,
 )
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
-from singer_rest_toolkit.prefetch import Prefetcher
+from singer_rest_toolkit.prefetch import Listing, Prefetcher
 from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
 from singer_rest_toolkit.sdk_internals import SecretSafeValidation
 from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.writer import BufferedWriter
+
+STREAMS_AHEAD_RECORDS = 4_000
+"""Records the streams fetched ahead may hold in memory, all together (the rest on disk)."""
 
 
 class RestTap(SecretSafeValidation, abc.ABC):
@@ -54,6 +57,11 @@ class RestTap(SecretSafeValidation, abc.ABC):
     api_families: ClassVar[Mapping[str, ApiFamily]] = {}
     """API families other than the main one (``MAIN_API``), each paced at its own ceiling;
     a stream names its family in ``api_family``."""
+    streams_ahead: ClassVar[int] = 4
+    """Top-level streams whose listings are fetched while the one before them is written,
+    when the main family fetches in parallel: a cursor-paged listing waits a round trip per
+    page, so one stream alone cannot keep a pace busy. Beyond a small memory budget, what
+    they fetch waits in a temporary file until its turn."""
 
     # --- the CLI ------------------------------------------------------------------------------
     @override
@@ -96,6 +104,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
                 super().invoke(**kwargs)
             finally:
                 for tap in list(cls._instances):
+                    tap.discard_prefetched()  # a failed sync's fetches ahead end before its line
                     tap.stop_progress()
         except (FatalAPIError, RetriableAPIError, BadBookmarkError) as exc:
             cls.fail(str(exc), exc)
@@ -216,9 +225,65 @@ class RestTap(SecretSafeValidation, abc.ABC):
 
     def discard_prefetched(self) -> None:
         """Drop every listing fetched ahead and wait for the workers (see Prefetcher.discard)."""
+        for prefetcher in (*self._prefetchers.values(), self._streams_ahead):
+            if prefetcher is not None:
+                prefetcher.discard()
+
+    @cached_property
+    def _streams_ahead(self) -> Prefetcher | None:
+        """The pool that fetches the next top-level streams' listings; None when the main
+        family fetches one request at a time."""
+        main = self._prefetchers[MAIN_API]
+        if main is None or self.streams_ahead < 1:
+            return None
+        return Prefetcher(
+            workers=min(self.streams_ahead, main.workers),
+            page_size=int(self.config.get("page_size") or self.default_page_size),
+            name=f"{self.name}-streams-ahead",
+            buffered=STREAMS_AHEAD_RECORDS,
+            spill=True,
+            waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
+        )
+
+    def fetch_streams_ahead(self, current: RestStream[Any]) -> None:
+        """As the first top-level stream of a sync begins, queue the listings of the others
+        (see RestStream.fetch_ahead): :attr:`streams_ahead` workers fetch them in order."""
+        pool = self._streams_ahead
+        if pool is None:
+            return
+        synced = [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, RestStream)
+            and stream.parent_stream_type is None
+            and (stream.selected or stream.has_selected_descendents)
+            and stream.unavailable is None
+        ]
+        if not synced or current is not synced[0]:
+            return
+        for stream in synced:
+            stream.end_fetch_ahead()  # what an earlier, failed sync worked out
+        # Chains of round trips (cursor pages) first, so that they start at once; the
+        # independent requests of date windows fill the workers in between.
+        for stream in sorted(synced[1:], key=lambda stream: stream.independent_requests):
+            stream.fetch_ahead(pool)
+
+    def take_fetched_ahead(
+        self, name: str, context: Mapping[str, Any] | None = None
+    ) -> Listing | None:
+        """The listing of ``name`` fetched before its stream's sync began, or None."""
+        pool = self._streams_ahead
+        return pool.take(name, context) if pool is not None else None
+
+    def end_listing_tree(self, stream: RestStream[Any]) -> None:
+        """The top-level ``stream`` is done: drop what was fetched for it and its children
+        and nobody read (a parent a stream map filtered out, a failed listing)."""
         for prefetcher in self._prefetchers.values():
             if prefetcher is not None:
                 prefetcher.discard()
+        if self._streams_ahead is not None:
+            self._streams_ahead.drop(stream.listing_names())
+        stream.end_fetch_ahead()
 
     @cached_property
     def _sessions(self) -> threading.local:

@@ -12,11 +12,15 @@ from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
+from singer_rest_toolkit.prefetch import RecordsOnly
 from singer_rest_toolkit.sdk_internals import WindowBookmarks
 from singer_rest_toolkit.stream import RestStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from singer_rest_toolkit.prefetch import Prefetcher
+    from singer_rest_toolkit.tap import RestTap
 
 _TToken = TypeVar("_TToken")
 
@@ -49,6 +53,13 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     """Windows fetched while one is written (with a pool): one hides most round trips, and
     each holds up to two chunks of records, so more would cost memory on a large tenant."""
     is_sorted = True  # the bookmark only ever moves to a later completed window's end
+    independent_requests = True
+
+    def __init__(self, tap: RestTap) -> None:
+        super().__init__(tap)
+        self._planned: tuple[datetime, int] | None = None
+        """(now, windows fetched ahead) of a sync whose first windows were fetched before it
+        began (:meth:`fetch_ahead`): the sync reads up to the same now."""
 
     def lookback(self) -> timedelta:
         """Re-read before the bookmark on every run (``lookback_days``)."""
@@ -103,10 +114,36 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         return self.window_filters(start, parse_instant(context["window_end"]))
 
     @override
+    def fetch_ahead(self, pool: Prefetcher) -> None:
+        """Queue the windows of this stream's sync in ``pool`` before it begins (they change
+        no state: the bookmark moves as the sync writes them)."""
+        if self.partitions is not None or not self._freeze_starting_value():
+            return
+        now = _now()
+        try:
+            start, end, _ = self.sync_range(None, now)
+        except BadBookmarkError:
+            self._starting_value_ahead = None
+            return  # raised again in the stream's own turn
+        plan = list(windows(start, end, self.window_size))
+        ahead = self._windows()
+        for window in self._window_contexts(None, plan):
+            pool.submit(ahead, window, self.page_size.current)
+        self._planned = (now, len(plan))
+
+    @override
+    def listing_names(self) -> tuple[str, ...]:
+        return (*super().listing_names(), self._windows().name)
+
+    @override
+    def end_fetch_ahead(self) -> None:
+        super().end_fetch_ahead()
+        self._planned = None
+
+    @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each window's records, then the window's end (never past now) as the bookmark."""
-        now = utc_now()
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the APIs' precision
+        now = self._planned[0] if self._planned is not None and not context else _now()
         start, end, saved = self.sync_range(context, now)
         if saved is not None and saved >= now:
             # A bookmark from the future, read as now: the windows' ends replace it.
@@ -126,20 +163,34 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
                 self._save_bookmark(context, done)
                 saved = done
 
+    def _windows(self) -> RecordsOnly:
+        """This stream's windows as listings a pool fetches (prefetch.py)."""
+        return RecordsOnly(f"{self.name} windows", self.request_records)
+
+    def _window_contexts(
+        self, context: Context | None, plan: list[tuple[datetime, datetime]]
+    ) -> list[dict[str, Any]]:
+        """The request context of each window of ``plan``."""
+        return [
+            {**(context or {}), "window_start": iso_z(start), "window_end": iso_z(end)}
+            for start, end in plan
+        ]
+
     def _window_listings(
         self, context: Context | None, plan: list[tuple[datetime, datetime]]
     ) -> Iterator[Iterable[dict[str, Any]]]:
         """Each window's records, in order. The windows are independent listings: with
         workers to spare (``max_parallel_requests``), the next ones are fetched ahead while
         this one is written, so a run waits for the API once per worker, not per window.
+        The first ones may have been fetched before the sync began (:meth:`fetch_ahead`).
 
         Only a top-level stream on the main thread fetches ahead: a worker waiting for other
         workers could wait for ever.
         """
-        contexts = [
-            {**(context or {}), "window_start": iso_z(start), "window_end": iso_z(end)}
-            for start, end in plan
-        ]
+        contexts = self._window_contexts(context, plan)
+        ahead = self._windows()
+        fetched_ahead = self._planned[1] if self._planned is not None and not context else 0
+        self._planned = None
         prefetcher = self.prefetcher()
         if (
             prefetcher is None
@@ -147,21 +198,26 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             or self.parent_stream_type is not None
             or threading.current_thread() is not threading.main_thread()
         ):
-            yield from (self.request_records(window) for window in contexts)
-            return
-        ahead = _Windows(self)
-        submitted = 0
+            prefetcher = None
+        submitted = fetched_ahead
         finished = False
         try:
             for index, window in enumerate(contexts):
-                while submitted < min(index + 1 + self.windows_ahead, len(contexts)):
+                while prefetcher is not None and submitted < min(
+                    index + 1 + self.windows_ahead, len(contexts)
+                ):
                     prefetcher.submit(ahead, contexts[submitted], self.page_size.current)
                     submitted += 1
-                listing = prefetcher.take(ahead.name, window)
+                if index < fetched_ahead:
+                    listing = self.rest_tap.take_fetched_ahead(ahead.name, window)
+                elif prefetcher is not None:
+                    listing = prefetcher.take(ahead.name, window)
+                else:
+                    listing = None
                 yield listing.records() if listing is not None else self.request_records(window)
             finished = True
         finally:
-            if not finished:
+            if not finished and prefetcher is not None:
                 prefetcher.discard()  # the windows fetched ahead of one that failed
 
     def _save_bookmark(self, context: Context | None, done: datetime) -> None:
@@ -175,21 +231,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         self.finalize_state_progress_markers(self.get_context_state(context))
 
 
-class _Windows:
-    """A date-windowed stream's windows as listings the prefetcher fetches (prefetch.py)."""
-
-    def __init__(self, stream: DateWindowStream[Any]) -> None:
-        self.stream = stream
-        self.name = f"{stream.name} windows"
-
-    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """One window's records, as the API sends them."""
-        return self.stream.request_records(context)
-
-    def submit_children(self, records: list[dict[str, Any]], context: Context | None) -> bool:
-        """Children are queued as the window's records are read (listing_records)."""
-        return False
-
-    def has_children_to_sync(self) -> bool:
-        """See :meth:`submit_children`."""
-        return False
+def _now() -> datetime:
+    """Now, to the APIs' precision (milliseconds)."""
+    now = utc_now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time as time_module
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,16 +195,6 @@ class SlowEventServer(EventServer):
         finally:
             with self._lock:
                 self.in_flight -= 1
-
-
-@pytest.fixture
-def threaded_httpserver() -> Iterator[HTTPServer]:
-    """A server answering requests in parallel (the default one answers one at a time)."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 @pytest.mark.parametrize("failing_window", [None, 2])

@@ -38,7 +38,7 @@ HELP = {
     "start_date": "Earliest date (UTC) for audit_events, workflow_runs and ingest_jobs on the first run; default: all history (ingest_jobs: the last 7 days)",
     "page_size": "limit of each cursor-paged request; default: the largest documented (audit_events: 1000), else 1000, lowered by itself when the API refuses or caps it",
     "max_requests_per_second": "Client-side pacing of the Amperity API (documented limit 10 requests/s), token requests included",
-    "max_parallel_requests": "Requests in flight at once for per-parent streams of the Amperity API (workflow_task_instances) and the 7-day windows of ingest_jobs (the next ones fetched ahead), within max_requests_per_second; 1 = one at a time",
+    "max_parallel_requests": "Requests in flight at once for per-parent streams of the Amperity API (workflow_task_instances), the 7-day windows of ingest_jobs (the next ones fetched ahead) and the next streams of the sync (up to 4 fetched while one is written), within max_requests_per_second; 1 = one at a time",
     "profile_api_max_requests_per_second": "Client-side pacing of the Profile API (profile_indexes, index_profiles; documented limit 2000 requests/s across the tenant and its sandboxes): lower it to leave room for other clients",
     "profile_api_max_parallel_requests": "Requests in flight at once for index_profiles (one listing per index), within profile_api_max_requests_per_second; 1 reads one index after another",
     "workflow_lookback_days": "Days before the bookmark workflow_runs re-reads (runs created or ended since then) to catch state changes",

@@ -212,7 +212,11 @@ def test_the_cli_logs_progress_and_where_the_time_went(sandbox: SandboxProcess) 
     from resilience.tap_runner import discovered_catalog, run_tap
 
     streams = {"audit_events", "campaigns", "segments"}
-    config = sandbox_config(sandbox, progress_interval_seconds=1, max_requests_per_second=10)
+    # One request at a time: the main thread waits for every response, so the API's share
+    # of the split is known.
+    config = sandbox_config(
+        sandbox, progress_interval_seconds=1, max_requests_per_second=10, max_parallel_requests=1
+    )
     discovered_catalog("tap-amperity", json.dumps(config, sort_keys=True))
     sandbox.reset()  # count the sync's requests only, not discovery's
     sandbox.configure(latency_ms=400)
