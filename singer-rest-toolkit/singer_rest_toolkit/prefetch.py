@@ -384,9 +384,11 @@ class Prefetcher:
         run_before_threads_join(self.discard)
 
     # --- main thread --------------------------------------------------------------------------
-    def take(self, stream_name: str, context: Mapping[str, Any] | None) -> Listing | None:
+    def take(
+        self, stream_name: str, context: Mapping[str, Any] | None, *, started_only: bool = False
+    ) -> Listing | None:
         """The listing fetched for this context, or None: fetch it inline (none was
-        submitted, or no worker can start it)."""
+        submitted, or no worker can start it, or, with ``started_only``, none has yet)."""
         key = context_key(stream_name, context)
         if key is None:
             return None
@@ -402,7 +404,7 @@ class Prefetcher:
         started = time.monotonic()
         try:
             while not listing.started.wait(_PUT_POLL_S / 10):
-                stuck = self._stuck.count >= self.workers
+                stuck = started_only or self._stuck.count >= self.workers
                 if listing.cancelled or (stuck and listing.future and listing.future.cancel()):
                     listing.cancel()
                     return None

@@ -271,9 +271,10 @@ class RestTap(SecretSafeValidation, abc.ABC):
     def take_fetched_ahead(
         self, name: str, context: Mapping[str, Any] | None = None
     ) -> Listing | None:
-        """The listing of ``name`` fetched before its stream's sync began, or None."""
+        """The listing of ``name`` fetched before its stream's sync began, or None: none
+        was, or no worker has started it yet (the workers fetch later streams meanwhile)."""
         pool = self._streams_ahead
-        return pool.take(name, context) if pool is not None else None
+        return pool.take(name, context, started_only=True) if pool is not None else None
 
     def end_listing_tree(self, stream: RestStream[Any]) -> None:
         """The top-level ``stream`` is done: drop what was fetched for it and its children

@@ -182,15 +182,21 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         """Each window's records, in order. The windows are independent listings: with
         workers to spare (``max_parallel_requests``), the next ones are fetched ahead while
         this one is written, so a run waits for the API once per worker, not per window.
-        The first ones may have been fetched before the sync began (:meth:`fetch_ahead`).
+        Windows a worker began before the sync did are read from there (:meth:`fetch_ahead`).
 
         Only a top-level stream on the main thread fetches ahead: a worker waiting for other
         workers could wait for ever.
         """
         contexts = self._window_contexts(context, plan)
         ahead = self._windows()
-        fetched_ahead = self._planned[1] if self._planned is not None and not context else 0
+        planned = self._planned[1] if self._planned is not None and not context else 0
         self._planned = None
+        # Windows a worker of the next-streams pool has started; the others are fetched below.
+        fetched = {
+            index: listing
+            for index in range(min(planned, len(contexts)))
+            if (listing := self.rest_tap.take_fetched_ahead(ahead.name, contexts[index]))
+        }
         prefetcher = self.prefetcher()
         if (
             prefetcher is None
@@ -199,24 +205,24 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             or threading.current_thread() is not threading.main_thread()
         ):
             prefetcher = None
-        submitted = fetched_ahead
+        submitted = 0
         finished = False
         try:
             for index, window in enumerate(contexts):
                 while prefetcher is not None and submitted < min(
                     index + 1 + self.windows_ahead, len(contexts)
                 ):
-                    prefetcher.submit(ahead, contexts[submitted], self.page_size.current)
+                    if submitted not in fetched:
+                        prefetcher.submit(ahead, contexts[submitted], self.page_size.current)
                     submitted += 1
-                if index < fetched_ahead:
-                    listing = self.rest_tap.take_fetched_ahead(ahead.name, window)
-                elif prefetcher is not None:
+                listing = fetched.pop(index, None)
+                if listing is None and prefetcher is not None:
                     listing = prefetcher.take(ahead.name, window)
-                else:
-                    listing = None
                 yield listing.records() if listing is not None else self.request_records(window)
             finished = True
         finally:
+            for listing in fetched.values():
+                listing.cancel()  # windows after one that failed
             if not finished and prefetcher is not None:
                 prefetcher.discard()  # the windows fetched ahead of one that failed
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from example_tap import ExampleTap, Items, sync
+from example_tap import Events, ExampleTap, Items, sync
 from pytest_httpserver import HTTPServer
 from singer_sdk import typing as th
 from singer_sdk.streams.rest import HTTPRequest, PageContext
@@ -20,7 +21,7 @@ from werkzeug import Request, Response
 from singer_rest_toolkit.dates import iso_z, parse_instant
 from singer_rest_toolkit.prefetch import BUFFERED_RECORDS, Prefetcher
 
-STREAMS = ("parents", "children", "events", "notes", "items")
+STREAMS = ("parents", "children", "events", "fixtures", "notes", "items")
 PAGES = 3
 PER_PAGE = 5
 
@@ -43,10 +44,17 @@ class Notes(Items):
         return request
 
 
+class Fixtures(Events):
+    """``/fixtures``: a second date-windowed stream, synced second (after ``events``)."""
+
+    name = "fixtures"
+    path = "/fixtures"
+
+
 class TapWithNotes(ExampleTap):
     def discover_streams(self) -> list[Any]:
         streams: list[Any] = super().discover_streams()
-        return [*streams[:3], Notes(self), *streams[3:]]
+        return [*streams[:3], Fixtures(self), Notes(self), *streams[3:]]
 
 
 class SyncServer:
@@ -61,6 +69,7 @@ class SyncServer:
         wait_s: float = 0.0,
         failing: str | None = None,
         status: int = 500,
+        page_s: float = 0.0,
     ) -> None:
         self.paths: list[str] = []
         self.since: list[str | None] = []
@@ -69,11 +78,16 @@ class SyncServer:
         self.wait_s = wait_s
         self.failing = failing
         self.status = status
+        self.page_s = page_s
+        """How late each page of ``/notes`` and ``/items`` is answered."""
+        self.pages_in_flight = 0
+        self.pages_in_flight_at_fixtures: list[int] = []
         self._lock = threading.Lock()
         httpserver.expect_request("/parents").respond_with_handler(self.parents)
         for n in range(6):
             httpserver.expect_request(f"/parents/{n}/children").respond_with_handler(self.children)
-        httpserver.expect_request("/events").respond_with_handler(self.events)
+        for path in ("/events", "/fixtures"):
+            httpserver.expect_request(path).respond_with_handler(self.events)
         for path in ("/notes", "/items"):
             httpserver.expect_request(path).respond_with_handler(self.cursor_pages)
 
@@ -94,7 +108,9 @@ class SyncServer:
         return self._log(request) or _json([{"id": parent * 10 + k} for k in range(parent % 3)])
 
     def events(self, request: Request) -> Response:
-        if self.wait_s:
+        if request.path == "/fixtures":
+            self.pages_in_flight_at_fixtures.append(self.pages_in_flight)
+        if self.wait_s and request.path == "/events":
             self.later_stream_asked_before_events.append(self.later_stream_asked.wait(self.wait_s))
         start, end = parse_instant(request.args["start"]), parse_instant(request.args["end"])
         day = datetime.combine(start.date(), datetime.min.time(), tzinfo=UTC)
@@ -107,6 +123,11 @@ class SyncServer:
         return self._log(request) or _json(found)
 
     def cursor_pages(self, request: Request) -> Response:
+        with self._lock:
+            self.pages_in_flight += 1
+        time.sleep(self.page_s)
+        with self._lock:
+            self.pages_in_flight -= 1
         if request.path == "/notes":
             self.since.append(request.args.get("since"))
         page = int(request.args.get("cursor", 0))
@@ -131,8 +152,8 @@ NOTES_BOOKMARK = (START + timedelta(days=5)).isoformat()
 def run(
     httpserver: HTTPServer, workers: int, **server: Any
 ) -> tuple[SyncServer, TapWithNotes, list[dict[str, Any]], Exception | None]:
-    """Sync every stream from a state with bookmarks: RECORD and STATE messages, the events'
-    bookmark that follows now (the last window's end) read as ``NOW``."""
+    """Sync every stream from a state with bookmarks: RECORD and STATE messages, a windowed
+    stream's bookmark that follows now (the last window's end) read as ``NOW``."""
     handler = SyncServer(httpserver, **server)
     tap = TapWithNotes(
         config={
@@ -146,6 +167,7 @@ def run(
         state={
             "bookmarks": {
                 "events": {"replication_key": "at", "replication_key_value": START.isoformat()},
+                "fixtures": {"replication_key": "at", "replication_key_value": START.isoformat()},
                 "notes": {"replication_key": "at", "replication_key_value": NOTES_BOOKMARK},
             }
         },
@@ -157,10 +179,11 @@ def run(
             message.pop("time_extracted", None)
             written.append(message)
         elif message["type"] == "STATE":
-            events = message["value"].get("bookmarks", {}).get("events", {})
-            value = events.get("replication_key_value")
-            if value and parse_instant(value) > datetime.now(UTC) - timedelta(minutes=5):
-                events["replication_key_value"] = "NOW"
+            for name in ("events", "fixtures"):
+                bookmark = message["value"].get("bookmarks", {}).get(name, {})
+                value = bookmark.get("replication_key_value")
+                if value and parse_instant(value) > datetime.now(UTC) - timedelta(minutes=5):
+                    bookmark["replication_key_value"] = "NOW"
             written.append(message)
     httpserver.clear()
     return handler, tap, written, error
@@ -182,6 +205,20 @@ def test_later_streams_are_fetched_while_the_first_is_written(
     assert notes == list(range(PAGES * PER_PAGE))
 
 
+def test_windows_no_worker_began_are_fetched_in_their_stream_s_turn(
+    threaded_httpserver: HTTPServer,
+) -> None:
+    # Two workers, both on the slow chains of notes and items when fixtures' turn comes (its
+    # windows were queued after every chain): its windows are fetched then, once each.
+    sequential_server, _, sequential, error = run(threaded_httpserver, workers=1, page_s=0.3)
+    assert error is None, error
+    ahead_server, _, ahead, error = run(threaded_httpserver, workers=2, page_s=0.3)
+    assert error is None, error
+    assert ahead == sequential
+    assert ahead_server.paths.count("/fixtures") == sequential_server.paths.count("/fixtures")
+    assert all(ahead_server.pages_in_flight_at_fixtures), "they waited for the chains to end"
+
+
 def test_a_later_stream_fails_in_its_own_turn(threaded_httpserver: HTTPServer) -> None:
     _, _, sequential, sequential_error = run(threaded_httpserver, workers=1, failing="/notes")
     _, _, ahead, ahead_error = run(threaded_httpserver, workers=4, failing="/notes")
@@ -190,7 +227,7 @@ def test_a_later_stream_fails_in_its_own_turn(threaded_httpserver: HTTPServer) -
     assert str(ahead_error) == str(sequential_error)
     assert "notes: HTTP 500 from GET /notes" in str(ahead_error)
     assert ahead == sequential, "every stream before it written, as one after another writes"
-    assert {m["stream"] for m in ahead if m["type"] == "RECORD"} == {"events", "items"}
+    assert {m["stream"] for m in ahead if m["type"] == "RECORD"} == {"events", "fixtures", "items"}
 
 
 def test_a_later_stream_not_available_is_skipped_in_its_own_turn(
