@@ -2,8 +2,8 @@
 system database and state on the same server (``state_backend.uri: systemdb``).
 
 Each test gets a fresh database (created, then dropped) and its own sandbox. Keys and values
-expected come from the sandbox's data model, column types from the taps' JSON schemas (issue
-16; see README, "Loading into PostgreSQL"): ``date-time`` is ``timestamp with time zone``
+expected come from the sandbox's data model, column types from the taps' JSON schemas (see
+docs/postgres.md): ``date-time`` is ``timestamp with time zone``
 holding the sandbox's instant (offset applied; cut to the microsecond, as PostgreSQL keeps no
 7th digit), objects and arrays ``jsonb`` holding the sandbox's values, integers ``bigint``,
 numbers ``numeric`` holding the sandbox's decimals exactly. The runs' sessions and the
