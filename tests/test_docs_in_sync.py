@@ -314,3 +314,15 @@ def test_readme_select_example_names_an_environment() -> None:
 
 def test_pre_commit_yaml_loads() -> None:
     assert yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))["repos"]
+
+
+def test_every_tap_readme_installs_the_same_way() -> None:
+    sections = {
+        tap: (ROOT / tap / "README.md")
+        .read_text(encoding="utf-8")
+        .split("## Install\n", 1)[1]
+        .split("\n## ", 1)[0]
+        .replace(tap, "<tap>")
+        for tap in TAPS
+    }
+    assert len(set(sections.values())) == 1, sections
