@@ -215,21 +215,23 @@ def test_root_readme_is_a_quick_start_under_150_lines() -> None:
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_file_a_doc_names_exists(path: Path) -> None:
-    """Backticked paths (`scripts/demo.py`), relative links and links into this repository."""
+    """Backticked paths (`scripts/demo.py`), relative links (from the doc's own folder, as
+    GitHub resolves them) and links into this repository."""
     text = prose(path)
     named = re.findall(r"`([\w.-]+(?:/[\w.-]+)+\.(?:py|md|yml|yaml|toml|json|txt))`", text)
-    named += [
-        link
+    bases = [ROOT, path.parent, *(ROOT / package for package in PACKAGE_DIRS)]
+    missing = [name for name in named if not any((base / name).exists() for base in bases)]
+    links = [
+        path.parent / link
         for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
         if "://" not in link and not link.startswith("mailto:")
     ]
-    named += [
-        link.removeprefix(REPOSITORY_BLOB)
+    links += [
+        ROOT / link.removeprefix(REPOSITORY_BLOB)
         for link in re.findall(r"\]\((https://[^)#\s]+)", text)
         if link.startswith(REPOSITORY_BLOB)
     ]
-    bases = [ROOT, path.parent, *(ROOT / package for package in PACKAGE_DIRS)]
-    missing = [name for name in named if not any((base / name).exists() for base in bases)]
+    missing += [str(link) for link in links if not link.exists()]
     assert not missing, f"{path.relative_to(ROOT)} names files that do not exist: {missing}"
 
 
