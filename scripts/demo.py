@@ -26,8 +26,9 @@ LOG = OUTPUT / "demo.log"
 TAP_SCHEMAS = ("tap_amilia", "tap_amperity", "tap_agyletime")
 MELTANO = ROOT / ".venv" / "bin" / "meltano"
 PROGRESS_INTERVAL_S = 5
-TAP_LINE = re.compile(r"(tap-[a-z]+) (progress|time): (.*?)(?=\s+cmd_type=|\s*$)")
-"""A tap's progress line or its closing time split, inside Meltano's log line."""
+TAP_LINE = re.compile(r"(tap-[a-z]+)\s+(?:tap-[a-z]+ )?(progress|time): (.*?)(?=\s+cmd_type=|\s*$)")
+"""A tap's progress line or its closing time split, inside Meltano's log line (which names
+the plugin, padded, before the tap's message; the message may name the tap again)."""
 
 
 def sandbox_env(sandbox: SandboxProcess) -> dict[str, str]:
