@@ -1,4 +1,4 @@
-# Two commands do everything on a fresh machine (Python 3.11+ and make): `make demo`, `make test`.
+# Two commands on a fresh machine (Python 3.11+ and make): `make demo`, `make test`. CI runs .ci/run.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -42,7 +42,7 @@ install: .meltano/.installed  ## set up .venv (uv) and the Meltano plugins
 sandbox: .venv/.synced  ## run the local vendor APIs in the foreground on SANDBOX_PORT
 	$(BIN)/python -m api_sandbox --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
 
-demo: install  ## run all three taps into DuckDB against the sandbox, then print a summary
+demo: install  ## the three taps side by side into DuckDB against the sandbox, then a summary
 	@$(BIN)/python scripts/demo.py --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
 
 lint: .venv/.synced  ## ruff
@@ -57,7 +57,7 @@ typecheck: install  ## mypy (strict)
 pytest: install  ## unit, SDK standard and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test: lint typecheck pytest test-lowest  ## everything CI runs
+test: lint typecheck pytest test-lowest  ## lint, types, pytest, lowest deps (CI's .ci/run adds test-dates, test-sdk-range, dist)
 
 test-dates: install  ## the date-sensitive tests at fixed instants (or at NOW=ISO-INSTANT; TZ honoured)
 	$(BIN)/python scripts/test_dates.py $(if $(NOW),--now $(NOW)) -- $(PYTEST_ARGS)
@@ -92,7 +92,7 @@ dist: .venv/.synced  ## every published package's sdist and wheel into dist/, ch
 	$(BIN)/twine check --strict dist/*
 	$(BIN)/python scripts/check_dist.py dist
 
-hub: .venv/.synced  ## regenerate hub/ (Meltano Hub definitions) from each tap's --about
+hub: install  ## regenerate hub/ and meltano.yml's extractors and PostgreSQL loader settings from --about
 	$(BIN)/python scripts/hub_definitions.py
 
 bench: install  ## throughput, pacing, latency and memory of the taps -> docs/performance.md (BENCH_ARGS=--quick)

@@ -567,7 +567,7 @@ def latency(quick: bool, workdir: Path) -> list[Paced]:
 PROFILES_SCALE = 10.0
 """40 indexes of 2,500 profiles: 100,000 profiles."""
 PROFILES_BEFORE_PER_S = 949.0
-"""index_profiles' records/s by this method at the code before issue 15 (commit 8ed0346)."""
+"""index_profiles' records/s by this method at commit 8ed0346, before the worker pools."""
 
 
 @dataclass
@@ -638,7 +638,7 @@ def full_syncs(quick: bool, workdir: Path) -> list[FullSync]:
 
 
 def full_paced(workdir: Path) -> Paced:
-    """Amperity's whole default sync against its 10/s ceiling (issue: >= 90%, zero 429s)."""
+    """Amperity's whole default sync against its 10/s ceiling (goal: >= 90%, zero 429s)."""
     with SandboxProcess(scale=1.0) as sandbox:
         sandbox.configure(rate_limits=CEILINGS)
         runner = TapRunner("amperity", workdir)

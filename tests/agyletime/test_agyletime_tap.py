@@ -186,7 +186,7 @@ def test_token_lifetime_reads_the_expire_in_spelling() -> None:
     assert token_lifetime({"expireIn": 90}, "opaque-token") == 90
 
 
-# --- token responses the sandbox does not send (uncertain shapes, see README) ----------------
+# --- token responses the sandbox does not send (uncertain shapes, see docs/tolerance.md) -------
 def authenticator_for(httpserver: HTTPServer) -> AgyleTimeAuthenticator:
     return AgyleTimeAuthenticator(
         auth_endpoint=httpserver.url_for("/api/authority/token"),

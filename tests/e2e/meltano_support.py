@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,19 +29,31 @@ SANDBOX_ARGS = ("--access-log",)
 REQUEST_LINE = re.compile(r'"GET (?P<target>\S+) HTTP/[0-9.]+"')
 
 
+FIRST_RUN_DAYS = 30
+"""Days before today a test's first run starts its date-ranged streams: more than each tap's
+lookback_days (so a second run's re-read is seen to start later), and within the days the
+sandbox holds. The sandbox environment itself sets no start_date (each tap's default range)."""
+
+
 def tap_env(tap: str, sandbox: SandboxProcess) -> dict[str, str]:
-    """Environment overrides that point a tap at this test's sandbox.
+    """Environment overrides that point a tap at this test's sandbox, from
+    :data:`FIRST_RUN_DAYS` ago.
 
     Agyle Time documents no rate limit and its tap paces at a conservative 3 requests/s by
     default; the sandbox enforces none, so the tests let it go faster.
     """
+    start = (datetime.now(UTC) - timedelta(days=FIRST_RUN_DAYS)).date().isoformat()
     return {
-        "tap-amilia": {"TAP_AMILIA_API_URL": f"{sandbox.url('amilia')}/api/v3"},
+        "tap-amilia": {
+            "TAP_AMILIA_API_URL": f"{sandbox.url('amilia')}/api/v3",
+            "TAP_AMILIA_START_DATE": start,
+        },
         "tap-amperity": {"TAP_AMPERITY_API_URL": f"{sandbox.url('amperity')}/api"},
         "tap-agyletime": {
             "TAP_AGYLETIME_TENANT_URL": f"{sandbox.url('agyletime')}/tenant/api",
             "TAP_AGYLETIME_REGIONAL_URL": f"{sandbox.url('agyletime')}/regional",
             "TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND": "30",
+            "TAP_AGYLETIME_START_DATE": start,
         },
     }[tap]
 

@@ -217,7 +217,7 @@ WAREHOUSE_TYPES = {
     "number": "numeric",  # exact decimals, not float8
     "boolean": "bool",
 }
-"""The column type (udt_name) the warehouse needs for each JSON type (issue 16)."""
+"""The column type (udt_name) the warehouse needs for each JSON type."""
 
 
 def wanted_type(schema: Mapping[str, Any]) -> str | None:

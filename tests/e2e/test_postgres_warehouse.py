@@ -2,8 +2,8 @@
 system database and state on the same server (``state_backend.uri: systemdb``).
 
 Each test gets a fresh database (created, then dropped) and its own sandbox. Keys and values
-expected come from the sandbox's data model, column types from the taps' JSON schemas (issue
-16; see README, "Loading into PostgreSQL"): ``date-time`` is ``timestamp with time zone``
+expected come from the sandbox's data model, column types from the taps' JSON schemas (see
+docs/postgres.md): ``date-time`` is ``timestamp with time zone``
 holding the sandbox's instant (offset applied; cut to the microsecond, as PostgreSQL keeps no
 7th digit), objects and arrays ``jsonb`` holding the sandbox's values, integers ``bigint``,
 numbers ``numeric`` holding the sandbox's decimals exactly. The runs' sessions and the
@@ -71,9 +71,9 @@ CHANGED = "changed by the API"
 UNDECLARED_OUTCOMES = {
     "tap-amilia": "reported",  # passed on (its schemas keep extra keys) and named in a warning
     "tap-amperity": "reported",
-    "tap-agyletime": "reported",  # dropped (its schemas declare every key) and named
+    "tap-agyletime": "reported",
 }
-"""What happens to a field the API adds to a stream's records (see the README)."""
+"""What happens to a field the API adds to a stream's records (see docs/postgres.md)."""
 EXTRA = "sandbox_extra"
 
 
@@ -331,7 +331,7 @@ def test_warehouse_load_is_exact_typed_upserted_and_reports_undeclared_fields(
             )
     assert outcome == UNDECLARED_OUTCOMES[tap], (
         f"{tap}: an undeclared field is now {outcome}, no longer "
-        f"{UNDECLARED_OUTCOMES[tap]}: update UNDECLARED_OUTCOMES and the README"
+        f"{UNDECLARED_OUTCOMES[tap]}: update UNDECLARED_OUTCOMES and docs/postgres.md"
     )
     if outcome == "silently lost":
         pytest.xfail(

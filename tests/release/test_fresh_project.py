@@ -6,7 +6,7 @@ taps' third-party dependencies and target-jsonl. The sandbox stands in for the v
 
 Meltano keeps `select` only when a plugin comes from a Hub (the definition is locked and
 its `select` is the plugin's default, see the second test); `meltano add --from-ref` drops
-it, so the README's "Install from Meltano Hub" section gives the `meltano select` lines that
+it, so docs/releasing.md's "Installing from Meltano Hub" section gives the `meltano select` lines that
 keep the opt-in streams opt-in, and the first test runs exactly those lines.
 """
 
@@ -113,9 +113,9 @@ def opt_in_streams(catalog: dict[str, Any]) -> set[str]:
 
 
 def readme_select_lines() -> list[list[str]]:
-    """The `meltano select` commands of the README's "Install from Meltano Hub" section."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Install from Meltano Hub", 1)[1].split("\n## ", 1)[0]
+    """The `meltano select` commands of docs/releasing.md's "Installing from Meltano Hub"."""
+    readme = (ROOT / "docs" / "releasing.md").read_text(encoding="utf-8")
+    section = readme.split("## Installing from Meltano Hub", 1)[1].split("\n## ", 1)[0]
     return [
         shlex.split(line)[1:] for line in section.splitlines() if line.startswith("meltano select ")
     ]
@@ -159,7 +159,7 @@ def test_new_project_adds_installs_and_runs_every_tap_from_its_hub_definition(
     meltano_yml.write_text(text, encoding="utf-8")
     added = {p["name"]: p for p in yaml.safe_load(text)["plugins"]["extractors"]}
     assert "select" not in added["tap-amilia"], (
-        "Meltano now keeps `select` on --from-ref: the README's select lines may go"
+        "Meltano now keeps `select` on --from-ref: docs/releasing.md's select lines may go"
     )
 
     meltano(project, "install", env=env)

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-from test_docs_in_sync import SDK_BUILTIN_PREFIXES, extractor
+from test_docs_in_sync import extractor
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from release.release_support import HUB, script
-from repo_support import TAPS
+from repo_support import ROOT, TAPS
 
 hub_definitions = script("hub_definitions")
 VARIANT: str = hub_definitions.variant()
@@ -57,25 +57,18 @@ KINDS = {
 }  # fmt: skip
 MAINTENANCE_STATUSES = {"active", "beta", "development", "inactive", "unknown"}
 QUALITIES = {"gold", "silver", "bronze", "unknown"}
-# YAML style the Hub lints its data with: yamllint's defaults, plus sorted keys, no
-# non-empty flow mappings, two-space indentation with sequences flush under their key; no
-# document start, line length, trailing-space or truthy rules.
-YAMLLINT = YamlLintConfig(
-    content=yaml.safe_dump(
-        {
-            "extends": "default",
-            "rules": {
-                "braces": {"forbid": "non-empty"},
-                "document-start": "disable",
-                "indentation": {"spaces": 2, "indent-sequences": False},
-                "key-ordering": "enable",
-                "line-length": "disable",
-                "trailing-spaces": "disable",
-                "truthy": "disable",
-            },
-        }
-    )
-)
+# YAML style the Hub lints its data with (its .yamllint.yaml): yamllint's defaults, plus sorted
+# keys, no non-empty flow mappings, two-space indentation with sequences flush under their key;
+# no document start, line length, trailing-space or truthy rules. Written once, as the `-d`
+# argument of .pre-commit-config.yaml's yamllint hook (which lints hub/ before each commit).
+PRE_COMMIT = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+(YAMLLINT_ARGS,) = [
+    hook["args"]
+    for repo in PRE_COMMIT["repos"]
+    for hook in repo["hooks"]
+    if hook["id"] == "yamllint"
+]
+YAMLLINT = YamlLintConfig(content=YAMLLINT_ARGS[YAMLLINT_ARGS.index("-d") + 1])
 
 
 def definition_path(tap: str) -> Path:
@@ -212,28 +205,18 @@ def test_default_variant_maintainer_and_logo_entries() -> None:
 
 @pytest.mark.parametrize("tap", TAPS)
 def test_definition_is_in_step_with_meltano_yml(tap: str, meltano_project: dict[str, Any]) -> None:
-    """The Hub user and this project's meltano.yml get the same plugin (descriptions aside:
-    the Hub's are the tap's own, from --about)."""
+    """The Hub user and this project's meltano.yml get the same plugin: label, description,
+    capabilities, settings groups, select and every setting (the SDK's included) alike; only
+    where it installs from differs."""
     plugin = load(definition_path(tap))
     local = extractor(meltano_project, tap)
-    for key in ("namespace", "label", "executable"):
+    for key in ("namespace", "label", "description", "executable", "settings_group_validation"):
         assert plugin[key] == local[key], key
     assert sorted(plugin["capabilities"]) == sorted(local["capabilities"])
-    assert plugin["settings_group_validation"] == local["settings_group_validation"]
-    assert set(plugin.get("select", ["*.*"])) == set(local.get("select", ["*.*"]))
+    assert plugin.get("select", ["*.*"]) == local.get("select", ["*.*"])
     assert plugin.get("select", ["*.*"])[0] == "*.*"
-    hub_settings = {
-        s["name"]: s for s in plugin["settings"] if not s["name"].startswith(SDK_BUILTIN_PREFIXES)
-    }
-    local_settings = {s["name"]: s for s in local["settings"]}
-    assert sorted(hub_settings) == sorted(local_settings)
-    for name, setting in local_settings.items():
-        ours = hub_settings[name]
-        for key in ("kind", "label", "options"):
-            assert ours.get(key) == setting.get(key), (name, key)
-        assert bool(ours.get("sensitive")) == bool(setting.get("sensitive")), name
-        if "value" in setting:
-            assert ours.get("value") == setting["value"], name
+    assert plugin["settings"] == local["settings"]
+    assert local["pip_url"] == f"-e ./singer-rest-toolkit -e ./{tap}"
 
 
 @pytest.mark.parametrize(
@@ -276,3 +259,63 @@ def test_definition_validates_with_the_hub_original_schemas(tap: str) -> None:
     validator = Draft7Validator(schema, registry=Registry().with_resources(resources))
     errors = [e.message for e in validator.iter_errors(load(definition_path(tap)))]
     assert errors == []
+
+
+HUB_DEFAULT_VARIANTS = """extractors:
+  tap-abcfinancial: dmzobel
+  tap-agilecrm: dreamdata-io
+  tap-amazon-ads: singer-io
+  tap-zendesk: singer-io
+loaders:
+  target-duckdb: jwills
+  target-postgres: meltanolabs
+"""
+HUB_MAINTAINERS = """adswerve:
+  label: Adswerve
+  name: adswerve
+  url: https://adswerve.com/
+zzz-last:
+  label: Last one
+  name: zzz-last
+  url: https://example.com/zzz
+"""
+
+
+def test_merge_into_a_hub_clone_adds_ours_and_keeps_every_other_line(tmp_path: Path) -> None:
+    """`hub_definitions.py --into CLONE` adds our files and merges our entries into the Hub's
+    shared files: nothing of theirs is replaced, and a second merge changes nothing."""
+    clone = tmp_path / "hub"
+    (clone / "_data" / "meltano").mkdir(parents=True)
+    (clone / "_data" / "default_variants.yml").write_text(HUB_DEFAULT_VARIANTS, encoding="utf-8")
+    (clone / "_data" / "maintainers.yml").write_text(HUB_MAINTAINERS, encoding="utf-8")
+
+    hub_definitions.merge_into(clone)
+    variants_text = (clone / "_data" / "default_variants.yml").read_text("utf-8")
+    maintainers_text = (clone / "_data" / "maintainers.yml").read_text("utf-8")
+    ours = {f"  {tap}: {VARIANT}" for tap in TAPS}
+    assert [line for line in variants_text.splitlines() if line not in ours] == (
+        HUB_DEFAULT_VARIANTS.splitlines()
+    )
+    variants = yaml.safe_load(variants_text)
+    assert list(variants["extractors"]) == sorted(variants["extractors"])
+    assert variants["extractors"] == {
+        **yaml.safe_load(HUB_DEFAULT_VARIANTS)["extractors"],
+        **dict.fromkeys(TAPS, VARIANT),
+    }
+    assert variants["loaders"] == yaml.safe_load(HUB_DEFAULT_VARIANTS)["loaders"]
+    maintainers = yaml.safe_load(maintainers_text)
+    assert list(maintainers) == ["adswerve", VARIANT, "zzz-last"]
+    assert maintainers[VARIANT] == load(HUB / "_data" / "maintainers.yml")[VARIANT]
+    for path, text in (
+        ("default_variants.yml", variants_text),
+        ("maintainers.yml", maintainers_text),
+    ):
+        problems = list(linter.run(text, YAMLLINT, path))
+        assert [f"{p.line}:{p.column} {p.message}" for p in problems] == [], path
+    for tap in TAPS:
+        definition = clone / "_data" / "meltano" / "extractors" / tap / f"{VARIANT}.yml"
+        assert definition.read_text("utf-8") == definition_path(tap).read_text("utf-8")
+
+    hub_definitions.merge_into(clone)
+    assert (clone / "_data" / "default_variants.yml").read_text("utf-8") == variants_text
+    assert (clone / "_data" / "maintainers.yml").read_text("utf-8") == maintainers_text

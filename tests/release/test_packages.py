@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from release.release_support import PACKAGES, script
-from repo_support import BIN, ROOT
+from repo_support import BIN, ROOT, TAPS
 
 check_dist = script("check_dist")
 
@@ -155,10 +155,15 @@ def test_release_workflow_publishes_each_package_on_its_tag_with_trusted_publish
     assert "password" not in json.dumps(publish), "trusted publishing needs no token"
 
 
-def test_readme_names_only_the_repository_of_pyproject() -> None:
-    """The repository is named once (root pyproject.toml); the README's links follow it."""
+@pytest.mark.parametrize(
+    "doc", ["README.md", "docs/releasing.md", *(f"{tap}/README.md" for tap in TAPS)]
+)
+def test_docs_name_only_the_repository_of_pyproject(doc: str) -> None:
+    """The repository is named once (root pyproject.toml); the docs' links follow it."""
     repository = check_dist.repository_url()
     owner_repo = repository.removeprefix("https://github.com/")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for url in re.findall(r"https://(?:raw\.githubusercontent|github)\.com/[^\s)`'\"]+", readme):
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    for url in re.findall(r"https://(?:raw\.githubusercontent|github)\.com/[^\s)`'\"]+", text):
+        if url.startswith("https://github.com/<you>/"):
+            continue  # the contributor's own fork of the Hub
         assert url.split(".com/", 1)[1].startswith(f"{owner_repo}/") or url == repository, url

@@ -1,4 +1,4 @@
-"""Every person, purchase, scan, donation and pass the API lets an analyst read (issue 14):
+"""Every person, purchase, scan, donation and pass the API lets an analyst read:
 the persons listings' flags, the medical-information setting, one record per membership
 purchase, the new streams, and the sandbox's strictness about their parameters."""
 
