@@ -173,24 +173,24 @@ class SpillFile:
 
 
 class MemoryBudget:
-    """Pages the listings of a spilling pool may hold in memory, all of them together."""
+    """Records the listings of a spilling pool may hold in memory, all of them together."""
 
-    def __init__(self, pages: int) -> None:
-        self._free = pages
+    def __init__(self, records: int) -> None:
+        self._free = records
         self._lock = threading.Lock()
 
-    def take(self) -> bool:
-        """One page more in memory, if the budget allows it."""
+    def take(self, records: int) -> bool:
+        """A page of ``records`` more in memory, if the budget has room left."""
         with self._lock:
             if self._free <= 0:
                 return False
-            self._free -= 1
+            self._free -= records
             return True
 
-    def give_back(self, pages: int = 1) -> None:
-        """Pages read (or dropped) leave memory."""
+    def give_back(self, records: int) -> None:
+        """Records read (or dropped) leave memory."""
         with self._lock:
-            self._free += pages
+            self._free += records
 
 
 class Listing:
@@ -228,7 +228,7 @@ class Listing:
             maxsize=0 if spill_budget is not None else buffer_pages
         )
         self._held = 0
-        """Pages of this listing in the memory budget, not yet read."""
+        """Records of this listing in the memory budget, not yet read."""
         self._held_lock = threading.Lock()
         self._cancelled = threading.Event()
 
@@ -263,9 +263,9 @@ class Listing:
             stream.submit_children(page, context)
         if self._spill is None or self._budget is None:
             return self._put(page)
-        if self._budget.take():
+        if self._budget.take(len(page)):
             with self._held_lock:
-                self._held += 1
+                self._held += len(page)
             return self._put(page)
         if self._spill.unread >= SPILL_BYTES:
             with self._stuck:
@@ -307,8 +307,8 @@ class Listing:
                     continue
                 if self._budget is not None:
                     with self._held_lock:
-                        self._held -= 1
-                    self._budget.give_back()
+                        self._held -= len(item)  # type: ignore[arg-type]
+                    self._budget.give_back(len(item))  # type: ignore[arg-type]
                 yield from item  # type: ignore[misc]
         finally:
             self._release()
@@ -354,8 +354,8 @@ class Prefetcher:
         self,
         *,
         workers: int,
-        page_size: int,
         name: str,
+        page_size: int = CHUNK_RECORDS,
         buffered: int | None = None,
         spill: bool = False,
         waited: Callable[[float], object] = lambda _: None,
@@ -364,13 +364,10 @@ class Prefetcher:
         """Parent records read ahead of the one emitted: a free worker always finds work."""
         self.workers = workers
         self._page_size = page_size
+        """Records per page of a listing submitted without its stream's page size."""
         self._buffered = buffered or max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
         """Records each listing may hold ahead (default: the pool's budget shared out)."""
-        self._spill_budget = (
-            MemoryBudget(max(2, self._buffered // max(1, min(page_size, CHUNK_RECORDS))))
-            if spill
-            else None
-        )
+        self._spill_budget = MemoryBudget(self._buffered) if spill else None
         """With ``spill``: pages beyond what the pool's listings may hold in memory all
         together (``buffered`` records) wait on disk (see :class:`SpillFile`)."""
         self._name = name

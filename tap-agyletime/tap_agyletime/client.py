@@ -102,8 +102,8 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
 
     @override
     def __init__(self, tap: TapAgyleTime) -> None:
-        super().__init__(tap)
         self.agyletime_tap = tap  # its URLs, read when first needed
+        super().__init__(tap)
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -119,7 +119,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         request.params = {
             **self.query_filters(page.stream_context),
-            self.page_size_param: self.page_size.current,
+            self.page_size_param: self.page_size.ask(),
             "nextPageToken": page.next_page_token,
         }
         return request
@@ -184,7 +184,6 @@ class AgyleTimeDateWindowStream(DateWindowStream[str | None], AgyleTimeStream, a
 
     window_params = ("startTime", "endTime")
     window_size = timedelta(days=92)
-    default_lookback_days = 14
 
     def record_time(self, record: dict[str, Any]) -> datetime | None:
         """When a record falls, to keep only the window's own records (see README)."""

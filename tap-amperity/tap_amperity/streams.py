@@ -238,7 +238,7 @@ class WorkflowRunsStream(AmperityIncrementalStream):
 
     @override
     def lookback(self) -> timedelta:
-        return timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
+        return timedelta(days=self.settings.workflow_lookback_days)
 
 
 class WorkflowTaskInstancesStream(AmperityStream):
