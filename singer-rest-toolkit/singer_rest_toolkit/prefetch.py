@@ -37,7 +37,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
-from singer_rest_toolkit.sdk_internals import run_before_threads_join
+from singer_rest_toolkit.sdk_internals.process_exit import run_before_threads_join
 
 Record = dict[str, Any]
 Key = tuple[str, Hashable]

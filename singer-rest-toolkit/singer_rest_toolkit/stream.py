@@ -32,8 +32,8 @@ from singer_rest_toolkit.pacing import MAIN_API
 from singer_rest_toolkit.pagination import PageSize
 from singer_rest_toolkit.responses import body_excerpt
 from singer_rest_toolkit.scheduler import Plan
-from singer_rest_toolkit.sdk_internals import FastRecordMessages, starting_replication_value
-from singer_rest_toolkit.switches import stock_path
+from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
+from singer_rest_toolkit.sdk_internals.state import starting_replication_value
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -124,10 +124,6 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         later 403/404 is an error, not a stream this account cannot read."""
         self.unavailable: str | None = None
         """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
-        self._sdk_conforms = stock_path()
-        """The SDK's stock path: the SDK conforms each record as it writes it."""
-        if self._sdk_conforms:
-            self.TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.RECURSIVE
         first = tap.settings.first_page_size(self.max_page_size, tap.default_page_size)
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
         """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
@@ -286,8 +282,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
 
     def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """The conformer of the stream's schema; nothing for a stream read only for its
-        children (nothing is written) or on the SDK's path (the SDK conforms)."""
-        if not self.selected or self._sdk_conforms:
+        children (nothing is written)."""
+        if not self.selected:
             return _as_is
         schema = self.effective_schema
         conformer = self._conformer

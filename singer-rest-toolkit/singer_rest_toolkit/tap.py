@@ -22,7 +22,7 @@ from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.progress import SyncProgress
 from singer_rest_toolkit.scheduler import Scheduler
-from singer_rest_toolkit.sdk_internals import SecretSafeValidation
+from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
 from singer_rest_toolkit.settings import REQUEST_MINIMUMS, Settings
 from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.writer import BufferedWriter

@@ -12,7 +12,7 @@ from typing_extensions import override
 from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.scheduler import Plan, on_main_thread
-from singer_rest_toolkit.sdk_internals import WindowBookmarks
+from singer_rest_toolkit.sdk_internals.state import WindowBookmarks
 from singer_rest_toolkit.stream import RestStream
 
 if TYPE_CHECKING:
