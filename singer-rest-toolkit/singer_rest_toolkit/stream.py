@@ -4,8 +4,6 @@ per-parent prefetch. A vendor's base stream adds its URL, headers, paginator and
 from __future__ import annotations
 
 import abc
-import logging
-import sys
 import threading
 from collections.abc import Callable, Generator, Iterable
 from functools import cached_property
@@ -13,27 +11,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import requests
 from singer_sdk import RESTStream
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
-from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.exchange import (
-    ONE_LINE_ERRORS,
     Exchange,
     Send,
-    UnavailableStreamError,
     request_label,
 )
-from singer_rest_toolkit.pacing import MAIN_API
+from singer_rest_toolkit.listing import ScheduledStream
 from singer_rest_toolkit.pagination import PageSize
 from singer_rest_toolkit.responses import body_excerpt
-from singer_rest_toolkit.scheduler import Plan
-from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
-from singer_rest_toolkit.sdk_internals.state import starting_replication_value
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -81,7 +71,7 @@ def _as_is(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
+class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
     """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`.
 
     A vendor's base stream sets ``url_base``, its headers, ``get_http_request``,
@@ -93,13 +83,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
     """After a 403/404's error line: what to check, or how to deselect the stream."""
     retry_base_delay_s: ClassVar[float] = 1.0
     """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""
-    api_family: ClassVar[str] = MAIN_API
-    """The API family of the endpoint: its pace and worker pool (``RestTap.api_families``)."""
     page_size_param: ClassVar[str] = "limit"
     """The query parameter of the page size; a request without it is not paged."""
-    independent_requests: ClassVar[bool] = False
-    """True when the listing's requests do not wait for each other (date windows), False
-    for a chain of pages, each asked for with the cursor of the one before."""
     max_page_size: ClassVar[int | None] = None
     """The largest page the endpoint is documented to accept; None when undocumented (then
     the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""
@@ -111,37 +96,28 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         super().__init__(tap=tap)  # type: ignore[arg-type]
         self.rest_tap = tap
         self._progress = tap.progress
-        self.max_tries: int | None = None
-        """Overrides ``max_retries`` (a discovery sample needs few tries)."""
+        self.max_tries: int | None = None  # instead of max_retries (a discovery sample)
         self._conformer: RecordConformer | None = None
+        # What post_process does to each record, decided at each sync's first record:
         self._conform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-        """What post_process does to each record after the parent's keys, decided at the
-        first record of each sync (see :meth:`start_records`)."""
-        self._children_to_sync: list[RestStream[Any]] | None = None
-        """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
-        self._delivered = False
-        """True once a listing of this stream was read, in the order of a sequential run: a
-        later 403/404 is an error, not a stream this account cannot read."""
-        self.unavailable: str | None = None
-        """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
         first = tap.settings.first_page_size(self.max_page_size, tap.default_page_size)
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
         """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
-        self._building = threading.local()
-        """The page whose request the calling thread builds (see :meth:`request_again`)."""
+        self._building = threading.local()  # the page whose request a thread builds
 
     @property
+    @override
     def settings(self) -> Settings:
-        """The tap's typed settings."""
         return self.rest_tap.settings
 
+    @property
     @override
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """The SDK's "An unhandled error occurred while syncing" line is left out for an
-        error the CLI reports in its own one line."""
-        if level >= logging.ERROR and isinstance(sys.exc_info()[1], ONE_LINE_ERRORS):
-            return
-        super().log(message, *args, level=level, **kwargs)
+    def scheduler(self) -> Scheduler:
+        return self.rest_tap.scheduler
+
+    @override
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        return self.request_records(context)
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -290,96 +266,3 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         if conformer is None or conformer.schema is not schema:
             conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
         return conformer
-
-    # --- listings: the scheduler's (scheduler.py) ---------------------------------------------
-    @property
-    def page_size_now(self) -> int:
-        """The page size the stream asks for now."""
-        return self.page_size.current
-
-    def children_to_sync(self) -> list[RestStream[Any]]:
-        """Child streams the SDK will sync for each record of this stream."""
-        return [
-            child
-            for child in self.child_streams
-            if isinstance(child, RestStream)
-            and child.unavailable is None
-            and (child.selected or child.has_selected_descendents)
-        ]
-
-    @override
-    def syncs_children(self) -> bool:
-        """:meth:`generate_child_contexts` yields nothing when no child stream syncs."""
-        return bool(self.children_to_sync())
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The listing's records, from the scheduler (fetched ahead when they were); none
-        for a stream this account cannot read (its endpoint answered 403/404 to the first
-        request), which is reported when the sync ends."""
-        if self.unavailable is not None:
-            return
-        self._children_to_sync = self.children_to_sync()
-        top_level = self.parent_stream_type is None
-        records = self.rest_tap.scheduler.listing(self, context, top_level=top_level)
-        try:
-            for record in records:
-                self._delivered = True
-                yield record
-                yield from records  # the rest without a step of this loop each
-        except UnavailableStreamError as exc:
-            if self._delivered:  # the endpoint answered before: not an unavailable stream
-                raise FatalAPIError(str(exc)) from None
-            if not self.settings.skip_unavailable_streams:
-                raise
-            self.unavailable = str(exc)
-            self.logger.error("%s; skipping the stream, the others go on", exc)
-        else:
-            self._delivered = True
-
-    def plan_ahead(self) -> Plan | None:
-        """The listing to fetch before the stream's sync begins: only one whose fetch changes
-        no state (one context, a known starting value not later than now)."""
-        if self.partitions is not None:
-            return None
-        starting = self._starting_value_now()
-        return None if starting is None else Plan(starting[0], self.fetch_records)
-
-    def plan_windows(self, plan: Plan) -> Plan | None:
-        """No windows: the listing is fetched whole."""
-        return plan
-
-    def _starting_value_now(self) -> tuple[Any] | None:
-        """The starting replication value the SDK will write (in a tuple: it may be None),
-        worked out now; None when there is none to trust yet."""
-        if self.replication_method != REPLICATION_INCREMENTAL:
-            return (None,)
-        try:
-            value = starting_replication_value(self)
-            if value and parse_instant(str(value)) > utc_now():
-                return None  # a bookmark from the future: warned about in the stream's turn
-        except Exception:  # raised again in the stream's own turn
-            return None
-        return (value,)
-
-    @override
-    def get_starting_replication_key_value(self, context: Context | None) -> Any | None:
-        """The value worked out before a fetch ahead (the SDK writes the same at the sync's
-        start), else the SDK's."""
-        plan = self.rest_tap.scheduler.plan(self)
-        if plan is not None and not context:
-            return plan.starting_value
-        return super().get_starting_replication_key_value(context)
-
-    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The listing's records from the API (a date-windowed stream reads its windows)."""
-        return self.request_records(context)
-
-    @override
-    def generate_child_contexts(
-        self, record: dict[str, Any], context: Context | None
-    ) -> Iterable[Context | None]:
-        """No context when no child stream syncs: the SDK would otherwise copy the record's
-        context and ask every child whether it is selected, for every record."""
-        if self._children_to_sync is None or self._children_to_sync:
-            yield from super().generate_child_contexts(record, context)
