@@ -24,23 +24,16 @@ SessionFactory = Callable[[], requests.Session]
 class RenewingAuthenticator(Protocol):
     """An authenticator shared by every stream and worker thread of a tap."""
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add the credentials to a request about to be sent (after the pace)."""
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest: ...
 
-    def ensure_token(self) -> None:
-        """Renew an expiring token now, before the request waits for its pace (a token
-        request takes a pace slot of its own)."""
+    def ensure_token(self) -> None: ...
 
-    def renew_after_401(self, response: requests.Response) -> bool:
-        """After a 401: True if a retry may succeed (the rejected token was dropped and will
-        be renewed), False if the credentials themselves were refused."""
+    def renew_after_401(self, response: requests.Response) -> bool: ...
 
-    def token_accepted(self, response: requests.Response) -> None:
-        """A request succeeded: a later 401 is worth one renewal again."""
+    def token_accepted(self, response: requests.Response) -> None: ...
 
     @property
-    def rejection_hint(self) -> str:
-        """What the user should check when the credentials are refused."""
+    def rejection_hint(self) -> str: ...
 
 
 class FixedCredentials:

@@ -95,20 +95,15 @@ class VendorSide(Protocol):
     retry_base_delay_s: ClassVar[float]
     max_tries: int | None
 
-    def request_label(self, response: requests.Response) -> str:
-        """``GET /path`` as the error lines name it."""
+    def request_label(self, response: requests.Response) -> str: ...
 
-    def vendor_message(self, response: requests.Response) -> str:
-        """The vendor's error message and ids."""
+    def vendor_message(self, response: requests.Response) -> str: ...
 
-    def check_body(self, response: requests.Response, body: Any) -> None:
-        """Raise for a 2xx body that cannot be right."""
+    def check_body(self, response: requests.Response, body: Any) -> None: ...
 
-    def page_fill(self, body: Any) -> tuple[int, bool] | None:
-        """(records on the page, whether a next page follows), if the body says."""
+    def page_fill(self, body: Any) -> tuple[int, bool] | None: ...
 
-    def request_again(self) -> requests.PreparedRequest:
-        """The request being sent, built again (its page size asked anew)."""
+    def request_again(self) -> requests.PreparedRequest: ...
 
 
 class Exchange:

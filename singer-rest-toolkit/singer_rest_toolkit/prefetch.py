@@ -1,27 +1,11 @@
-"""Latency hiding for per-parent streams: child listings fetched ahead by a bounded pool.
-
-The SDK syncs a child stream once per parent record, inline, so a sequential tap waits for
-one round trip per parent. Here, while the main thread walks the parent records, a pool of
-worker threads already fetches the child listings of the next parents, a page at a time
-into a bounded queue per listing; when the SDK then syncs the child for a parent, the child
-reads that queue instead of asking the API. A listing whose records have children of their
-own (activities -> occurrences -> participants) queues those next, from the worker, so the
-pool stays busy across parents.
-
-What does not change: records and STATE are written by the main thread, in the order of a
-sequential run (each child reads the listing fetched for its exact context); a fetch that
-failed raises its error where a sequential run would have, after the same records. Every
-request still passes the tap's one pace and the stream's retry loop. The main thread waits
-for a listing no worker has started only while a worker is free to start it: when every
-worker waits on the full queue of a listing read later, it takes the listing back and fetches
-it itself, so bounded queues can never stall the sync. Listings nobody read (a parent a
-stream map filtered out) are dropped when the top-level stream ends.
-
-The next top-level streams of a sync are fetched the same way, by a pool of their own
-(``RestTap.fetch_streams_ahead``), while the one before them is written. A whole stream may
-arrive before its turn, so what such a listing fetches beyond its memory budget waits in a
-temporary file (:class:`SpillFile`): its worker never waits for the reader, and memory stays
-the same however large the tenant.
+"""The mechanics of fetching ahead (what is fetched and when: scheduler.py): a bounded pool
+of worker threads fills one queue of pages per listing, and the main thread reads each in
+order, then its error if it failed, where a sequential run would have met it. Every request
+still passes its family's pace and its stream's retry loop. The main thread waits for a
+listing no worker has started only while a worker is free to start it: when every worker
+waits on the full queue of a listing read later, it takes the listing back and fetches it
+itself, so bounded queues can never stall the sync. With a memory budget, pages beyond it
+wait in a temporary file (:class:`SpillFile`) instead of stalling their worker.
 """
 
 from __future__ import annotations
@@ -75,14 +59,11 @@ class PrefetchedStream(Protocol):
 
     name: str
 
-    def fetch_records(self, context: Any) -> Iterable[Record]:
-        """The listing's records, page after page (requests paced and retried)."""
+    def fetch_records(self, context: Any) -> Iterable[Record]: ...
 
-    def submit_children(self, records: list[Record], context: Any) -> bool:
-        """Queue the child listings of ``records``; False if none was queued."""
+    def submit_children(self, records: list[Record], context: Any) -> bool: ...
 
-    def has_children_to_sync(self) -> bool:
-        """True if a child stream will be synced for each record."""
+    def has_children_to_sync(self) -> bool: ...
 
 
 class RecordsOnly:

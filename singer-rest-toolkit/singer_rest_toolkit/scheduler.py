@@ -17,45 +17,35 @@ sequential run, and an error is raised where a sequential run meets it.
 
 from __future__ import annotations
 
+import abc
+import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from typing_extensions import override
+
+from singer_rest_toolkit.dates import parse_instant, utc_now
+from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, UnavailableStreamError
 from singer_rest_toolkit.pacing import MAIN_API
 from singer_rest_toolkit.prefetch import Listing, Prefetcher, Record, RecordsOnly
 from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
+from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
+from singer_rest_toolkit.sdk_internals.state import starting_replication_value
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from singer_rest_toolkit.pagination import PageSize
+    from singer_rest_toolkit.settings import Settings
 
 STREAMS_AHEAD_RECORDS = 4_000
 """Records the streams fetched ahead may hold in memory, all together (the rest on disk)."""
-
-
-class Listed(Protocol):
-    """What the scheduler needs of a stream whose listings it fetches."""
-
-    name: str
-    api_family: ClassVar[str]
-    independent_requests: ClassVar[bool]
-
-    @property
-    def page_size_now(self) -> int:
-        """The page size the stream asks for now."""
-
-    def fetch_records(self, context: Any) -> Iterable[Record]:
-        """The listing's records from the API."""
-
-    def children_to_sync(self) -> list[Any]:
-        """The child streams synced for each record (each one :class:`Listed` too)."""
-
-    def generate_child_contexts(self, record: Record, context: Any) -> Iterable[Any]:
-        """The contexts of the child listings of ``record``."""
-
-    def plan_ahead(self) -> Plan | None:
-        """What to fetch before the stream's sync begins; None when nothing can be."""
-
-    def plan_windows(self, plan: Plan) -> Plan | None:
-        """``plan`` with the date windows to fetch (the stream reads ``plan`` meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,7 @@ class Scheduler:
         workers: Mapping[str, int],
         streams_ahead: int,
         progress: SyncProgress,
-        top_level: Callable[[], Sequence[Listed]],
+        top_level: Callable[[], Sequence[ScheduledStream]],
     ) -> None:
         def waited(seconds: float) -> None:
             progress.waited(FETCH_AHEAD, seconds)
@@ -126,12 +116,14 @@ class Scheduler:
         """The pool of ``family``'s listings; None when it fetches one request at a time."""
         return self._pools[family]
 
-    def plan(self, stream: Listed) -> Plan | None:
+    def plan(self, stream: ScheduledStream) -> Plan | None:
         """What was planned for ``stream``'s listing before its sync began (one context)."""
         return self._plans.get(stream.name)
 
     # --- listings -----------------------------------------------------------------------------
-    def listing(self, stream: Listed, context: Any, *, top_level: bool) -> Iterator[Record]:
+    def listing(
+        self, stream: ScheduledStream, context: Any, *, top_level: bool
+    ) -> Iterator[Record]:
         """The records of ``stream``'s listing for ``context``, fetched ahead when they were.
 
         A child listing comes from the pool of its own API family; a parent reads ahead as
@@ -162,7 +154,7 @@ class Scheduler:
             if top_level:
                 self._end_tree(stream)
 
-    def submit_children(self, stream: Listed, records: list[Record], context: Any) -> bool:
+    def submit_children(self, stream: ScheduledStream, records: list[Record], context: Any) -> bool:
         """Queue the child listings of ``records`` in their pools; False if there are none.
 
         Contexts are computed as the SDK will compute them; a record whose context cannot be
@@ -185,7 +177,7 @@ class Scheduler:
 
     def windows(
         self,
-        stream: Listed,
+        stream: ScheduledStream,
         contexts: list[dict[str, Any]],
         fetch: Callable[[dict[str, Any]], Iterable[Record]],
         *,
@@ -229,7 +221,7 @@ class Scheduler:
                 pool.discard()  # the windows fetched ahead of one that failed
 
     # --- the next streams of the sync ---------------------------------------------------------
-    def _fetch_streams_ahead(self, current: Listed) -> None:
+    def _fetch_streams_ahead(self, current: ScheduledStream) -> None:
         """As the first top-level stream of a sync begins, queue the listings of the others:
         chains of round trips (cursor pages) first, so that they start at once; the
         independent requests of date windows fill the workers in between."""
@@ -263,7 +255,7 @@ class Scheduler:
         pool = self._ahead
         return pool.take(name, context, started_only=True) if pool is not None else None
 
-    def _end_tree(self, stream: Listed) -> None:
+    def _end_tree(self, stream: ScheduledStream) -> None:
         """The top-level ``stream`` is done: drop what was fetched for it and its children
         and nobody read (a parent a stream map filtered out, a failed listing)."""
         for pool in self._pools.values():
@@ -274,11 +266,142 @@ class Scheduler:
         self._plans.pop(stream.name, None)
 
 
+class ScheduledStream(FastRecordMessages, abc.ABC):
+    """A stream whose listings come from its tap's :class:`Scheduler`: which listings it
+    reads and from where, what can be fetched before its turn; a stream this account cannot
+    read is skipped in its turn, and an error the CLI reports in one line is not logged by
+    the SDK as well."""
+
+    api_family: ClassVar[str] = MAIN_API
+    """The API family of the endpoint: its pace and worker pool (``RestTap.api_families``)."""
+    independent_requests: ClassVar[bool] = False
+    """True when the listing's requests do not wait for each other (date windows), False
+    for a chain of pages, each asked for with the cursor of the one before."""
+    page_size: PageSize
+    unavailable: str | None = None
+    """The error line of a stream skipped as unavailable (see :meth:`get_records`)."""
+    _delivered = False
+    """True once a listing of this stream was read, in the order of a sequential run: a
+    later 403/404 is an error, not a stream this account cannot read."""
+    _children_to_sync: list[ScheduledStream] | None = None
+    """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
+
+    @override
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """The SDK's "An unhandled error occurred while syncing" line is left out for an
+        error the CLI reports in its own one line."""
+        if level >= logging.ERROR and isinstance(sys.exc_info()[1], ONE_LINE_ERRORS):
+            return
+        super().log(message, *args, level=level, **kwargs)
+
+    @property
+    @abc.abstractmethod
+    def settings(self) -> Settings:
+        """The tap's typed settings."""
+
+    @property
+    @abc.abstractmethod
+    def scheduler(self) -> Scheduler:
+        """The tap's scheduler."""
+
+    @property
+    def page_size_now(self) -> int:
+        """The page size the stream asks for now."""
+        return self.page_size.current
+
+    def children_to_sync(self) -> list[ScheduledStream]:
+        """Child streams the SDK will sync for each record of this stream."""
+        return [
+            child
+            for child in self.child_streams
+            if isinstance(child, ScheduledStream)
+            and child.unavailable is None
+            and (child.selected or child.has_selected_descendents)
+        ]
+
+    @override
+    def syncs_children(self) -> bool:
+        """:meth:`generate_child_contexts` yields nothing when no child stream syncs."""
+        return bool(self.children_to_sync())
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records, from the scheduler (fetched ahead when they were); none
+        for a stream this account cannot read (its endpoint answered 403/404 to the first
+        request), which is reported when the sync ends."""
+        if self.unavailable is not None:
+            return
+        self._children_to_sync = self.children_to_sync()
+        top_level = self.parent_stream_type is None
+        records = self.scheduler.listing(self, context, top_level=top_level)
+        try:
+            for record in records:
+                self._delivered = True
+                yield record
+                yield from records  # the rest without a step of this loop each
+        except UnavailableStreamError as exc:
+            if self._delivered:  # the endpoint answered before: not an unavailable stream
+                raise FatalAPIError(str(exc)) from None
+            if not self.settings.skip_unavailable_streams:
+                raise
+            self.unavailable = str(exc)
+            self.logger.error("%s; skipping the stream, the others go on", exc)
+        else:
+            self._delivered = True
+
+    def plan_ahead(self) -> Plan | None:
+        """The listing to fetch before the stream's sync begins: only one whose fetch changes
+        no state (one context, a known starting value not later than now)."""
+        if self.partitions is not None:
+            return None
+        starting = self._starting_value_now()
+        return None if starting is None else Plan(starting[0], self.fetch_records)
+
+    def plan_windows(self, plan: Plan) -> Plan | None:
+        """No windows: the listing is fetched whole."""
+        return plan
+
+    def _starting_value_now(self) -> tuple[Any] | None:
+        """The starting replication value the SDK will write (in a tuple: it may be None),
+        worked out now; None when there is none to trust yet."""
+        if self.replication_method != REPLICATION_INCREMENTAL:
+            return (None,)
+        try:
+            value = starting_replication_value(self)
+            if value and parse_instant(str(value)) > utc_now():
+                return None  # a bookmark from the future: warned about in the stream's turn
+        except Exception:  # raised again in the stream's own turn
+            return None
+        return (value,)
+
+    @override
+    def get_starting_replication_key_value(self, context: Context | None) -> Any | None:
+        """The value worked out before a fetch ahead (the SDK writes the same at the sync's
+        start), else the SDK's."""
+        plan = self.scheduler.plan(self)
+        if plan is not None and not context:
+            return plan.starting_value
+        return super().get_starting_replication_key_value(context)
+
+    @abc.abstractmethod
+    def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The listing's records from the API (a date-windowed stream reads its windows)."""
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """No context when no child stream syncs: the SDK would otherwise copy the record's
+        context and ask every child whether it is selected, for every record."""
+        if self._children_to_sync is None or self._children_to_sync:
+            yield from super().generate_child_contexts(record, context)
+
+
 class _Child:
     """A child listing as a pool fetches it: its records, and the listings of its own
     children queued from the worker as its pages arrive."""
 
-    def __init__(self, stream: Listed, scheduler: Scheduler) -> None:
+    def __init__(self, stream: ScheduledStream, scheduler: Scheduler) -> None:
         self.name = stream.name
         self._stream = stream
         self._scheduler = scheduler

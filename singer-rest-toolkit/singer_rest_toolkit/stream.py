@@ -21,9 +21,9 @@ from singer_rest_toolkit.exchange import (
     Send,
     request_label,
 )
-from singer_rest_toolkit.listing import ScheduledStream
 from singer_rest_toolkit.pagination import PageSize
 from singer_rest_toolkit.responses import body_excerpt
+from singer_rest_toolkit.scheduler import ScheduledStream, Scheduler
 
 if TYPE_CHECKING:
     from backoff.types import Details
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from singer_rest_toolkit.auth import RenewingAuthenticator
     from singer_rest_toolkit.pacing import Pacer
     from singer_rest_toolkit.progress import SyncProgress
-    from singer_rest_toolkit.scheduler import Scheduler
     from singer_rest_toolkit.settings import Settings
 
 _TToken = TypeVar("_TToken")
@@ -45,26 +44,20 @@ class StreamHost(Protocol):
     default_page_size: ClassVar[int]
 
     @property
-    def settings(self) -> Settings:
-        """The typed settings."""
+    def settings(self) -> Settings: ...
 
     @property
-    def authenticator(self) -> RenewingAuthenticator:
-        """The credentials every stream shares."""
+    def authenticator(self) -> RenewingAuthenticator: ...
 
     @property
-    def progress(self) -> SyncProgress:
-        """The sync's counters."""
+    def progress(self) -> SyncProgress: ...
 
     @property
-    def scheduler(self) -> Scheduler:
-        """The owner of every listing fetched ahead."""
+    def scheduler(self) -> Scheduler: ...
 
-    def pacer_for(self, family: str) -> Pacer:
-        """The pace of ``family``."""
+    def pacer_for(self, family: str) -> Pacer: ...
 
-    def thread_session(self) -> requests.Session:
-        """The calling thread's HTTP session."""
+    def thread_session(self) -> requests.Session: ...
 
 
 def _as_is(record: dict[str, Any]) -> dict[str, Any]:
