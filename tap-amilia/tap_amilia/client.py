@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import ParseResult, parse_qsl, quote, urlencode, urljoin, urlparse
 
 import requests
@@ -20,10 +20,17 @@ from typing_extensions import override
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.pagination import query_value, with_query_value
 from singer_rest_toolkit.responses import error_message, json_body, keep_only
+from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
     from tap_amilia.settings import AmiliaSettings
-    from tap_amilia.tap import TapAmilia
+
+
+class AmiliaHost(StreamHost, Protocol):
+    """What an Amilia stream needs of its tap."""
+
+    @property
+    def settings(self) -> AmiliaSettings: ...
 
 
 def common_headers(settings: AmiliaSettings) -> dict[str, str]:
@@ -139,7 +146,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
         "Check organization and the account's permissions, or deselect the '{name}' stream"
     )
 
-    def __init__(self, tap: TapAmilia) -> None:
+    def __init__(self, tap: AmiliaHost) -> None:
         self.amilia_tap = tap
         super().__init__(tap)
 
@@ -280,7 +287,7 @@ class AmiliaPersonsStream(AmiliaStream):
     """Query parameters whose value the docs do not list; dropped if the API refuses them."""
 
     @override
-    def __init__(self, tap: TapAmilia) -> None:
+    def __init__(self, tap: AmiliaHost) -> None:
         super().__init__(tap=tap)
         self.refused = threading.Event()
         """Set once the API refused :attr:`undocumented` (worker threads share it)."""

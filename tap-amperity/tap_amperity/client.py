@@ -7,7 +7,7 @@ import abc
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
@@ -21,12 +21,13 @@ from singer_rest_toolkit.dates import iso_z, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import error_message as vendor_error
 from singer_rest_toolkit.responses import json_object
+from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib import Catalog
 
     from tap_amperity.settings import AmperitySettings
-    from tap_amperity.tap import TapAmperity
 
 AMPERITY_API = "api_version"
 PROFILE_API = "profile_api_version"
@@ -71,6 +72,19 @@ class DeprecationNotes:
         )
 
 
+class AmperityHost(StreamHost, Protocol):
+    """What an Amperity stream needs of its tap."""
+
+    @property
+    def settings(self) -> AmperitySettings: ...
+
+    @property
+    def deprecations(self) -> DeprecationNotes: ...
+
+    @property
+    def input_catalog(self) -> Catalog | None: ...
+
+
 class AmperityStream(RestStream[str | None], abc.ABC):
     """A GET listing of the Amperity API (or the Profile API) in the ``{data, next_token}``
     envelope."""
@@ -84,7 +98,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         "The API key cannot use this endpoint (or api_url is wrong): deselect the '{name}' stream"
     )
 
-    def __init__(self, tap: TapAmperity) -> None:
+    def __init__(self, tap: AmperityHost) -> None:
         self.amperity_tap = tap
         super().__init__(tap=tap)
 
@@ -182,7 +196,7 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
 
     since_param: ClassVar[str]
 
-    def __init__(self, tap: TapAmperity) -> None:
+    def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
         self._since: datetime | None = None
 
