@@ -22,13 +22,11 @@ DATE_TESTS = (
     "tests/sandbox",
     "tests/amilia/test_amilia_state.py",
     "tests/amilia/test_amilia_sync.py",
-    "tests/amilia/test_amilia_date_edges.py",
     "tests/amperity/test_amperity_state.py",
     "tests/amperity/test_amperity_sync.py",
-    "tests/amperity/test_amperity_date_edges.py",
     "tests/agyletime/test_agyletime_state.py",
     "tests/agyletime/test_agyletime_sync.py",
-    "tests/agyletime/test_agyletime_date_edges.py",
+    "tests/test_date_edges.py",
 )
 """State, windows, sync completeness, the sandbox's data, and the taps' date edges."""
 

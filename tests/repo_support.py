@@ -15,7 +15,7 @@ from typing import Any
 from singer_sdk import Tap
 
 from singer_rest_toolkit import RestTap
-from singer_rest_toolkit.stream import UnavailableStreamError
+from singer_rest_toolkit.exchange import UnavailableStreamError
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -61,14 +61,12 @@ def sync_output(tap: Tap, streams: Iterable[str]) -> tuple[bytes, Exception | No
     buffer = io.TextIOWrapper(output, encoding="utf-8")
     with redirect_stdout(buffer):
         try:
-            tap.sync_all()
+            if isinstance(tap, RestTap):
+                tap.run_sync()  # as the CLI does: no fetch ahead outlives the sync
+            else:
+                tap.sync_all()
         except Exception as exc:
             error = exc
-        finally:
-            # A failed sync's fetches ahead would go on while the error is kept: stop them.
-            if isinstance(tap, RestTap):
-                tap.discard_prefetched()
-                tap.stop_progress()  # as the CLI does when the sync ends
     buffer.flush()
     return output.getvalue(), error
 

@@ -1,9 +1,9 @@
 """The toolkit's record path writes exactly what the SDK's stock path writes.
 
 Every stream of each tap (default and opt-in) is synced twice against one sandbox, at the
-same frozen instant: once through the SDK's own code (``SINGER_REST_TOOLKIT_STOCK_PATH=1``:
-requests' JSON parser, ``Stream._sync_records``, ``Stream._generate_record_messages`` with
-the SDK's recursive type conformance, the SDK's msgspec writer flushing every message) and
+same frozen instant: once through the SDK's own code (:func:`stock_record_path`: requests'
+JSON parser, ``Stream._sync_records``, ``Stream._generate_record_messages`` with the SDK's
+recursive type conformance, the SDK's msgspec writer flushing every message) and
 once through the toolkit's (msgspec parsing, the compiled conformer working in place, its
 record loop, RECORD lines in blocks). stdout must be the same bytes: SCHEMA,
 RECORD and STATE messages, their order and every ``time_extracted``.
@@ -11,6 +11,7 @@ RECORD and STATE messages, their order and every ``time_extracted``.
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
@@ -18,15 +19,18 @@ from typing import Any
 
 import pytest
 import time_machine
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from agyletime import agyletime_support
 from amilia import amilia_support
 from amperity import amperity_support
 from api_sandbox.testing import SandboxProcess
 from repo_support import sync_output
-from singer_rest_toolkit.sdk_internals import FastRecordMessages
-from singer_rest_toolkit.switches import STOCK_PATH_VARIABLE
+from singer_rest_toolkit import RestStream, responses
+from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
+from singer_rest_toolkit.writer import BufferedWriter
 from tap_agyletime.streams import STREAM_TYPES as AGYLETIME_STREAMS
 from tap_agyletime.tap import TapAgyleTime
 from tap_amilia.streams import STREAM_TYPES as AMILIA_STREAMS
@@ -64,6 +68,16 @@ def sandbox() -> Iterator[SandboxProcess]:
         yield server
 
 
+def stock_record_path(patch: pytest.MonkeyPatch) -> None:
+    """Sync through the SDK's own code instead of the toolkit's record path."""
+    patch.setattr(responses, "parse_json", lambda r: r.json(parse_float=decimal.Decimal))
+    patch.setattr(FastRecordMessages, "_sync_records", Stream._sync_records)
+    patch.setattr(FastRecordMessages, "_generate_record_messages", Stream._generate_record_messages)
+    patch.setattr(RestStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE)
+    patch.setattr(RestStream, "_record_conformance", lambda _: lambda record: record)
+    patch.setattr(BufferedWriter, "write_message", MsgSpecWriter.write_message)
+
+
 def noon_today() -> datetime:
     """Midday UTC of this test's day: both runs read the same day's data."""
     return datetime.combine(datetime.now(UTC).date(), time(12), tzinfo=UTC)
@@ -84,9 +98,7 @@ def run(
     with monkeypatch.context() as patch:
         patch.setattr(FastRecordMessages, "_write_records", counted)
         if stock:
-            patch.setenv(STOCK_PATH_VARIABLE, "1")
-        else:
-            patch.delenv(STOCK_PATH_VARIABLE, raising=False)
+            stock_record_path(patch)
         # Frozen: windows end, bookmarks and time_extracted are "now", the same in both runs.
         with time_machine.travel(noon_today(), tick=False):
             output, error = sync_output(tap_class(config=config_of(sandbox)), streams)

@@ -8,88 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from singer_rest_toolkit.dates import parse_instant, utc_now
-from singer_rest_toolkit.pacing import ApiFamily
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
 EXPECTED_TYPE = re.compile(r"is not of type (.+?) in config\[")
 ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
-
-
-REQUEST_MINIMUMS = {
-    "max_requests_per_second": 1,
-    "request_timeout": 1,
-    "max_retries": 1,
-    "progress_interval_seconds": 1,
-}
-DEFAULT_PROGRESS_INTERVAL_S = 30
-
-
-def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property[Any]]:
-    """The settings of every tap's requests: the pace (``pace`` says the vendor's limit),
-    the timeout and the retry budget."""
-    return [
-        th.Property(
-            "max_requests_per_second",
-            th.IntegerType,
-            default=requests_per_second,
-            description=pace,
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            description="Seconds to wait for a response before retrying",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
-        ),
-        th.Property(
-            "skip_unavailable_streams",
-            th.BooleanType,
-            default=True,
-            description=(
-                "A stream whose endpoint answers 403/404 to its first request (not available "
-                "to this account) is skipped: the others are synced, then the run fails naming "
-                "it. false: stop at once"
-            ),
-        ),
-        th.Property(
-            "progress_interval_seconds",
-            th.IntegerType,
-            default=DEFAULT_PROGRESS_INTERVAL_S,
-            description=(
-                "Seconds between progress lines in the log (records, requests, elapsed); the "
-                "last line splits the sync's time into rate limit, API and work"
-            ),
-        ),
-    ]
-
-
-def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
-    """The settings of an API family other than the main one: its pace (``pace`` says the
-    documented limit) and its workers for per-parent listings."""
-    return [
-        th.Property(
-            family.rate_setting,
-            th.IntegerType,
-            default=family.requests_per_second,
-            description=pace,
-        ),
-        th.Property(
-            family.parallel_setting,
-            th.IntegerType,
-            default=family.parallel_requests,
-            description=parallel,
-        ),
-    ]
 
 
 def invalid(message: str) -> ConfigValidationError:

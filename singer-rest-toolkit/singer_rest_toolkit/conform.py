@@ -23,7 +23,7 @@ from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from singer_rest_toolkit.sdk_internals import (
+from singer_rest_toolkit.sdk_internals.validation import (
     conform_primitive_property,
     conform_record_data_types,
     is_exclusive_boolean_type,

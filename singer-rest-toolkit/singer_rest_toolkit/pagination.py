@@ -103,16 +103,29 @@ class PageSize:
         self._start = self._current = max(1, start)
         self._settled = False
         self._lock = threading.Lock()
+        self._asking = threading.local()
 
     @property
     def current(self) -> int:
         """The size to ask for now."""
         return self._current
 
-    def asked(self, url: str) -> int | None:
-        """The page size a request URL asks for; None when it carries none (not paged)."""
-        value = query_value(url, self.param)
-        return int(value) if value is not None and value.isdigit() else None
+    def ask(self, sent: int | None = None) -> int:
+        """The size a request being built asks for: :attr:`current` (or ``sent``, the size
+        a next-page URL of the API carries, when smaller), remembered per thread as
+        :attr:`asked` until the next request of the stream is built."""
+        size = self._asking.size = self._current if sent is None else min(sent, self._current)
+        return size
+
+    def forget(self) -> None:
+        """A request of the stream is being built: it asks for no page size unless it says so."""
+        self._asking.size = None
+
+    @property
+    def asked(self) -> int | None:
+        """The page size the calling thread's request asked for; None when not paged."""
+        size: int | None = getattr(self._asking, "size", None)
+        return size
 
     def refused(self, asked: int, message: str) -> bool:
         """The API answered a page of ``asked`` with a 400 saying ``message``: lower the size

@@ -1,27 +1,11 @@
-"""Latency hiding for per-parent streams: child listings fetched ahead by a bounded pool.
-
-The SDK syncs a child stream once per parent record, inline, so a sequential tap waits for
-one round trip per parent. Here, while the main thread walks the parent records, a pool of
-worker threads already fetches the child listings of the next parents, a page at a time
-into a bounded queue per listing; when the SDK then syncs the child for a parent, the child
-reads that queue instead of asking the API. A listing whose records have children of their
-own (activities -> occurrences -> participants) queues those next, from the worker, so the
-pool stays busy across parents.
-
-What does not change: records and STATE are written by the main thread, in the order of a
-sequential run (each child reads the listing fetched for its exact context); a fetch that
-failed raises its error where a sequential run would have, after the same records. Every
-request still passes the tap's one pace and the stream's retry loop. The main thread waits
-for a listing no worker has started only while a worker is free to start it: when every
-worker waits on the full queue of a listing read later, it takes the listing back and fetches
-it itself, so bounded queues can never stall the sync. Listings nobody read (a parent a
-stream map filtered out) are dropped when the top-level stream ends.
-
-The next top-level streams of a sync are fetched the same way, by a pool of their own
-(``RestTap.fetch_streams_ahead``), while the one before them is written. A whole stream may
-arrive before its turn, so what such a listing fetches beyond its memory budget waits in a
-temporary file (:class:`SpillFile`): its worker never waits for the reader, and memory stays
-the same however large the tenant.
+"""The mechanics of fetching ahead (what is fetched and when: scheduler.py): a bounded pool
+of worker threads fills one queue of pages per listing, and the main thread reads each in
+order, then its error if it failed, where a sequential run would have met it. Every request
+still passes its family's pace and its stream's retry loop. The main thread waits for a
+listing no worker has started only while a worker is free to start it: when every worker
+waits on the full queue of a listing read later, it takes the listing back and fetches it
+itself, so bounded queues can never stall the sync. With a memory budget, pages beyond it
+wait in a temporary file (:class:`SpillFile`) instead of stalling their worker.
 """
 
 from __future__ import annotations
@@ -37,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
-from singer_rest_toolkit.sdk_internals import run_before_threads_join
+from singer_rest_toolkit.sdk_internals.process_exit import run_before_threads_join
 
 Record = dict[str, Any]
 Key = tuple[str, Hashable]
@@ -75,14 +59,11 @@ class PrefetchedStream(Protocol):
 
     name: str
 
-    def fetch_records(self, context: Any) -> Iterable[Record]:
-        """The listing's records, page after page (requests paced and retried)."""
+    def fetch_records(self, context: Any) -> Iterable[Record]: ...
 
-    def submit_children(self, records: list[Record], context: Any) -> bool:
-        """Queue the child listings of ``records``; False if none was queued."""
+    def submit_children(self, records: list[Record], context: Any) -> bool: ...
 
-    def has_children_to_sync(self) -> bool:
-        """True if a child stream will be synced for each record."""
+    def has_children_to_sync(self) -> bool: ...
 
 
 class RecordsOnly:
@@ -173,24 +154,24 @@ class SpillFile:
 
 
 class MemoryBudget:
-    """Pages the listings of a spilling pool may hold in memory, all of them together."""
+    """Records the listings of a spilling pool may hold in memory, all of them together."""
 
-    def __init__(self, pages: int) -> None:
-        self._free = pages
+    def __init__(self, records: int) -> None:
+        self._free = records
         self._lock = threading.Lock()
 
-    def take(self) -> bool:
-        """One page more in memory, if the budget allows it."""
+    def take(self, records: int) -> bool:
+        """A page of ``records`` more in memory, if the budget has room left."""
         with self._lock:
             if self._free <= 0:
                 return False
-            self._free -= 1
+            self._free -= records
             return True
 
-    def give_back(self, pages: int = 1) -> None:
-        """Pages read (or dropped) leave memory."""
+    def give_back(self, records: int) -> None:
+        """Records read (or dropped) leave memory."""
         with self._lock:
-            self._free += pages
+            self._free += records
 
 
 class Listing:
@@ -228,7 +209,7 @@ class Listing:
             maxsize=0 if spill_budget is not None else buffer_pages
         )
         self._held = 0
-        """Pages of this listing in the memory budget, not yet read."""
+        """Records of this listing in the memory budget, not yet read."""
         self._held_lock = threading.Lock()
         self._cancelled = threading.Event()
 
@@ -263,9 +244,9 @@ class Listing:
             stream.submit_children(page, context)
         if self._spill is None or self._budget is None:
             return self._put(page)
-        if self._budget.take():
+        if self._budget.take(len(page)):
             with self._held_lock:
-                self._held += 1
+                self._held += len(page)
             return self._put(page)
         if self._spill.unread >= SPILL_BYTES:
             with self._stuck:
@@ -307,8 +288,8 @@ class Listing:
                     continue
                 if self._budget is not None:
                     with self._held_lock:
-                        self._held -= 1
-                    self._budget.give_back()
+                        self._held -= len(item)  # type: ignore[arg-type]
+                    self._budget.give_back(len(item))  # type: ignore[arg-type]
                 yield from item  # type: ignore[misc]
         finally:
             self._release()
@@ -354,8 +335,8 @@ class Prefetcher:
         self,
         *,
         workers: int,
-        page_size: int,
         name: str,
+        page_size: int = CHUNK_RECORDS,
         buffered: int | None = None,
         spill: bool = False,
         waited: Callable[[float], object] = lambda _: None,
@@ -364,13 +345,10 @@ class Prefetcher:
         """Parent records read ahead of the one emitted: a free worker always finds work."""
         self.workers = workers
         self._page_size = page_size
+        """Records per page of a listing submitted without its stream's page size."""
         self._buffered = buffered or max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
         """Records each listing may hold ahead (default: the pool's budget shared out)."""
-        self._spill_budget = (
-            MemoryBudget(max(2, self._buffered // max(1, min(page_size, CHUNK_RECORDS))))
-            if spill
-            else None
-        )
+        self._spill_budget = MemoryBudget(self._buffered) if spill else None
         """With ``spill``: pages beyond what the pool's listings may hold in memory all
         together (``buffered`` records) wait on disk (see :class:`SpillFile`)."""
         self._name = name

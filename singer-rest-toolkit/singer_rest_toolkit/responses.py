@@ -10,8 +10,7 @@ from weakref import WeakKeyDictionary
 import msgspec
 import requests
 
-from singer_rest_toolkit.sdk_internals import forget_body
-from singer_rest_toolkit.switches import stock_path
+from singer_rest_toolkit.sdk_internals.record_loop import forget_body
 
 MAX_MESSAGE_CHARS = 300
 _BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
@@ -39,7 +38,7 @@ def parse_json(response: requests.Response) -> Any:
     What msgspec refuses and the stdlib may still read (``NaN``, a lone surrogate escape, a
     byte order mark, another encoding) goes to requests, so the result never differs.
     """
-    if not stock_path() and (response.encoding or "utf-8").lower() in _UTF8:
+    if (response.encoding or "utf-8").lower() in _UTF8:
         try:
             return _DECODER.decode(response.content)
         except msgspec.DecodeError:

@@ -4,54 +4,42 @@ checks, and the machinery its streams share (pace, sessions, authenticator, pref
 from __future__ import annotations
 
 import abc
-import io
 import json
 import threading
-import weakref
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import cached_property
-from typing import Any, ClassVar, NoReturn
+from typing import IO, Any, ClassVar, NoReturn
 
 import click
 import requests
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk import Tap
 from typing_extensions import override
 
 from singer_rest_toolkit.auth import RenewingAuthenticator
-from singer_rest_toolkit.bookmarks import BadBookmarkError
-from singer_rest_toolkit.config import (
-    DEFAULT_PROGRESS_INTERVAL_S,
-    REQUEST_MINIMUMS,
-    check_minimums,
-    check_start_date,
-    unreachable_line,
-)
+from singer_rest_toolkit.config import check_minimums, check_start_date, unreachable_line
+from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
-from singer_rest_toolkit.prefetch import Listing, Prefetcher
-from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
-from singer_rest_toolkit.sdk_internals import SecretSafeValidation
+from singer_rest_toolkit.progress import SyncProgress
+from singer_rest_toolkit.scheduler import Scheduler
+from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
+from singer_rest_toolkit.settings import REQUEST_MINIMUMS, Settings
 from singer_rest_toolkit.stream import RestStream
 from singer_rest_toolkit.writer import BufferedWriter
-
-STREAMS_AHEAD_RECORDS = 4_000
-"""Records the streams fetched ahead may hold in memory, all together (the rest on disk)."""
 
 
 class RestTap(SecretSafeValidation, abc.ABC):
     """A Singer tap over one vendor's REST API.
 
-    Settings it reads when declared: ``max_requests_per_second``, ``max_parallel_requests``
-    (and those of each of :attr:`api_families`), ``page_size``. A subclass declares its
-    settings, :meth:`check_settings`, its :attr:`authenticator` and :meth:`discover_streams`.
+    A subclass declares its settings (``config_jsonschema``, with the shared ones of
+    settings.py) and their typed :attr:`settings`, :meth:`check_settings`, its
+    :attr:`authenticator` and :meth:`discover_streams`.
     """
 
     message_writer_class = BufferedWriter
     url_settings: ClassVar[str] = "the api_url setting"
     """Named by the one line that reports an unreachable API."""
-    default_requests_per_second: ClassVar[int] = 10
     pace_headroom_ms: ClassVar[int] = 30
-    default_parallel_requests: ClassVar[int] = 1
-    """Workers that fetch per-parent listings ahead; 1 = one request at a time."""
     default_page_size: ClassVar[int] = 100
     """Page size tried where an endpoint documents no maximum (the API may refuse or cap it)."""
     api_families: ClassVar[Mapping[str, ApiFamily]] = {}
@@ -83,51 +71,53 @@ class RestTap(SecretSafeValidation, abc.ABC):
 
     @override
     @classmethod
-    def invoke(cls, **kwargs: Any) -> None:
-        """Run the CLI; a failing or unreachable API, or a bad state, ends in one line.
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """Run the CLI as the SDK's ``Tap.invoke`` does, the sync inside the scheduler
+        (:meth:`run_sync`); a failing or unreachable API, or a bad state, ends in one line.
 
         The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
         """
-        cls._instances.clear()
-        for option in ("state", "catalog"):
-            handle = kwargs.get(option)
-            if handle is not None:  # a file click opened: read it here to check it is JSON
-                text = handle.read()
-                try:
-                    json.loads(text)
-                except ValueError as exc:
-                    line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
-                    cls.fail(line, exc)
-                kwargs[option] = io.StringIO(text)
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        files: dict[str, Any] = {}
+        for option, handle in (("state", state), ("catalog", catalog)):
+            try:  # a file click opened: one that is not JSON is one line naming it
+                files[option] = (
+                    None if handle is None else json.loads(handle.read(), parse_float=Decimal)
+                )
+            except ValueError as exc:
+                line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
+                cls.fail(line, exc)
         try:
-            try:
-                super().invoke(**kwargs)
-            finally:
-                for tap in list(cls._instances):
-                    tap.discard_prefetched()  # a failed sync's fetches ahead end before its line
-                    tap.stop_progress()
-        except (FatalAPIError, RetriableAPIError, BadBookmarkError) as exc:
-            cls.fail(str(exc), exc)
-        except requests.RequestException as exc:
-            cls.fail(unreachable_line(exc, cls.url_settings), exc)
-        skipped = [line for tap in list(cls._instances) for line in tap.unavailable_streams()]
-        if skipped:  # every other stream was synced and its state written
-            names = ", ".join(line.split(":", 1)[0] for line in skipped)
+            tap = cls(
+                config=config.config if config is not None else {},
+                parse_env_config=config is not None and config.parse_env,
+                validate_config=True,
+                **files,
+            )
+            tap.run_sync()
+        except StreamsSkippedError as exc:  # every other stream was synced, its state written
+            names = ", ".join(line.split(":", 1)[0] for line in exc.lines)
             cls.logger.error(
                 "%d stream(s) skipped, not available to this account (the others were synced): %s",
-                len(skipped),
+                len(exc.lines),
                 names,
             )
-            for line in skipped:
+            for line in exc.lines:
                 cls.logger.error("%s", line)
-            raise SystemExit(1)
-
-    _instances: ClassVar[weakref.WeakSet[RestTap]] = weakref.WeakSet()
-    """Taps made by this process's CLI run, asked for skipped streams when it ends."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        RestTap._instances.add(self)
+            raise SystemExit(1) from None
+        except requests.RequestException as exc:
+            cls.fail(unreachable_line(exc, cls.url_settings), exc)
+        except ONE_LINE_ERRORS as exc:
+            cls.fail(str(exc), exc)
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:
@@ -151,12 +141,17 @@ class RestTap(SecretSafeValidation, abc.ABC):
         check_minimums(self.config, {**REQUEST_MINIMUMS, **family_minimums, **self.minimums})
         check_start_date(self.config)
 
+    @cached_property
+    def settings(self) -> Settings:
+        """The typed settings, built once from the config and the declared defaults."""
+        return Settings.from_config(self.config, self.config_jsonschema)
+
     # --- the sync ---------------------------------------------------------------------------
     @cached_property
     def progress(self) -> SyncProgress:
         """The sync's counters (records, requests, time spent waiting), logged every
         ``progress_interval_seconds`` from the first request on."""
-        interval = self.config.get("progress_interval_seconds") or DEFAULT_PROGRESS_INTERVAL_S
+        interval = self.settings.progress_interval_seconds
         return SyncProgress(self.name, self.logger, float(interval))
 
     def stop_progress(self) -> None:
@@ -172,23 +167,17 @@ class RestTap(SecretSafeValidation, abc.ABC):
         ]
 
     # --- what the streams share ---------------------------------------------------------------
-    def family(self, name: str) -> ApiFamily:
-        """The API family ``name``; the main one from the tap's defaults."""
-        if name == MAIN_API:
-            return ApiFamily(
-                self.default_requests_per_second, parallel_requests=self.default_parallel_requests
-            )
-        return self.api_families[name]
-
     @cached_property
     def _pacers(self) -> dict[str, Pacer]:
-        """One pace per family, at its setting or else its documented ceiling."""
-        pacers = {}
-        for name in (MAIN_API, *self.api_families):
-            family = self.family(name)
-            per_second = self.config.get(family.rate_setting) or family.requests_per_second
-            pacers[name] = Pacer(int(per_second), headroom_ms=self.pace_headroom_ms)
-        return pacers
+        """One pace per API family, at its setting (default: its documented ceiling)."""
+        return {
+            name: Pacer(self._family(name)[0], headroom_ms=self.pace_headroom_ms)
+            for name in (MAIN_API, *self.api_families)
+        }
+
+    def _family(self, name: str) -> tuple[int, int]:
+        """(requests per second, workers) of the API family ``name``, from the settings."""
+        return self.settings.family(None if name == MAIN_API else self.api_families[name])
 
     def pacer_for(self, family: str) -> Pacer:
         """The pace of every request of ``family``, worker threads' included."""
@@ -200,58 +189,19 @@ class RestTap(SecretSafeValidation, abc.ABC):
         return self.pacer_for(MAIN_API)
 
     @cached_property
-    def _prefetchers(self) -> dict[str, Prefetcher | None]:
-        """One pool per family that fetches per-parent listings ahead; None when sequential."""
-        page_size = int(self.config.get("page_size") or self.default_page_size)
-        pools: dict[str, Prefetcher | None] = {}
-        for name in (MAIN_API, *self.api_families):
-            family = self.family(name)
-            workers = int(self.config.get(family.parallel_setting) or family.parallel_requests)
-            pools[name] = (
-                Prefetcher(
-                    workers=workers,
-                    page_size=page_size,
-                    name=f"{self.name}-{name}-fetch",
-                    waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
-                )
-                if workers > 1
-                else None
-            )
-        return pools
-
-    def prefetcher_for(self, family: str) -> Prefetcher | None:
-        """The pool that fetches ``family``'s per-parent listings ahead; None when sequential."""
-        return self._prefetchers[family]
-
-    def discard_prefetched(self) -> None:
-        """Drop every listing fetched ahead and wait for the workers (see Prefetcher.discard)."""
-        for prefetcher in (*self._prefetchers.values(), self._streams_ahead):
-            if prefetcher is not None:
-                prefetcher.discard()
-
-    @cached_property
-    def _streams_ahead(self) -> Prefetcher | None:
-        """The pool that fetches the next top-level streams' listings; None when the main
-        family fetches one request at a time."""
-        main = self._prefetchers[MAIN_API]
-        if main is None or self.streams_ahead < 1:
-            return None
-        return Prefetcher(
-            workers=min(self.streams_ahead, main.workers),
-            page_size=int(self.config.get("page_size") or self.default_page_size),
-            name=f"{self.name}-streams-ahead",
-            buffered=STREAMS_AHEAD_RECORDS,
-            spill=True,
-            waited=lambda seconds: self.progress.waited(FETCH_AHEAD, seconds),
+    def scheduler(self) -> Scheduler:
+        """The worker pools and every listing fetched ahead (scheduler.py)."""
+        return Scheduler(
+            self.name,
+            workers={name: self._family(name)[1] for name in (MAIN_API, *self.api_families)},
+            streams_ahead=self.streams_ahead,
+            progress=self.progress,
+            top_level=self._synced_top_level,
         )
 
-    def fetch_streams_ahead(self, current: RestStream[Any]) -> None:
-        """As the first top-level stream of a sync begins, queue the listings of the others
-        (see RestStream.fetch_ahead): :attr:`streams_ahead` workers fetch them in order."""
-        pool = self._streams_ahead
-        if pool is None:
-            return
-        synced = [
+    def _synced_top_level(self) -> list[RestStream[Any]]:
+        """The top-level streams this sync reads, in order."""
+        return [
             stream
             for stream in self.streams.values()
             if isinstance(stream, RestStream)
@@ -259,32 +209,18 @@ class RestTap(SecretSafeValidation, abc.ABC):
             and (stream.selected or stream.has_selected_descendents)
             and stream.unavailable is None
         ]
-        if not synced or current is not synced[0]:
-            return
-        for stream in synced:
-            stream.end_fetch_ahead()  # what an earlier, failed sync worked out
-        # Chains of round trips (cursor pages) first, so that they start at once; the
-        # independent requests of date windows fill the workers in between.
-        for stream in sorted(synced[1:], key=lambda stream: stream.independent_requests):
-            stream.fetch_ahead(pool)
 
-    def take_fetched_ahead(
-        self, name: str, context: Mapping[str, Any] | None = None
-    ) -> Listing | None:
-        """The listing of ``name`` fetched before its stream's sync began, or None: none
-        was, or no worker has started it yet (the workers fetch later streams meanwhile)."""
-        pool = self._streams_ahead
-        return pool.take(name, context, started_only=True) if pool is not None else None
-
-    def end_listing_tree(self, stream: RestStream[Any]) -> None:
-        """The top-level ``stream`` is done: drop what was fetched for it and its children
-        and nobody read (a parent a stream map filtered out, a failed listing)."""
-        for prefetcher in self._prefetchers.values():
-            if prefetcher is not None:
-                prefetcher.discard()
-        if self._streams_ahead is not None:
-            self._streams_ahead.drop(stream.listing_names())
-        stream.end_fetch_ahead()
+    def run_sync(self) -> None:
+        """The SDK's ``sync_all`` inside the scheduler: no fetch ahead outlives it, whatever
+        the exit. Streams skipped as unavailable fail the run once every other was synced."""
+        try:
+            with self.scheduler:
+                self.sync_all()
+        finally:
+            self.stop_progress()
+        skipped = self.unavailable_streams()
+        if skipped:
+            raise StreamsSkippedError(skipped)
 
     @cached_property
     def _sessions(self) -> threading.local:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -12,15 +11,13 @@ from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
-from singer_rest_toolkit.prefetch import RecordsOnly
-from singer_rest_toolkit.sdk_internals import WindowBookmarks
+from singer_rest_toolkit.scheduler import Plan, on_main_thread
+from singer_rest_toolkit.sdk_internals.state import WindowBookmarks
 from singer_rest_toolkit.stream import RestStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from singer_rest_toolkit.prefetch import Prefetcher
-    from singer_rest_toolkit.tap import RestTap
 
 _TToken = TypeVar("_TToken")
 
@@ -48,22 +45,15 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     """Query parameters that carry a window's start and end."""
     align_to_days: ClassVar[bool] = False
     """True when records are per day: windows start at midnight UTC."""
-    default_lookback_days: ClassVar[int] = 0
     windows_ahead: ClassVar[int] = 1
     """Windows fetched while one is written (with a pool): one hides most round trips, and
     each holds up to two chunks of records, so more would cost memory on a large tenant."""
     is_sorted = True  # the bookmark only ever moves to a later completed window's end
     independent_requests = True
 
-    def __init__(self, tap: RestTap) -> None:
-        super().__init__(tap)
-        self._planned: tuple[datetime, int] | None = None
-        """(now, windows fetched ahead) of a sync whose first windows were fetched before it
-        began (:meth:`fetch_ahead`): the sync reads up to the same now."""
-
     def lookback(self) -> timedelta:
         """Re-read before the bookmark on every run (``lookback_days``)."""
-        return timedelta(days=int(self.config.get("lookback_days", self.default_lookback_days)))
+        return timedelta(days=self.settings.lookback_days)
 
     def first_run_history(self) -> timedelta:
         """How far back a first run reads without a start_date."""
@@ -87,8 +77,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     ) -> tuple[datetime, datetime, datetime | None]:
         """(start, end, bookmark) of this run: from the bookmark minus the lookback, or
         start_date, to now (plus the lookahead)."""
-        configured = self.config.get("start_date")
-        start_date = parse_instant(str(configured)) if configured else None
+        start_date = self.settings.start_date
         bookmark = bookmark_of(self, context, now)
         if bookmark is not None:
             start = bookmark - self.lookback()
@@ -114,36 +103,22 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         return self.window_filters(start, parse_instant(context["window_end"]))
 
     @override
-    def fetch_ahead(self, pool: Prefetcher) -> None:
-        """Queue the windows of this stream's sync in ``pool`` before it begins (they change
-        no state: the bookmark moves as the sync writes them)."""
-        if self.partitions is not None or not self._freeze_starting_value():
-            return
+    def plan_windows(self, plan: Plan) -> Plan | None:
+        """The windows of this stream's sync, to fetch before it begins (they change no
+        state: the bookmark moves as the sync writes them)."""
         now = _now()
         try:
             start, end, _ = self.sync_range(None, now)
         except BadBookmarkError:
-            self._starting_value_ahead = None
-            return  # raised again in the stream's own turn
-        plan = list(windows(start, end, self.window_size))
-        ahead = self._windows()
-        for window in self._window_contexts(None, plan):
-            pool.submit(ahead, window, self.page_size.current)
-        self._planned = (now, len(plan))
-
-    @override
-    def listing_names(self) -> tuple[str, ...]:
-        return (*super().listing_names(), self._windows().name)
-
-    @override
-    def end_fetch_ahead(self) -> None:
-        super().end_fetch_ahead()
-        self._planned = None
+            return None  # raised again in the stream's own turn
+        contexts = tuple(self._window_contexts(None, list(windows(start, end, self.window_size))))
+        return Plan(plan.starting_value, self.request_records, now=now, windows=contexts)
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Each window's records, then the window's end (never past now) as the bookmark."""
-        now = self._planned[0] if self._planned is not None and not context else _now()
+        ahead = self.rest_tap.scheduler.plan(self) if not context else None
+        now = ahead.now if ahead is not None and ahead.now is not None else _now()
         start, end, saved = self.sync_range(context, now)
         if saved is not None and saved >= now:
             # A bookmark from the future, read as now: the windows' ends replace it.
@@ -163,10 +138,6 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
                 self._save_bookmark(context, done)
                 saved = done
 
-    def _windows(self) -> RecordsOnly:
-        """This stream's windows as listings a pool fetches (prefetch.py)."""
-        return RecordsOnly(f"{self.name} windows", self.request_records)
-
     def _window_contexts(
         self, context: Context | None, plan: list[tuple[datetime, datetime]]
     ) -> list[dict[str, Any]]:
@@ -179,52 +150,17 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     def _window_listings(
         self, context: Context | None, plan: list[tuple[datetime, datetime]]
     ) -> Iterator[Iterable[dict[str, Any]]]:
-        """Each window's records, in order. The windows are independent listings: with
-        workers to spare (``max_parallel_requests``), the next ones are fetched ahead while
-        this one is written, so a run waits for the API once per worker, not per window.
-        Windows a worker began before the sync did are read from there (:meth:`fetch_ahead`).
-
-        Only a top-level stream on the main thread fetches ahead: a worker waiting for other
-        workers could wait for ever.
-        """
-        contexts = self._window_contexts(context, plan)
-        ahead = self._windows()
-        planned = self._planned[1] if self._planned is not None and not context else 0
-        self._planned = None
-        # Windows a worker of the next-streams pool has started; the others are fetched below.
-        fetched = {
-            index: listing
-            for index in range(min(planned, len(contexts)))
-            if (listing := self.rest_tap.take_fetched_ahead(ahead.name, contexts[index]))
-        }
-        prefetcher = self.prefetcher()
-        if (
-            prefetcher is None
-            or len(contexts) < 2
-            or self.parent_stream_type is not None
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            prefetcher = None
-        submitted = 0
-        finished = False
-        try:
-            for index, window in enumerate(contexts):
-                while prefetcher is not None and submitted < min(
-                    index + 1 + self.windows_ahead, len(contexts)
-                ):
-                    if submitted not in fetched:
-                        prefetcher.submit(ahead, contexts[submitted], self.page_size.current)
-                    submitted += 1
-                listing = fetched.pop(index, None)
-                if listing is None and prefetcher is not None:
-                    listing = prefetcher.take(ahead.name, window)
-                yield listing.records() if listing is not None else self.request_records(window)
-            finished = True
-        finally:
-            for listing in fetched.values():
-                listing.cancel()  # windows after one that failed
-            if not finished and prefetcher is not None:
-                prefetcher.discard()  # the windows fetched ahead of one that failed
+        """Each window's records, in order: with workers to spare (``max_parallel_requests``)
+        the next ones are fetched while one is written (scheduler.py). Only a top-level
+        stream on the main thread fetches ahead."""
+        return self.rest_tap.scheduler.windows(
+            self,
+            self._window_contexts(context, plan),
+            self.request_records,
+            ahead=self.windows_ahead,
+            inline=self.parent_stream_type is not None or not on_main_thread(),
+            planned=not context,
+        )
 
     def _save_bookmark(self, context: Context | None, done: datetime) -> None:
         """Move the bookmark to ``done`` and emit STATE at once."""

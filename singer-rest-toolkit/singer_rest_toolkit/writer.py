@@ -11,8 +11,6 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
-from singer_rest_toolkit.switches import stock_path
-
 BLOCK_BYTES = 1 << 16
 """RECORD lines are written once this many bytes are waiting (and before any other message)."""
 _NULL_END = b"null}"
@@ -28,13 +26,9 @@ class BufferedWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
         self._block = bytearray()
-        self._stock = stock_path()
 
     @override
     def write_message(self, message: Message) -> None:
-        if self._stock:
-            super().write_message(message)
-            return
         if isinstance(message, RecordMessage):
             self._append(message.to_dict())
             return

@@ -18,28 +18,11 @@ from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
+from singer_rest_toolkit.auth import FixedCredentials
 from singer_rest_toolkit.dates import parse_instant
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import json_body
-
-
-class NoAuth:
-    """Fixed credentials: one header, nothing to renew."""
-
-    rejection_hint = "the key was refused"
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["X-Key"] = "secret-key"
-        return r
-
-    def ensure_token(self) -> None:
-        pass
-
-    def renew_after_401(self, response: requests.Response) -> bool:
-        return False
-
-    def token_accepted(self, response: requests.Response) -> None:
-        pass
+from singer_rest_toolkit.settings import request_settings
 
 
 class ExampleStream(RestStream[Any]):
@@ -89,7 +72,7 @@ class Items(ExampleStream):
 
     def get_http_request(self, *, page: PageContext[Any]) -> HTTPRequest:
         request = super().get_http_request(page=page)
-        request.params = {self.page_size_param: self.page_size.current}
+        request.params = {self.page_size_param: self.page_size.ask()}
         if page.next_page_token:
             request.params["cursor"] = page.next_page_token
         return request
@@ -109,7 +92,6 @@ class Events(DateWindowStream[Any], ExampleStream):
     path = "/events"
     primary_keys = ("id",)
     replication_key = "at"
-    default_lookback_days = 2
     schema = th.PropertiesList(
         th.Property("id", th.IntegerType), th.Property("at", th.DateTimeType)
     ).to_dict()
@@ -124,17 +106,15 @@ class ExampleTap(RestTap):
     config_jsonschema = th.PropertiesList(
         th.Property("api_url", th.StringType, required=True),
         th.Property("start_date", th.DateTimeType),
-        th.Property("lookback_days", th.IntegerType),
-        th.Property("max_parallel_requests", th.IntegerType),
-        th.Property("max_requests_per_second", th.IntegerType),
-        th.Property("max_retries", th.IntegerType),
-        th.Property("progress_interval_seconds", th.IntegerType),
+        th.Property("lookback_days", th.IntegerType, default=2),
+        th.Property("max_parallel_requests", th.IntegerType, default=1),
         th.Property("page_size", th.IntegerType),
+        *request_settings(requests_per_second=10, pace="Requests per second"),
     ).to_dict()
 
     @cached_property
-    def authenticator(self) -> NoAuth:
-        return NoAuth()
+    def authenticator(self) -> FixedCredentials:
+        return FixedCredentials({"X-Key": "secret-key"}, "the key was refused")
 
     def discover_streams(self) -> list[ExampleStream]:
         return [Parents(self), Children(self), Events(self), Items(self)]

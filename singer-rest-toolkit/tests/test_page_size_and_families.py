@@ -17,6 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from werkzeug import Request, Response
 
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily
+from singer_rest_toolkit.settings import family_settings, request_settings
 
 ITEMS = 95
 
@@ -122,19 +123,17 @@ class BulkChildren(Children):
 class FamilyTap(ExampleTap):
     """Parents on the main API; their children on a "bulk" API with a ceiling of its own."""
 
-    api_families: ClassVar[dict[str, ApiFamily]] = {
-        "bulk": ApiFamily(
-            1000,
-            rate_setting="bulk_max_requests_per_second",
-            parallel_requests=4,
-            parallel_setting="bulk_max_parallel_requests",
-        )
-    }
+    bulk = ApiFamily(
+        1000,
+        rate_setting="bulk_max_requests_per_second",
+        parallel_requests=4,
+        parallel_setting="bulk_max_parallel_requests",
+    )
+    api_families: ClassVar[dict[str, ApiFamily]] = {"bulk": bulk}
     config_jsonschema = th.PropertiesList(
         th.Property("api_url", th.StringType, required=True),
-        th.Property("max_requests_per_second", th.IntegerType),
-        th.Property("bulk_max_requests_per_second", th.IntegerType),
-        th.Property("bulk_max_parallel_requests", th.IntegerType),
+        *family_settings(bulk, pace="bulk pace", parallel="bulk workers"),
+        *request_settings(requests_per_second=10, pace="main pace"),
     ).to_dict()
 
     def discover_streams(self) -> list[Any]:
@@ -175,8 +174,8 @@ def test_a_family_is_not_paced_by_the_main_api(httpserver: HTTPServer) -> None:
     records, tap = family_sync(httpserver, max_requests_per_second=1)
     assert len(records) == 24
     assert server.busiest_second() > 1, "the children waited for the main API's pace"
-    assert tap.prefetcher_for(MAIN_API) is None
-    assert tap.prefetcher_for("bulk") is not None
+    assert tap.scheduler.pool(MAIN_API) is None
+    assert tap.scheduler.pool("bulk") is not None
 
 
 def test_a_family_keeps_to_its_own_setting(httpserver: HTTPServer) -> None:

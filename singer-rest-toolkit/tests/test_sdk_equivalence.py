@@ -1,4 +1,5 @@
-"""Each use of an SDK internal (sdk_internals.py) gives what the SDK itself gives.
+"""Each use of an SDK internal (sdk_internals/: record loop, state, validation, process exit)
+gives what the SDK itself gives.
 
 Run at the lowest and the highest singer-sdk version the package allows
 (``make test-sdk-range``): a change inside the SDK shows up here first.
@@ -27,12 +28,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.responses import json_body, keep_only
-from singer_rest_toolkit.sdk_internals import (
-    FastRecordMessages,
-    RecordBookmarks,
-    SecretSafeValidation,
-    WindowBookmarks,
-)
+from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
+from singer_rest_toolkit.sdk_internals.state import RecordBookmarks, WindowBookmarks
+from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
 
 SCHEMA = th.PropertiesList(
     th.Property("id", th.IntegerType),
@@ -279,7 +277,7 @@ def test_queued_fetches_are_dropped_before_the_interpreter_joins_the_pool() -> N
         """
         import threading, time
         from concurrent.futures import ThreadPoolExecutor
-        from singer_rest_toolkit.sdk_internals import run_before_threads_join
+        from singer_rest_toolkit.sdk_internals.process_exit import run_before_threads_join
 
         dropped = threading.Event()
         ran = []

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
 import requests
 from requests.auth import HTTPBasicAuth
-from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from singer_rest_toolkit.auth import TokenLifetime, raise_for_token_response
+from singer_rest_toolkit.auth import SessionFactory, TokenAuthenticator, raise_for_token_response
 from singer_rest_toolkit.pacing import Pacer
 from tap_agyletime.client import jsend_message
 
-logger = logging.getLogger("tap-agyletime.auth")
 REFUSED = "Agyle Time refused the access key: check access_key_id and access_key_secret"
 
 DEFAULT_TOKEN_LIFETIME_S = 900.0
@@ -57,15 +54,12 @@ def token_data(body: Any) -> dict[str, Any]:
     raise TypeError(msg)
 
 
-class AgyleTimeAuthenticator(APIAuthenticatorBase):
-    """``POST {tenant_url}/authority/token`` with HTTP Basic; the token goes out as Bearer.
+class AgyleTimeAuthenticator(TokenAuthenticator):
+    """``POST {tenant_url}/authority/token`` with HTTP Basic; the token goes out as Bearer
+    (renewal, pace and thread safety: the toolkit's base). A plain session (the tap's): the
+    SDK's OAuth session retries POSTs by itself, outside the pace."""
 
-    One instance per tap, shared by every stream (the toolkit's RenewingAuthenticator).
-    Token requests take a slot of the tap's pace and fail as API errors the streams retry
-    (429, 5xx, non-JSON) or stop on (401/403/400: the access key is wrong).
-    """
-
-    rejection_hint = "a freshly issued token was refused too"
+    logger = logging.getLogger("tap-agyletime.auth")
 
     @override
     def __init__(
@@ -76,47 +70,19 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
         client_secret: str,
         pacer: Pacer,
         timeout: float,
-        session: Callable[[], requests.Session],
+        session: SessionFactory,
     ) -> None:
-        super().__init__()
+        super().__init__(pacer=pacer, timeout=timeout, session=session)
         self.auth_endpoint = auth_endpoint
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self._pacer = pacer
-        self._timeout = timeout
-        # A plain session (the tap's): the SDK's OAuth session retries POSTs by itself,
-        # outside the pace.
-        self._session = session
-        self.access_token: str | None = None
-        self.lifetime = TokenLifetime()
-        self._renewed_after_401 = False
-        self.tokens_issued = 0
-
-    def is_token_valid(self) -> bool:
-        """True while the token has more than its refresh margin left."""
-        return self.access_token is not None and self.lifetime.current
-
-    def ensure_token(self) -> None:
-        """Renew a missing or expiring token now, before the request waits for its pace."""
-        if not self.is_token_valid():
-            self.update_access_token()
+        self._credentials = HTTPBasicAuth(client_id, client_secret)
 
     @override
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add ``Authorization: Bearer`` (renewing first if the token expired meanwhile)."""
-        self.ensure_token()
-        request.headers["Authorization"] = f"Bearer {self.access_token}"
-        return request
-
-    def update_access_token(self) -> None:
-        """Request a new token (paced), or raise an API error naming the token endpoint."""
-        self._pacer.wait()
-        logger.info("Requesting a new Agyle Time access token")
-        response = self._session().post(
+    def request_token(self, session: requests.Session, timeout: float) -> tuple[str, float | None]:
+        response = session.post(
             self.auth_endpoint,
-            auth=HTTPBasicAuth(self.client_id, self.client_secret),
+            auth=self._credentials,
             data={"grant_type": "client_credentials"},
-            timeout=self._timeout,
+            timeout=timeout,
         )
         heading = raise_for_token_response(
             response, step="token request", message=jsend_message(response), refused=REFUSED
@@ -130,25 +96,4 @@ class AgyleTimeAuthenticator(APIAuthenticatorBase):
         if not isinstance(token, str) or not token:
             msg = f"{heading} returned no data.accessToken"
             raise RetriableAPIError(msg, response)
-        lifetime = token_lifetime(data, token)
-        self.access_token = token
-        self.lifetime.start(lifetime)
-        self.tokens_issued += 1
-        logger.info("Got an access token valid for %.0f s", lifetime)
-
-    def renew_after_401(self, response: requests.Response) -> bool:
-        """A call answered 401: drop the token so the retry gets a new one.
-
-        Returns False when the token was already renewed because of a 401 and the fresh one
-        was refused too, so the caller stops instead of looping.
-        """
-        if self._renewed_after_401:
-            return False
-        self._renewed_after_401 = True
-        self.access_token = None
-        self.lifetime.end()
-        return True
-
-    def token_accepted(self, response: requests.Response) -> None:
-        """A call succeeded: a later 401 again deserves one renewal."""
-        self._renewed_after_401 = False
+        return token, token_lifetime(data, token)

@@ -6,7 +6,7 @@ import abc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -18,11 +18,11 @@ from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.dates import parse_instant
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import error_message, json_object
+from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-    from tap_agyletime.tap import TapAgyleTime
 
 TENANT = "tenant"
 REGIONAL = "regional"
@@ -87,6 +87,13 @@ def record_list(data: Any, key: str | None = None) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)]
 
 
+class AgyleTimeHost(StreamHost, Protocol):
+    """What an Agyle Time stream needs of its tap."""
+
+    @property
+    def urls(self) -> ApiUrls: ...
+
+
 class AgyleTimeStream(RestStream[str | None], abc.ABC):
     """A GET listing on the tenant or the regional host, in the JSend envelope."""
 
@@ -101,9 +108,9 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
     )
 
     @override
-    def __init__(self, tap: TapAgyleTime) -> None:
-        super().__init__(tap)
+    def __init__(self, tap: AgyleTimeHost) -> None:
         self.agyletime_tap = tap  # its URLs, read when first needed
+        super().__init__(tap)
 
     # --- request ----------------------------------------------------------------------------
     @property
@@ -119,7 +126,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         request.params = {
             **self.query_filters(page.stream_context),
-            self.page_size_param: self.page_size.current,
+            self.page_size_param: self.page_size.ask(),
             "nextPageToken": page.next_page_token,
         }
         return request
@@ -184,7 +191,6 @@ class AgyleTimeDateWindowStream(DateWindowStream[str | None], AgyleTimeStream, a
 
     window_params = ("startTime", "endTime")
     window_size = timedelta(days=92)
-    default_lookback_days = 14
 
     def record_time(self, record: dict[str, Any]) -> datetime | None:
         """When a record falls, to keep only the window's own records (see README)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import ParseResult, parse_qsl, quote, urlencode, urljoin, urlparse
 
 import requests
@@ -17,18 +17,25 @@ from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
-from singer_rest_toolkit import DateWindowStream, RestStream, RestTap
+from singer_rest_toolkit import DateWindowStream, RestStream
+from singer_rest_toolkit.pagination import query_value, with_query_value
 from singer_rest_toolkit.responses import error_message, json_body, keep_only
+from singer_rest_toolkit.stream import StreamHost
 
-DEFAULT_API_URL = "https://app.amilia.com/api/v3"
+if TYPE_CHECKING:
+    from tap_amilia.settings import AmiliaSettings
 
 
-def common_headers(config: Mapping[str, Any]) -> dict[str, str]:
+class AmiliaHost(StreamHost, Protocol):
+    """What an Amilia stream needs of its tap."""
+
+    @property
+    def settings(self) -> AmiliaSettings: ...
+
+
+def common_headers(settings: AmiliaSettings) -> dict[str, str]:
     """Headers of every call, the token request's too: who is calling, and JSON."""
-    return {
-        "X-Amilia-Origin": str(config.get("origin") or "tap-amilia"),
-        "Accept": "application/json",
-    }
+    return {"X-Amilia-Origin": settings.origin, "Accept": "application/json"}
 
 
 def vendor_message(response: requests.Response) -> str:
@@ -139,31 +146,45 @@ class AmiliaStream(RestStream[ParseResult | None]):
         "Check organization and the account's permissions, or deselect the '{name}' stream"
     )
 
+    def __init__(self, tap: AmiliaHost) -> None:
+        self.amilia_tap = tap
+        super().__init__(tap)
+
+    @property
+    @override
+    def settings(self) -> AmiliaSettings:
+        return self.amilia_tap.settings
+
     @property
     @override
     def url_base(self) -> str:
-        api_url = str(self.config.get("api_url", DEFAULT_API_URL)).rstrip("/")
-        language = self.config.get("language", "en")
-        organization = quote(str(self.config["organization"]).strip(), safe="")
-        return f"{api_url}/{language}/org/{organization}"
+        settings = self.settings
+        organization = quote(settings.organization.strip(), safe="")
+        return f"{settings.api_url.rstrip('/')}/{settings.language}/org/{organization}"
 
     @property
     @override
     def http_headers(self) -> dict[str, str]:
         """``X-Amilia-Origin`` (who is calling) and JSON, on every call."""
-        return common_headers(self.config)
+        return common_headers(self.settings)
 
     @override
     def get_http_request(self, *, page: PageContext[ParseResult | None]) -> HTTPRequest:
-        """The first page from the filters; later pages exactly as ``Paging.Next`` says."""
+        """The first page from the filters; later pages exactly as ``Paging.Next`` says, but
+        for a page size larger than the stream now asks for."""
         request = super().get_http_request(page=page)
         if page.next_page_token is not None:
             request.url = page.next_page_token.geturl()
             request.params = {}
+            sent = query_value(request.url, self.page_size_param)
+            if self.paged and sent is not None and sent.isdigit():
+                size = self.page_size.ask(int(sent))
+                if size != int(sent):
+                    request.url = with_query_value(request.url, self.page_size_param, str(size))
             return request
         request.params = {**self.query, **self.query_filters(page.stream_context)}
         if self.paged:
-            request.params[self.page_size_param] = self.page_size.current
+            request.params[self.page_size_param] = self.page_size.ask()
         return request
 
     @override
@@ -171,7 +192,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
         """A fresh ``Paging.Next`` paginator per listing (and per date window)."""
         if not self.paged:
             return None
-        return NextUrlPaginator(self.name, str(self.config.get("api_url", DEFAULT_API_URL)))
+        return NextUrlPaginator(self.name, self.settings.api_url)
 
     @override
     def vendor_message(self, response: requests.Response) -> str:
@@ -233,7 +254,6 @@ class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream)
     window_size = timedelta(days=30)
     window_params: ClassVar[tuple[str, str]] = ("from", "to")
     align_to_days = True
-    default_lookback_days = 7
     reads_ahead: ClassVar[bool] = False
     """True when records are dated in the future (a schedule, bookings): the run goes on
     ``lookahead_days`` past today. The bookmark never passes now, so those days are read
@@ -241,7 +261,7 @@ class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream)
 
     @override
     def lookahead(self) -> timedelta:
-        return timedelta(days=int(self.config.get("lookahead_days", 90)) if self.reads_ahead else 0)
+        return timedelta(days=self.settings.lookahead_days if self.reads_ahead else 0)
 
     @override
     def window_filters(self, start: datetime, end: datetime) -> dict[str, Any]:
@@ -267,7 +287,7 @@ class AmiliaPersonsStream(AmiliaStream):
     """Query parameters whose value the docs do not list; dropped if the API refuses them."""
 
     @override
-    def __init__(self, tap: RestTap) -> None:
+    def __init__(self, tap: AmiliaHost) -> None:
         super().__init__(tap=tap)
         self.refused = threading.Event()
         """Set once the API refused :attr:`undocumented` (worker threads share it)."""
@@ -277,7 +297,7 @@ class AmiliaPersonsStream(AmiliaStream):
         filters = {**super().query_filters(context)}
         if not self.refused.is_set():
             filters.update(self.undocumented)
-        if self.config.get("include_medical_info", False):
+        if self.settings.include_medical_info:
             filters["showMedicalInfo"] = "true"
         return filters
 

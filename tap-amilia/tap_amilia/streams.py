@@ -265,33 +265,33 @@ ALL_STATUSES = {"status": "All"}
 """Every person, not only ``Registered`` ones (the one status value the docs list)."""
 
 
-class ProgramPersonsStream(AmiliaPersonsStream):
-    """Persons of each program in every status, with skills and registrations (cancelled
-    ones too). Opt-in: one request per program."""
+class EveryPersonStream(AmiliaPersonsStream):
+    """Persons of each parent (a program, an activity) in every status, with skills and
+    registrations (cancelled ones too). Opt-in: one request per parent."""
+
+    state_partitioning_keys: ClassVar[list[str]] = []
+    selected_by_default = False
+    query: ClassVar[dict[str, str]] = EVERY_PERSON
+    undocumented: ClassVar[dict[str, str]] = ALL_STATUSES
+
+
+class ProgramPersonsStream(EveryPersonStream):
+    """Persons of each program (see :class:`EveryPersonStream`)."""
 
     name = "program_persons"
     path = "/programs/{ProgramId}/persons"
     parent_stream_type = ProgramsStream
-    state_partitioning_keys: ClassVar[list[str]] = []
-    selected_by_default = False
     primary_keys = ("ProgramId", "Id")
-    query: ClassVar[dict[str, str]] = EVERY_PERSON
-    undocumented: ClassVar[dict[str, str]] = ALL_STATUSES
     schema = schema(*ints("ProgramId"), *PERSON_PROPERTIES)
 
 
-class ActivityPersonsStream(AmiliaPersonsStream):
-    """Persons of each activity in every status, with skills and registrations (cancelled
-    ones too). Opt-in: one request per activity."""
+class ActivityPersonsStream(EveryPersonStream):
+    """Persons of each activity (see :class:`EveryPersonStream`)."""
 
     name = "activity_persons"
     path = "/activities/{ActivityId}/persons"
     parent_stream_type = ActivitiesStream
-    state_partitioning_keys: ClassVar[list[str]] = []
-    selected_by_default = False
     primary_keys = ("ActivityId", "Id")
-    query: ClassVar[dict[str, str]] = EVERY_PERSON
-    undocumented: ClassVar[dict[str, str]] = ALL_STATUSES
     schema = schema(*ints("ActivityId"), *PERSON_PROPERTIES)
 
 

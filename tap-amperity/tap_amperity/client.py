@@ -7,7 +7,7 @@ import abc
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
@@ -17,20 +17,21 @@ from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.bookmarks import bookmark_of
-from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
+from singer_rest_toolkit.dates import iso_z, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import error_message as vendor_error
 from singer_rest_toolkit.responses import json_object
+from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib import Catalog
 
-    from tap_amperity.tap import TapAmperity
+    from tap_amperity.settings import AmperitySettings
 
 AMPERITY_API = "api_version"
 PROFILE_API = "profile_api_version"
 UNSTABLE_API = "unstable"
-DEFAULT_API_VERSIONS = {AMPERITY_API: "2024-04-01", PROFILE_API: "2025-07-31"}
 PROFILE_API_FAMILY = "profile_api"
 """The Profile API's rate limit is its own (2000 requests/s per tenant, not 10)."""
 
@@ -71,6 +72,19 @@ class DeprecationNotes:
         )
 
 
+class AmperityHost(StreamHost, Protocol):
+    """What an Amperity stream needs of its tap."""
+
+    @property
+    def settings(self) -> AmperitySettings: ...
+
+    @property
+    def deprecations(self) -> DeprecationNotes: ...
+
+    @property
+    def input_catalog(self) -> Catalog | None: ...
+
+
 class AmperityStream(RestStream[str | None], abc.ABC):
     """A GET listing of the Amperity API (or the Profile API) in the ``{data, next_token}``
     envelope."""
@@ -84,22 +98,26 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         "The API key cannot use this endpoint (or api_url is wrong): deselect the '{name}' stream"
     )
 
-    def __init__(self, tap: TapAmperity) -> None:
-        super().__init__(tap=tap)
+    def __init__(self, tap: AmperityHost) -> None:
         self.amperity_tap = tap
+        super().__init__(tap=tap)
+
+    @property
+    @override
+    def settings(self) -> AmperitySettings:
+        return self.amperity_tap.settings
 
     @property
     @override
     def url_base(self) -> str:
-        return self.amperity_tap.api_url
+        return self.settings.api_base
 
     @property
     def api_version(self) -> str:
         """The ``api-version`` this endpoint is called with."""
         if self.api_version_setting == UNSTABLE_API:
             return UNSTABLE_API
-        setting = self.api_version_setting
-        return str(self.config.get(setting) or DEFAULT_API_VERSIONS[setting])
+        return str(getattr(self.settings, self.api_version_setting))
 
     @property
     @override
@@ -107,7 +125,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         """``Amperity-Tenant`` and ``api-version`` on every call."""
         return {
             **super().http_headers,
-            "Amperity-Tenant": self.config["tenant_id"],
+            "Amperity-Tenant": self.settings.tenant_id,
             "api-version": self.api_version,
         }
 
@@ -118,7 +136,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
         request = super().get_http_request(page=page)
         params = dict(self.query_filters(page.stream_context))
         if self.paged:
-            params[self.page_size_param] = self.page_size.current
+            params[self.page_size_param] = self.page_size.ask()
             if page.next_page_token:
                 params["next_token"] = page.next_page_token
         request.params = params
@@ -178,7 +196,7 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
 
     since_param: ClassVar[str]
 
-    def __init__(self, tap: TapAmperity) -> None:
+    def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
         self._since: datetime | None = None
 
@@ -190,8 +208,7 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read the bookmark once per listing: every page asks from the same instant, and a
         bookmark later than now is warned about once."""
-        configured = self.config.get("start_date")
-        start_date = parse_instant(str(configured)) if configured else None
+        start_date = self.settings.start_date
         bookmark = bookmark_of(self, context, utc_now())
         since = bookmark - self.lookback() if bookmark is not None else start_date
         if since is not None and start_date is not None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-    from tap_amperity.tap import TapAmperity
+    from tap_amperity.client import AmperityHost
 
 
 logger = logging.getLogger("tap-amperity.streams")
@@ -201,7 +201,7 @@ class WorkflowRunsStream(AmperityIncrementalStream):
         ),
     )
 
-    def __init__(self, tap: TapAmperity) -> None:
+    def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
         self._ended_pass = False
 
@@ -238,7 +238,7 @@ class WorkflowRunsStream(AmperityIncrementalStream):
 
     @override
     def lookback(self) -> timedelta:
-        return timedelta(days=int(self.config.get("workflow_lookback_days", 3)))
+        return timedelta(days=self.settings.workflow_lookback_days)
 
 
 class WorkflowTaskInstancesStream(AmperityStream):

@@ -18,8 +18,8 @@ from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import ConfigValidationError, RetriableAPIError
 
 from repo_support import BIN
+from singer_rest_toolkit.exchange import MAX_RETRY_AFTER_S, retry_after_seconds
 from singer_rest_toolkit.pacing import Pacer
-from singer_rest_toolkit.stream import MAX_RETRY_AFTER_S, retry_after_seconds
 from tap_agyletime.auth import DEFAULT_TOKEN_LIFETIME_S, AgyleTimeAuthenticator, token_lifetime
 from tap_agyletime.tap import TapAgyleTime, api_urls
 

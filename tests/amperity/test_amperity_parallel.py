@@ -17,8 +17,8 @@ from singer_sdk.exceptions import FatalAPIError
 from amperity.amperity_support import SEED, amperity_stats, path_hits, sandbox_config
 from api_sandbox.testing import SandboxProcess, shared_sandbox
 from api_sandbox.vendors.amperity import AmperityData
+from singer_rest_toolkit.exchange import UnavailableStreamError
 from singer_rest_toolkit.prefetch import Prefetcher
-from singer_rest_toolkit.stream import UnavailableStreamError
 from tap_amperity.streams import IndexProfilesStream
 from tap_amperity.tap import TapAmperity
 

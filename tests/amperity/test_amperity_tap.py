@@ -162,7 +162,7 @@ def test_cli_exits_non_zero_on_bad_config(tmp_path: Path) -> None:
 
 def test_default_urls_follow_the_tenant() -> None:
     tap = TapAmperity(config=base_config())
-    assert tap.api_url == "https://acme.amperity.com/api"
+    assert tap.settings.api_base == "https://acme.amperity.com/api"
     authenticator = tap.authenticator
     assert getattr(authenticator, "auth_endpoint", None) == (
         "https://acme.amperity.com/api/v0/oauth2/token"

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from singer_rest_toolkit.stream import MAX_RETRY_AFTER_S, retry_after_seconds
+from singer_rest_toolkit.exchange import MAX_RETRY_AFTER_S, retry_after_seconds
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:

@@ -1,67 +1,27 @@
-"""Every use of a private SDK, requests or threading name, in one place.
-
-Each piece is here because the public API has no hook for it; each has a test comparing
-its output with the SDK's own (tests/toolkit/test_sdk_equivalence.py), run at the lowest and
-the highest singer-sdk version this package allows (``make test-sdk-range``). Check this
-module first on every SDK upgrade.
-"""
+"""The record loop: RECORD messages written straight into the writer's block, the SDK's
+own loop kept for what it is not written for, and a parsed page held once."""
 
 from __future__ import annotations
 
 import copy
-import logging
-import threading
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
-from singer_sdk import Stream, Tap
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk import Stream
 from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
-from singer_sdk.helpers._state import PROGRESS_MARKERS
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property as conform_primitive_property,
-)
-from singer_sdk.helpers._typing import (
-    _conform_record_data_types as conform_record_data_types,
-)
-from singer_sdk.helpers._typing import (
-    _is_exclusive_boolean_type as is_exclusive_boolean_type,
-)
-from singer_sdk.helpers._typing import (
-    _warn_unmapped_properties as warn_unmapped_properties,
-)
-from singer_sdk.helpers._typing import is_object_type, is_uniform_list
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.singerlib import RecordMessage, SelectionMask
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.streams._state import StreamStateManager
 from typing_extensions import override
 
-from singer_rest_toolkit.switches import stock_path
+from singer_rest_toolkit.sdk_internals.state import RecordBookmarks
 from singer_rest_toolkit.writer import BufferedWriter
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-__all__ = [
-    "FastRecordMessages",
-    "RecordBookmarks",
-    "SecretSafeValidation",
-    "WindowBookmarks",
-    "conform_primitive_property",
-    "conform_record_data_types",
-    "forget_body",
-    "is_exclusive_boolean_type",
-    "is_object_type",
-    "is_uniform_list",
-    "run_before_threads_join",
-    "starting_replication_value",
-    "warn_unmapped_properties",
-]
 
 
 class FastRecordMessages(Stream):
@@ -95,7 +55,7 @@ class FastRecordMessages(Stream):
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[RecordMessage, None, None]:
-        if stock_path() or not self._selects_every_property():
+        if not self._selects_every_property():
             yield from super()._generate_record_messages(record)
             return
         for stream_map in self.stream_maps:
@@ -119,8 +79,7 @@ class FastRecordMessages(Stream):
         self.start_records()
         writer = self._tap.message_writer
         if (
-            stock_path()
-            or not write_messages
+            not write_messages
             or not self.selected
             or self.ABORT_AT_RECORD_COUNT is not None
             or not isinstance(writer, BufferedWriter)
@@ -210,65 +169,6 @@ COUNT_EVERY = 100
 periodic metric line may count up to this many records later)."""
 
 
-class RecordBookmarks:
-    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
-
-    The SDK's ``increment_state`` finds the context's state dict, converts both values with
-    ``to_json_compatible`` and compares them, for every record. When the stream and its state
-    manager are the SDK's own, and both the record's and the bookmark's values are strings
-    (``to_json_compatible`` returns a string as it is), the same assignment is made here on
-    the state dict found once per context; any other case (the first record, a value that is
-    not a string, a sorted stream's value going back) calls the SDK.
-    """
-
-    @classmethod
-    def of(cls, stream: Stream) -> RecordBookmarks | None:
-        """None when records do not move the stream's bookmark (full table, date windows)."""
-        if (
-            stream.replication_method == REPLICATION_INCREMENTAL
-            and type(stream)._increment_stream_state is not WindowBookmarks._increment_stream_state
-        ):
-            return cls(stream)
-        return None
-
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        manager = stream.state_manager
-        self._inline = (
-            type(stream)._increment_stream_state is Stream._increment_stream_state
-            and type(manager).increment_state is StreamStateManager.increment_state
-            and bool(stream.replication_key)
-        )
-        self._key = stream.replication_key or ""
-        self._sorted = manager._is_sorted and manager.state_partitioning_keys is None
-        self._check = manager._check_sorted
-
-    def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
-        """The per-record bookmark update of one context (its state dict already exists:
-        the starting replication value was written to it)."""
-        stream = self._stream
-        if not self._inline:
-            return lambda record: stream._increment_stream_state(record, context=context)
-        state = stream.state_manager.get_context_state(context)
-        key, is_sorted, check = self._key, self._sorted, self._check
-
-        def increment(record: dict[str, Any]) -> None:
-            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
-            if progress is not None:
-                value = record.get(key)
-                old = progress.get("replication_key_value")
-                if type(value) is str and type(old) is str:
-                    if not check or value >= old:
-                        progress["replication_key"] = key
-                        progress["replication_key_value"] = value
-                        return
-                    if not is_sorted:
-                        return  # an unsorted stream keeps the larger value
-            stream._increment_stream_state(record, context=context)
-
-        return increment
-
-
 def _deprecated_pair(
     result: tuple[dict[str, Any], Context | None],
 ) -> tuple[dict[str, Any], Context | None]:
@@ -301,85 +201,7 @@ def _is_identity(stream_map: StreamMap) -> bool:
     )
 
 
-class WindowBookmarks(Stream):
-    """Records do not move the bookmark: a completed date window does (see windows.py)."""
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: Context | None = None
-    ) -> None:
-        pass
-
-
-class SecretSafeValidation(Tap):
-    """The SDK's settings validation without the value of a secret setting in its messages.
-
-    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about with a
-    config) validates through; its messages read ``<value> is not of type 'string' in
-    config['password']``. After it passes, :meth:`check_settings` runs the tap's own checks.
-    """
-
-    def check_settings(self) -> None:
-        """The tap's own checks; raise ConfigValidationError naming the setting."""
-
-    @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        from singer_rest_toolkit.config import hide_secret_values  # noqa: PLC0415 - no cycle
-
-        secrets = {
-            name
-            for name, setting in self.config_jsonschema["properties"].items()
-            if setting.get("secret")
-        }
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            hidden = hide_secret_values(list(exc.errors), secrets)
-            raise ConfigValidationError(str(exc), errors=hidden, schema=exc.schema) from None
-        if raise_errors:
-            self.check_settings()
-        return hide_secret_values(errors, secrets)
-
-
-_QUIET = logging.getLogger("singer_rest_toolkit.starting_value")
-_QUIET.disabled = True
-
-
-def starting_replication_value(stream: Stream) -> Any:
-    """The starting replication value the SDK will write as ``stream``'s sync begins (its
-    one context), worked out now by the SDK's own code on a copy of the stream's state:
-    the state is left as it is, and the SDK's log line is written in the stream's turn only.
-    """
-    bookmarks = stream.tap_state.get("bookmarks") or {}
-    manager = StreamStateManager(
-        tap_name=stream.tap_name,
-        stream_name=stream.name,
-        tap_state={"bookmarks": {stream.name: copy.deepcopy(bookmarks.get(stream.name, {}))}},
-        state_partitioning_keys=stream.state_partitioning_keys,
-    )
-    manager._logger = _QUIET
-    manager.write_starting_replication_value(
-        context=None,
-        replication_method=stream.replication_method,
-        replication_key=stream.replication_key,
-        config=dict(stream.config),
-        compare_start_date_fn=stream.compare_start_date,
-    )
-    return manager.get_starting_replication_value(None, stream.replication_method)
-
-
 def forget_body(response: requests.Response) -> None:
     """Drop requests' cached copy of the body once it was parsed: the SDK holds the response
     until the next page arrives, and a large page would otherwise stay alive twice."""
     response._content = b""
-
-
-def run_before_threads_join(hook: Callable[[], None]) -> None:
-    """Call ``hook`` at interpreter exit before worker pools are joined.
-
-    ``concurrent.futures`` joins its workers at exit after running every queued task; a
-    failed sync's fetches ahead must be dropped first. ``atexit`` runs too late for that.
-    """
-    register = getattr(threading, "_register_atexit", None)
-    if register is not None:
-        register(hook)

@@ -1,0 +1,245 @@
+"""One stream's HTTP exchange: pace, token, retries and Retry-After, the 401 renewal, the
+one-line error and page-size negotiation. The stream hands it its requests and responses
+(the SDK's hooks, one line each); the vendor's part stays on the stream (:class:`VendorSide`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from singer_rest_toolkit.bookmarks import BadBookmarkError
+from singer_rest_toolkit.dates import utc_now
+from singer_rest_toolkit.prefetch import raise_if_cancelled
+from singer_rest_toolkit.progress import API, RATE_LIMIT
+from singer_rest_toolkit.responses import json_body
+
+if TYPE_CHECKING:
+    import logging
+
+    from backoff.types import Details
+
+    from singer_rest_toolkit.auth import RenewingAuthenticator
+    from singer_rest_toolkit.pacing import Pacer
+    from singer_rest_toolkit.pagination import PageSize
+    from singer_rest_toolkit.progress import SyncProgress
+
+Send = Callable[[requests.PreparedRequest, Any], requests.Response]
+
+MAX_BACKOFF_S = 60.0
+MAX_RETRY_AFTER_S = 300.0
+"""A longer ``Retry-After`` is cut to this, so one answer cannot stall a run for hours."""
+ONE_LINE_ERRORS = (FatalAPIError, RetriableAPIError, BadBookmarkError, requests.RequestException)
+"""Errors the CLI reports in one line of its own (``RestTap.invoke``)."""
+
+
+class UnavailableStreamError(FatalAPIError):
+    """The stream's endpoint answered 403/404. Before any of its listings was read, that
+    means the stream is not available to this account: the tap skips it, syncs the others,
+    then exits non-zero naming it; after, it is an error like any other."""
+
+
+class StreamsSkippedError(UnavailableStreamError):
+    """Streams skipped as unavailable, reported once every other stream was synced."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines[0])
+        self.lines = lines
+        """The error line of each skipped stream."""
+
+
+class PageSizeRefusedError(FatalAPIError):
+    """A 400 naming the page size: the request is built again at once with a smaller page,
+    outside the retry budget (each refusal lowers the size, so this ends)."""
+
+
+def retry_after_seconds(exc: BaseException | None) -> float | None:
+    """The ``Retry-After`` of the response behind ``exc`` (seconds or an HTTP date), capped."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - utc_now()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def is_unauthorised(exc: BaseException | None) -> bool:
+    """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def request_label(response: requests.Response) -> str:
+    """``GET /path`` of the request behind ``response`` (never its query string)."""
+    method = response.request.method if response.request is not None else "GET"
+    return f"{method} {urlsplit(response.url).path}"
+
+
+class VendorSide(Protocol):
+    """What the exchange asks of a stream: the vendor's reading of its responses."""
+
+    name: str
+    unavailable_hint: ClassVar[str]
+    retry_base_delay_s: ClassVar[float]
+    max_tries: int | None
+
+    def request_label(self, response: requests.Response) -> str: ...
+
+    def vendor_message(self, response: requests.Response) -> str: ...
+
+    def check_body(self, response: requests.Response, body: Any) -> None: ...
+
+    def page_fill(self, body: Any) -> tuple[int, bool] | None: ...
+
+    def request_again(self) -> requests.PreparedRequest: ...
+
+
+class Exchange:
+    """The requests of one stream: every attempt waits for its API family's pace (a token
+    due for renewal is renewed first: the token request takes a slot of its own), failures
+    are retried within ``max_retries``, and whatever stops the stream does so in one line."""
+
+    def __init__(
+        self,
+        stream: VendorSide,
+        *,
+        authenticator: RenewingAuthenticator,
+        pacer: Pacer,
+        page_size: PageSize,
+        progress: SyncProgress,
+        max_retries: int,
+        logger: logging.Logger,
+    ) -> None:
+        self._stream = stream
+        self._authenticator = authenticator
+        self._pacer = pacer
+        self.page_size = page_size
+        self._progress = progress
+        self._max_retries = max_retries
+        self._logger = logger
+
+    # --- sending ------------------------------------------------------------------------------
+    def paced(self, send: Send) -> Send:
+        """``send``, after the token and the pace; inside the SDK's retry loop."""
+        authenticator, pacer, progress = self._authenticator, self._pacer, self._progress
+
+        def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
+            raise_if_cancelled()  # a fetch ahead whose reader is gone
+            authenticator.ensure_token()
+            with progress.waiting(RATE_LIMIT):
+                pacer.wait()
+            with progress.waiting(API):
+                return send(request, context)
+
+        return paced
+
+    def negotiated(self, retried: Send) -> Send:
+        """``retried``, built again with a smaller page each time the API refuses the size."""
+
+        def negotiated(request: requests.PreparedRequest, context: Any) -> requests.Response:
+            while True:
+                try:
+                    return retried(request, context)
+                except PageSizeRefusedError:
+                    request = self._stream.request_again()
+
+        return negotiated
+
+    # --- retries (the SDK's backoff hooks) ----------------------------------------------------
+    def max_tries(self) -> int:
+        """Tries in all: the stream's ``max_tries`` when set, else ``max_retries``."""
+        return self._stream.max_tries or self._max_retries
+
+    def wait_for(self) -> Callable[[Exception], float]:
+        """Retry-After when sent; no wait after a 401; else exponential with full jitter."""
+        delays = backoff.expo(
+            base=2, factor=self._stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
+        )
+        next(delays)  # python-backoff generators start with a priming value
+
+        def wait_for(exc: Exception) -> float:
+            after = retry_after_seconds(exc)
+            if after is not None:
+                return after
+            if is_unauthorised(exc):
+                return 0.0
+            return backoff.full_jitter(next(delays))
+
+        return wait_for
+
+    def retrying(self, details: Details) -> None:
+        """One WARNING line per retry: stream, cause, wait and attempt (never a header)."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        cause = (
+            f"HTTP {response.status_code} from {self._stream.request_label(response)}"
+            if response is not None
+            else type(exc).__name__
+        )
+        renewing = "renewing the access token and retrying"
+        self._logger.warning(
+            "%s: %s; %s in %.1f s (attempt %d of %d)",
+            self._stream.name,
+            cause,
+            renewing if is_unauthorised(exc) else "retrying",
+            details.get("wait") or 0.0,
+            details["tries"],
+            self.max_tries(),
+        )
+
+    # --- responses ----------------------------------------------------------------------------
+    def error_line(self, response: requests.Response) -> str:
+        """``stream: HTTP status from GET /path: vendor message (ids)``."""
+        stream = self._stream
+        return (
+            f"{stream.name}: HTTP {response.status_code} from {stream.request_label(response)}: "
+            f"{stream.vendor_message(response)}"
+        )
+
+    def check(self, response: requests.Response) -> None:
+        """Sort a response into success, retry (429, 408, 5xx, bad body, first 401) or stop."""
+        stream, status = self._stream, response.status_code
+        if status == HTTPStatus.UNAUTHORIZED:
+            if self._authenticator.renew_after_401(response):
+                raise RetriableAPIError(self.error_line(response), response)
+            msg = f"{self.error_line(response)}; {self._authenticator.rejection_hint}"
+            raise FatalAPIError(msg)
+        if (
+            status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.REQUEST_TIMEOUT)
+            or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        ):
+            raise RetriableAPIError(self.error_line(response), response)
+        asked = self.page_size.asked
+        if (
+            status == HTTPStatus.BAD_REQUEST
+            and asked is not None
+            and self.page_size.refused(asked, stream.vendor_message(response))
+        ):
+            raise PageSizeRefusedError(self.error_line(response), response)
+        if status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND):
+            hint = stream.unavailable_hint.format(name=stream.name)
+            raise UnavailableStreamError(f"{self.error_line(response)}. {hint}")
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise FatalAPIError(self.error_line(response))
+        try:
+            body = json_body(response)
+        except ValueError:
+            msg = f"{stream.name}: HTTP {status} from {stream.request_label(response)} is not JSON"
+            raise RetriableAPIError(msg, response) from None
+        stream.check_body(response, body)
+        self._authenticator.token_accepted(response)
+        fill = stream.page_fill(body) if asked is not None else None
+        if asked is not None and fill is not None:
+            self.page_size.served(asked, *fill)

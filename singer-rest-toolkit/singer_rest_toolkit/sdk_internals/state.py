@@ -1,0 +1,114 @@
+"""Stream state: per-record bookmarks as the SDK moves them, date windows' bookmarks, and
+a starting value worked out ahead on a copy of the state."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream
+from singer_sdk.helpers._state import PROGRESS_MARKERS
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.streams._state import StreamStateManager
+from typing_extensions import override
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class RecordBookmarks:
+    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
+
+    The SDK's ``increment_state`` finds the context's state dict, converts both values with
+    ``to_json_compatible`` and compares them, for every record. When the stream and its state
+    manager are the SDK's own, and both the record's and the bookmark's values are strings
+    (``to_json_compatible`` returns a string as it is), the same assignment is made here on
+    the state dict found once per context; any other case (the first record, a value that is
+    not a string, a sorted stream's value going back) calls the SDK.
+    """
+
+    @classmethod
+    def of(cls, stream: Stream) -> RecordBookmarks | None:
+        """None when records do not move the stream's bookmark (full table, date windows)."""
+        if (
+            stream.replication_method == REPLICATION_INCREMENTAL
+            and type(stream)._increment_stream_state is not WindowBookmarks._increment_stream_state
+        ):
+            return cls(stream)
+        return None
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        manager = stream.state_manager
+        self._inline = (
+            type(stream)._increment_stream_state is Stream._increment_stream_state
+            and type(manager).increment_state is StreamStateManager.increment_state
+            and bool(stream.replication_key)
+        )
+        self._key = stream.replication_key or ""
+        self._sorted = manager._is_sorted and manager.state_partitioning_keys is None
+        self._check = manager._check_sorted
+
+    def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
+        """The per-record bookmark update of one context (its state dict already exists:
+        the starting replication value was written to it)."""
+        stream = self._stream
+        if not self._inline:
+            return lambda record: stream._increment_stream_state(record, context=context)
+        state = stream.state_manager.get_context_state(context)
+        key, is_sorted, check = self._key, self._sorted, self._check
+
+        def increment(record: dict[str, Any]) -> None:
+            progress = state if is_sorted else state.get(PROGRESS_MARKERS)
+            if progress is not None:
+                value = record.get(key)
+                old = progress.get("replication_key_value")
+                if type(value) is str and type(old) is str:
+                    if not check or value >= old:
+                        progress["replication_key"] = key
+                        progress["replication_key_value"] = value
+                        return
+                    if not is_sorted:
+                        return  # an unsorted stream keeps the larger value
+            stream._increment_stream_state(record, context=context)
+
+        return increment
+
+
+class WindowBookmarks(Stream):
+    """Records do not move the bookmark: a completed date window does (see windows.py)."""
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        pass
+
+
+_QUIET = logging.getLogger("singer_rest_toolkit.starting_value")
+_QUIET.disabled = True
+
+
+def starting_replication_value(stream: Stream) -> Any:
+    """The starting replication value the SDK will write as ``stream``'s sync begins (its
+    one context), worked out now by the SDK's own code on a copy of the stream's state:
+    the state is left as it is, and the SDK's log line is written in the stream's turn only.
+    """
+    bookmarks = stream.tap_state.get("bookmarks") or {}
+    manager = StreamStateManager(
+        tap_name=stream.tap_name,
+        stream_name=stream.name,
+        tap_state={"bookmarks": {stream.name: copy.deepcopy(bookmarks.get(stream.name, {}))}},
+        state_partitioning_keys=stream.state_partitioning_keys,
+    )
+    manager._logger = _QUIET
+    manager.write_starting_replication_value(
+        context=None,
+        replication_method=stream.replication_method,
+        replication_key=stream.replication_key,
+        config=dict(stream.config),
+        compare_start_date_fn=stream.compare_start_date,
+    )
+    return manager.get_starting_replication_value(None, stream.replication_method)

@@ -1,0 +1,61 @@
+"""What the SDK validates: settings (messages without a secret's value) and record types
+(its conformance rules, which conform.py compiles once per schema)."""
+
+from __future__ import annotations
+
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._typing import (
+    _conform_primitive_property as conform_primitive_property,
+)
+from singer_sdk.helpers._typing import (
+    _conform_record_data_types as conform_record_data_types,
+)
+from singer_sdk.helpers._typing import (
+    _is_exclusive_boolean_type as is_exclusive_boolean_type,
+)
+from singer_sdk.helpers._typing import (
+    _warn_unmapped_properties as warn_unmapped_properties,
+)
+from singer_sdk.helpers._typing import is_object_type, is_uniform_list
+from typing_extensions import override
+
+__all__ = [
+    "SecretSafeValidation",
+    "conform_primitive_property",
+    "conform_record_data_types",
+    "is_exclusive_boolean_type",
+    "is_object_type",
+    "is_uniform_list",
+    "warn_unmapped_properties",
+]
+
+
+class SecretSafeValidation(Tap):
+    """The SDK's settings validation without the value of a secret setting in its messages.
+
+    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about with a
+    config) validates through; its messages read ``<value> is not of type 'string' in
+    config['password']``. After it passes, :meth:`check_settings` runs the tap's own checks.
+    """
+
+    def check_settings(self) -> None:
+        """The tap's own checks; raise ConfigValidationError naming the setting."""
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        from singer_rest_toolkit.config import hide_secret_values  # noqa: PLC0415 - no cycle
+
+        secrets = {
+            name
+            for name, setting in self.config_jsonschema["properties"].items()
+            if setting.get("secret")
+        }
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            hidden = hide_secret_values(list(exc.errors), secrets)
+            raise ConfigValidationError(str(exc), errors=hidden, schema=exc.schema) from None
+        if raise_errors:
+            self.check_settings()
+        return hide_secret_values(errors, secrets)

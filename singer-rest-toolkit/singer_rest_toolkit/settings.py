@@ -1,0 +1,152 @@
+"""Settings declared once: the properties every tap shares, and the typed object a tap builds
+from its declared schema at start-up. A setting's default is written in its declaration only;
+code reads it from the :class:`Settings` object, never from the raw config."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Self
+
+from singer_sdk import typing as th
+
+from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.pacing import ApiFamily
+
+REQUEST_MINIMUMS = {
+    "max_requests_per_second": 1,
+    "request_timeout": 1,
+    "max_retries": 1,
+    "progress_interval_seconds": 1,
+}
+
+
+def described(help: Mapping[str, str]) -> Callable[..., th.Property[Any]]:
+    """``setting(name, kind, **extra)``: the property ``name`` described by ``help[name]``."""
+
+    def setting(name: str, kind: type[th.JSONTypeHelper[Any]], **extra: Any) -> th.Property[Any]:
+        return th.Property(name, kind, description=help[name], **extra)
+
+    return setting
+
+
+def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property[Any]]:
+    """The settings of every tap's requests: the pace (``pace`` says the vendor's limit),
+    the timeout and the retry budget."""
+    return [
+        th.Property(
+            "max_requests_per_second",
+            th.IntegerType,
+            default=requests_per_second,
+            description=pace,
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for a response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+        th.Property(
+            "skip_unavailable_streams",
+            th.BooleanType,
+            default=True,
+            description=(
+                "A stream whose endpoint answers 403/404 to its first request (not available "
+                "to this account) is skipped: the others are synced, then the run fails naming "
+                "it. false: stop at once"
+            ),
+        ),
+        th.Property(
+            "progress_interval_seconds",
+            th.IntegerType,
+            default=30,
+            description=(
+                "Seconds between progress lines in the log (records, requests, elapsed); the "
+                "last line splits the sync's time into rate limit, API and work"
+            ),
+        ),
+    ]
+
+
+def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
+    """The settings of an API family other than the main one: its pace (``pace`` says the
+    documented limit) and its workers for per-parent listings."""
+    return [
+        th.Property(
+            family.rate_setting,
+            th.IntegerType,
+            default=family.requests_per_second,
+            description=pace,
+        ),
+        th.Property(
+            family.parallel_setting,
+            th.IntegerType,
+            default=family.parallel_requests,
+            description=parallel,
+        ),
+    ]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The settings the toolkit reads, typed. A vendor tap subclasses it with its own.
+
+    Built once by :meth:`from_config`: each field is the configured value, else the default
+    of its declaration in the tap's schema. A field with a default here is one a tap may not
+    declare at all; the value here is then fixed, not a default of a setting.
+    """
+
+    max_requests_per_second: int
+    request_timeout: int
+    max_retries: int
+    skip_unavailable_streams: bool
+    progress_interval_seconds: int
+    page_size: int | None = None
+    """None: the stream's documented maximum, else its tap's trial size (see PageSize)."""
+    start_date: datetime | None = None
+    max_parallel_requests: int = 1
+    """A tap that does not declare it sends one request at a time."""
+    lookback_days: int = 0
+    """Days before the bookmark a date-windowed stream re-reads; none where not declared."""
+    declared: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    """Every declared setting by name, its default applied (those of an API family)."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], schema: Mapping[str, Any]) -> Self:
+        """The settings of ``config``, with the defaults of ``schema`` (a tap's
+        ``config_jsonschema``) where a setting is absent or null."""
+        declared = {
+            name: setting.get("default") if config.get(name) is None else config[name]
+            for name, setting in schema.get("properties", {}).items()
+        }
+        values: dict[str, Any] = {"declared": declared}
+        for field in dataclasses.fields(cls):
+            if field.name in declared:
+                values[field.name] = declared[field.name]
+            elif field.default is dataclasses.MISSING and field.name != "declared":
+                msg = f"{cls.__name__}.{field.name} is not a declared setting"
+                raise TypeError(msg)
+        if values.get("start_date"):
+            values["start_date"] = parse_instant(str(values["start_date"]))
+        return cls(**values)
+
+    def family(self, family: ApiFamily | None) -> tuple[int, int]:
+        """(requests per second, workers) of ``family``; None: the main API."""
+        if family is None:
+            return self.max_requests_per_second, self.max_parallel_requests
+        declared = self.declared
+        return int(declared[family.rate_setting]), int(declared[family.parallel_setting])
+
+    def first_page_size(self, documented: int | None, trial: int) -> int:
+        """The page size a stream asks for first: the ``page_size`` setting (not above a
+        documented maximum), else the largest size documented, else the tap's ``trial``."""
+        if self.page_size:
+            return min(self.page_size, documented) if documented else self.page_size
+        return documented or trial
