@@ -15,7 +15,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -189,7 +189,7 @@ def redirected(
 ) -> requests.PreparedRequest:
     """The request again at ``location`` (relative to the response's URL), if on its host."""
     again = request.copy()
-    again.prepare_url(requests.compat.urljoin(str(response.url), location), None)
+    again.prepare_url(urljoin(str(response.url), location), None)
     target = str(again.url)
     if origin(target) != origin(str(request.url)):
         msg = (
