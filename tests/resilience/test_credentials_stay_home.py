@@ -45,6 +45,19 @@ def call_setup(
     return {k: v for k, v in data_config.items() if v is not None}, tap_profile.route, 1
 
 
+def armed(
+    tap: str, call: str, sandbox: SandboxProcess, *faults: dict[str, Any]
+) -> tuple[TapProfile, dict[str, Any]]:
+    """The tap's profile and the config of ``call``, the sandbox reset and ``faults`` armed
+    on that call's route."""
+    tap_profile = profile(tap)
+    config, route, skip = call_setup(tap_profile, call, sandbox)
+    sandbox.reset()
+    for fault in faults:
+        sandbox.add_fault(tap_profile.vendor, path=route, skip=skip, **fault)
+    return tap_profile, config
+
+
 def secrets_of(tap_profile: TapProfile, config: dict[str, Any]) -> list[str]:
     """The values of the settings the tap declares secret."""
     properties = tap_profile.tap_class.config_jsonschema["properties"]
@@ -65,19 +78,9 @@ def synced(tap_profile: TapProfile, config: dict[str, Any]) -> TapRun:
 def test_a_redirect_to_another_host_is_refused_and_that_host_receives_nothing(
     tap: str, call: str, status: int, sandbox: SandboxProcess, elsewhere: RequestRecorder
 ) -> None:
-    tap_profile = profile(tap)
-    config, route, skip = call_setup(tap_profile, call, sandbox)
-    sandbox.reset()
     elsewhere.received.clear()
-    sandbox.add_fault(
-        tap_profile.vendor,
-        "redirect",
-        path=route,
-        skip=skip,
-        status=status,
-        count=-1,
-        target=elsewhere.base_url,
-    )
+    redirect = {"kind": "redirect", "status": status, "count": -1, "target": elsewhere.base_url}
+    tap_profile, config = armed(tap, call, sandbox, redirect)
     run = synced(tap_profile, config)
     assert not run.timed_out
     assert run.returncode != 0
@@ -102,13 +105,9 @@ def test_a_redirect_to_another_host_is_refused_and_that_host_receives_nothing(
 def test_redirects_on_the_same_host_are_followed(
     tap: str, call: str, sandbox: SandboxProcess
 ) -> None:
-    tap_profile = profile(tap)
-    config, route, skip = call_setup(tap_profile, call, sandbox)
-    sandbox.reset()
-    for status in REDIRECTS:  # one request is redirected four times in a row
-        sandbox.add_fault(
-            tap_profile.vendor, "redirect", path=route, skip=skip, status=status, count=1
-        )
+    # One request is redirected four times in a row.
+    redirects = ({"kind": "redirect", "status": status, "count": 1} for status in REDIRECTS)
+    tap_profile, config = armed(tap, call, sandbox, *redirects)
     run = synced(tap_profile, config)
     assert run.returncode == 0, run.stderr[-3000:]
     keys = [tap_profile.record_key(r) for r in run.records.get(tap_profile.stream, [])]

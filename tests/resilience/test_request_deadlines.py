@@ -15,8 +15,8 @@ import pytest
 from api_sandbox.testing import SandboxProcess
 from repo_support import TAPS
 from resilience.tap_profiles import SCALE, SEED, profile
-from resilience.tap_runner import run_tap
-from resilience.test_credentials_stay_home import CALLS, call_setup
+from resilience.tap_runner import TapRun, run_tap
+from resilience.test_credentials_stay_home import CALLS, armed
 
 REQUEST_TIMEOUT_S = 2
 SECONDS_NOT_MINUTES = 30
@@ -36,23 +36,27 @@ def sandbox() -> Iterator[SandboxProcess]:
         yield server
 
 
-@pytest.mark.parametrize("call", CALLS)
-@pytest.mark.parametrize("tap", TAPS)
-def test_a_trickling_body_fails_like_a_timeout_within_seconds(
-    tap: str, call: str, sandbox: SandboxProcess
-) -> None:
-    tap_profile = profile(tap)
-    config, route, skip = call_setup(tap_profile, call, sandbox)
-    config = {**config, "request_timeout": REQUEST_TIMEOUT_S, "max_retries": 2}
-    sandbox.reset()
-    sandbox.add_fault(tap_profile.vendor, "trickle", path=route, skip=skip, count=-1, interval_s=1)
+def failed_within_seconds(tap: str, config: dict[str, Any], stream: str) -> TapRun:
+    """The sync of ``stream``, which must fail, without a traceback, in seconds."""
     started = time.monotonic()
-    run = run_tap(tap, config, {tap_profile.stream}, timeout_s=120)
+    run = run_tap(tap, config, {stream}, timeout_s=120)
     elapsed = time.monotonic() - started
     assert not run.timed_out
     assert elapsed < SECONDS_NOT_MINUTES, run.stderr[-3000:]
     assert run.returncode != 0
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    return run
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("tap", TAPS)
+def test_a_trickling_body_fails_like_a_timeout_within_seconds(
+    tap: str, call: str, sandbox: SandboxProcess
+) -> None:
+    trickle = {"kind": "trickle", "count": -1, "interval_s": 1}
+    tap_profile, config = armed(tap, call, sandbox, trickle)
+    config = {**config, "request_timeout": REQUEST_TIMEOUT_S, "max_retries": 2}
+    run = failed_within_seconds(tap, config, tap_profile.stream)
     assert "(attempt 1 of 2)" in run.stderr  # retried as a timeout is
     line = run.last_error_line
     assert "no complete answer within request_timeout" in line, line
@@ -75,13 +79,7 @@ def test_a_connection_that_cannot_succeed_fails_at_once_naming_the_url(
         for name, value in tap_profile.config(sandbox).items()
         if name != "max_retries"  # the default budget: none of it may be spent
     }
-    started = time.monotonic()
-    run = run_tap(tap, config, {tap_profile.stream}, timeout_s=120)
-    elapsed = time.monotonic() - started
-    assert not run.timed_out
-    assert elapsed < SECONDS_NOT_MINUTES, run.stderr[-3000:]
-    assert run.returncode != 0
-    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    run = failed_within_seconds(tap, config, tap_profile.stream)
     assert "retrying" not in run.stderr
     line = run.last_error_line
     assert re.search(rf"cannot reach \S*{reason} for \w+ /\S+; check ", line), line
