@@ -2,11 +2,13 @@
 deadline per request, connection failures that no retry can heal reported at once, and
 redirects that never carry a credential to another host.
 
-Why no watcher thread: urllib3's ``Timeout(total=...)`` bounds the connection and the wait for
-the headers, but each read of the body only by itself (urllib3 says so), so a server sending
-one byte a second holds a request for ever. The body is therefore read here one system call
-at a time (``read1``), each given what is left of the deadline as its socket timeout: nothing
-else runs, and a blocked read returns by the deadline, so a shutdown waits no longer either.
+Why no watcher thread: urllib3's ``Timeout(total=...)`` bounds connecting plus the wait for
+the answer, but then each read only by itself (urllib3 says so), so a server sending one byte
+a second holds a request for ever. The body is therefore read here one system call at a time
+(``read1``), each given what is left of the deadline as its socket timeout: nothing else runs,
+and a blocked read returns by the deadline, so a shutdown waits no longer either. (The status
+line and headers are read by http.client, each read bounded by the time left when they were
+awaited: a server trickling its headers, not its body, is bounded per read only.)
 """
 
 from __future__ import annotations
