@@ -17,7 +17,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from api_sandbox.clock import parse_instant
-from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook, set_field
+from api_sandbox.faults import PAGE_FAULT, Fault, FaultBook, set_field, trickle
 from api_sandbox.settings import PageLimit, SandboxSettings
 from api_sandbox.vendor import VendorAPI, json_response
 from api_sandbox.vendors import VENDOR_CLASSES
@@ -238,12 +238,19 @@ class Sandbox:
         if fault.kind == "html":
             html = "<html><head><title>Service Unavailable</title></head><body><h1>Oops</h1></body></html>"
             return web.Response(text=html, content_type="text/html")
+        if fault.kind == "redirect":
+            location = (
+                f"{fault.target.rstrip('/')}{request.path_qs}" if fault.target else request.url
+            )
+            return web.Response(status=fault.status, headers={"Location": str(location)})
         if fault.kind in ("repeat_page_token", "empty_page"):
             request[PAGE_FAULT] = fault.kind
             return await handler(request)
         good = await handler(request)
         if fault.kind == "set_field":
             return self._set_field(good, fault)
+        if fault.kind == "trickle":
+            return await trickle(request, good, fault.interval_s)
         body = (
             good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
         )

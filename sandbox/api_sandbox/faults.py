@@ -5,11 +5,14 @@ path (below the vendor prefix). It lets ``skip`` matching requests through, then
 next ``count`` ones. Response-level kinds are applied by the middleware; page-level kinds
 (``repeat_page_token``, ``empty_page``) are handed to the vendor's paging code through
 ``request[PAGE_FAULT]``. ``set_field`` rewrites the records of a good answer: the API adds a
-field (undeclared by the taps) or changes one.
+field (undeclared by the taps) or changes one. ``trickle`` sends a good answer a byte at a
+time; ``redirect`` sends the request to the same URL on ``target`` (another host, e.g. a
+:class:`~api_sandbox.testing.RequestRecorder`) or, without one, on the sandbox itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -27,7 +30,10 @@ FaultKind = Literal[
     "repeat_page_token",  # the page's next token equals the one just sent
     "empty_page",  # an empty page that still points to a next page
     "set_field",  # every record of the answer gets `key` = `value` (added if new)
+    "trickle",  # the good answer, one byte every `interval_s` (headers at once)
+    "redirect",  # reply `status` (301, 302, 303, 307, 308) to the same URL on `target`
 ]
+REDIRECTS = (301, 302, 303, 307, 308)
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 PAGE_FAULT: web.RequestKey[str] = web.RequestKey("api_sandbox.page_fault", str)
 
@@ -46,6 +52,9 @@ class Fault:
     delay_s: float = 5.0
     key: str = ""
     value: Any = None
+    interval_s: float = 1.0
+    target: str = ""
+    """Scheme, host and port a redirect sends to (empty: the sandbox itself)."""
     hits: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -54,6 +63,9 @@ class Fault:
             raise ValueError(msg)
         if self.kind == "set_field" and not self.key:
             msg = "a set_field fault needs the record field to set: key=<name>"
+            raise ValueError(msg)
+        if self.kind == "redirect" and self.status not in REDIRECTS:
+            msg = f"a redirect fault needs status= one of {', '.join(map(str, REDIRECTS))}"
             raise ValueError(msg)
         self._pattern = re.compile(self.path) if self.path else None
 
@@ -87,8 +99,9 @@ class Fault:
             "status": int,
             "retry_after": float,
             "delay_s": float,
+            "interval_s": float,
         }
-        known = {"vendor", "kind", "path", "key", "value", *converters}
+        known = {"vendor", "kind", "path", "key", "value", "target", *converters}
         unknown = set(data) - known
         if unknown:
             msg = f"unknown fault field(s): {', '.join(sorted(unknown))}"
@@ -113,6 +126,25 @@ def set_field(body: Any, key: str, value: Any) -> int:
     for record in records:
         record[key] = value
     return len(records)
+
+
+async def trickle(
+    request: web.Request, good: web.StreamResponse, interval_s: float
+) -> web.StreamResponse:
+    """``good`` with its whole length announced, its body sent one byte every ``interval_s``
+    until done or until the client gives up."""
+    body = good.body if isinstance(good, web.Response) and isinstance(good.body, bytes) else b"{}"
+    response = web.StreamResponse(status=good.status, headers={"Content-Type": "application/json"})
+    response.content_length = len(body)
+    await response.prepare(request)
+    try:
+        for index in range(len(body)):
+            await response.write(body[index : index + 1])
+            await asyncio.sleep(interval_s)
+    except ConnectionError:  # the client hung up: its deadline passed
+        return response
+    await response.write_eof()
+    return response
 
 
 class FaultBook:

@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -181,6 +184,63 @@ class SandboxProcess:
     ) -> None:
         self.stop()
         self._log.close()
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request a :class:`RequestRecorder` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class RequestRecorder:
+    """Another host for redirect faults: a server on a second loopback address (127.0.0.2:
+    another origin than the sandbox's 127.0.0.1) that answers ``200 {}`` to anything and
+    records what it received, so a test can prove that no credential reached it.
+
+    >>> with RequestRecorder() as recorder:
+    ...     recorder.base_url  # 'http://127.0.0.2:PORT'
+    """
+
+    def __init__(self, host: str = "127.0.0.2") -> None:
+        self.received: list[Received] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                received.append(Received(self.command, self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_PUT = do_DELETE = _record  # noqa: N815 - http.server's names
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> RequestRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 _SHARED: dict[tuple[str, ...], SandboxProcess] = {}

@@ -11,6 +11,7 @@ import requests
 from singer_sdk.exceptions import ConfigValidationError
 
 from singer_rest_toolkit.dates import parse_instant, utc_now
+from singer_rest_toolkit.transport import UnreachableError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONFIG_PATH = re.compile(r" in config\['([^']+)'\]")
@@ -120,7 +121,9 @@ def unreachable_line(exc: requests.RequestException, url_settings: str) -> str:
     method = request.method if request is not None else "GET"
     port = f":{url.port}" if url.port is not None else ""  # never user:password@
     if isinstance(exc, requests.Timeout):
-        reason = "no answer within request_timeout"
+        reason = "no complete answer within request_timeout"
+    elif isinstance(exc, UnreachableError):
+        reason = exc.reason
     else:
         found = ERRNO_REASON.search(str(exc))
         reason = found.group(1).strip().lower() if found else type(exc).__name__

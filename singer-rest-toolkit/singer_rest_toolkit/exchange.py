@@ -19,6 +19,7 @@ from singer_rest_toolkit.dates import utc_now
 from singer_rest_toolkit.prefetch import raise_if_cancelled
 from singer_rest_toolkit.progress import API, RATE_LIMIT
 from singer_rest_toolkit.responses import json_body
+from singer_rest_toolkit.transport import RedirectRefusedError
 
 if TYPE_CHECKING:
     import logging
@@ -134,14 +135,18 @@ class Exchange:
     def paced(self, send: Send) -> Send:
         """``send``, after the token and the pace; inside the SDK's retry loop."""
         authenticator, pacer, progress = self._authenticator, self._pacer, self._progress
+        name = self._stream.name
 
         def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
             raise_if_cancelled()  # a fetch ahead whose reader is gone
-            authenticator.ensure_token()
-            with progress.waiting(RATE_LIMIT):
-                pacer.wait()
-            with progress.waiting(API):
-                return send(request, context)
+            try:
+                authenticator.ensure_token()
+                with progress.waiting(RATE_LIMIT):
+                    pacer.wait()
+                with progress.waiting(API):
+                    return send(request, context)
+            except RedirectRefusedError as exc:  # the session knows no stream
+                raise RedirectRefusedError(f"{name}: {exc}") from None
 
         return paced
 

@@ -45,7 +45,10 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
             "request_timeout",
             th.IntegerType,
             default=60,
-            description="Seconds to wait for a response before retrying",
+            description=(
+                "Seconds one request may take in all (connecting and the whole answer) "
+                "before it is retried"
+            ),
         ),
         th.Property(
             "max_retries",

@@ -25,6 +25,7 @@ from singer_rest_toolkit.scheduler import Scheduler
 from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
 from singer_rest_toolkit.settings import REQUEST_MINIMUMS, Settings
 from singer_rest_toolkit.stream import RestStream
+from singer_rest_toolkit.transport import TapSession
 from singer_rest_toolkit.writer import BufferedWriter
 
 
@@ -230,7 +231,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
         """The calling thread's HTTP session (connection pool): sessions are not thread-safe."""
         session: requests.Session | None = getattr(self._sessions, "session", None)
         if session is None:
-            session = self._sessions.session = requests.Session()
+            session = self._sessions.session = TapSession()  # deadlines, redirects
         return session
 
     @property

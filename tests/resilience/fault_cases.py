@@ -9,6 +9,9 @@ CELL_TIMEOUT_S = 90
 REQUEST_TIMEOUT_S = 2
 MAX_RETRIES = 5
 """Tries in all per request (the taps' `max_retries` convention); bursts below stay under it."""
+ELSEWHERE = "http://127.0.0.2:9"
+"""Another host for cross-host redirects (nothing listens: a tap that followed could not
+fail with the refusal's line)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,25 @@ FAULTS = (
         f"one response delayed {REQUEST_TIMEOUT_S + 2} s, request_timeout {REQUEST_TIMEOUT_S} s",
         ({"kind": "slow", "delay_s": REQUEST_TIMEOUT_S + 2, "count": 1},),
         completes=True,
+    ),
+    FaultCase(
+        "trickling body",
+        f"one answer sent a byte a second, request_timeout {REQUEST_TIMEOUT_S} s",
+        ({"kind": "trickle", "interval_s": 1, "count": 1},),
+        completes=True,
+    ),
+    FaultCase(
+        "same-host redirects",
+        "301, then 302, 307 and 308, each to the same URL on the same host",
+        tuple({"kind": "redirect", "status": s, "count": 1} for s in (301, 302, 307, 308)),
+        completes=True,
+    ),
+    FaultCase(
+        "cross-host redirect",
+        f"307 to the same path on {ELSEWHERE} (the request carries credentials)",
+        ({"kind": "redirect", "status": 307, "target": ELSEWHERE, "count": -1},),
+        completes=False,
+        cause=r"refused a redirect .* to 127\.0\.0\.2:9: ",
     ),
     FaultCase(
         "connection reset mid-body",

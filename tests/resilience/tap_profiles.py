@@ -51,10 +51,15 @@ class TapProfile:
     ``records`` (built in the shape of the stream's schema) in the vendor's own nesting."""
     hostile_config: dict[str, Any] = field(default_factory=dict)
     """Settings the hostile-data test adds to ``config`` (to enable optional streams)."""
+    token_route: str = ""
+    """Regex matching the request path of the token request, where the tap makes one."""
+    header_credentials: dict[str, Any] = field(default_factory=dict)
+    """Settings that replace the token login by credentials sent in headers on every call
+    (None: unset), where the tap has such a mode."""
 
 
 def _amilia() -> TapProfile:
-    from amilia.amilia_support import days_ago, expected_keys, sandbox_config
+    from amilia.amilia_support import KEY_PAIR, days_ago, expected_keys, sandbox_config
     from tap_amilia.tap import TapAmilia
 
     def config(sandbox: SandboxProcess) -> dict[str, Any]:
@@ -87,6 +92,8 @@ def _amilia() -> TapProfile:
             "Items": records,
             "Paging": {"TotalCount": len(records), "Next": ""},
         },
+        token_route=r"/authenticate$",
+        header_credentials={"username": None, "password": None, **KEY_PAIR},
     )
 
 
@@ -170,6 +177,7 @@ def _agyletime() -> TapProfile:
             "agent_metrics": _agyletime_metrics(("firstName", "lastName")),
             "schedule_metrics": _agyletime_metrics(schedule_user_fields),
         },
+        token_route=r"/authority/token$",
     )
 
 
@@ -205,6 +213,7 @@ def _amperity() -> TapProfile:
             "workflow_task_instances": lambda records: {"id": "wf-1", "task_instances": records},
         },
         hostile_config={"include_unstable": True},
+        token_route=r"/oauth2/token$",
     )
 
 

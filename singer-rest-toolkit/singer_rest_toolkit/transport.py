@@ -1,0 +1,208 @@
+"""The HTTP session of every request a tap sends, data and token calls alike: an overall
+deadline per request, connection failures that no retry can heal reported at once, and
+redirects that never carry a credential to another host.
+
+Why no watcher thread: urllib3's ``Timeout(total=...)`` bounds connecting plus the wait for
+the answer, but then each read only by itself (urllib3 says so), so a server sending one byte
+a second holds a request for ever. The body is therefore read here one system call at a time
+(``read1``), each given what is left of the deadline as its socket timeout: nothing else runs,
+and a blocked read returns by the deadline, so a shutdown waits no longer either. (The status
+line and headers are read by http.client, each read bounded by the time left when they were
+awaited: a server trickling its headers, not its body, is bounded per read only.)
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
+from urllib3 import Timeout
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+
+READ_BYTES = 64 * 1024
+"""At most this much is read per system call of a body."""
+MAX_REDIRECTS = 10
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class UnreachableError(requests.RequestException):
+    """A connection that failed in a way no retry heals (refused, unknown host, TLS spoken to
+    a plain-HTTP port or a certificate refused): not retried, reported in one line."""
+
+    def __init__(self, reason: str, request: requests.PreparedRequest) -> None:
+        super().__init__(reason, request=request)
+        self.reason = reason
+
+
+class RedirectRefusedError(FatalAPIError):
+    """A redirect to another host: every request of a tap carries a credential (a header, a
+    token request's body or its Basic auth), which must not reach that host."""
+
+
+def host_of(url: str) -> str:
+    """``host:port`` of ``url`` (never ``user:password@``)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or DEFAULT_PORTS.get(parts.scheme, '')}"
+
+
+def origin(url: str) -> tuple[str, str]:
+    """Scheme and ``host:port``: an https request redirected to http changes origin too."""
+    return urlsplit(url).scheme, host_of(url)
+
+
+def deadline_of(timeout: Any) -> float | None:
+    """Seconds a whole request may take: the timeout given (a pair is added up)."""
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    if isinstance(timeout, tuple):
+        return float(sum(part for part in timeout if part is not None))
+    return None
+
+
+def causes(exc: BaseException) -> Iterator[Any]:
+    """``exc`` and what it wraps: requests wraps urllib3's MaxRetryError, whose ``reason``
+    is the error of the connection (which may wrap the ``ssl`` module's)."""
+    seen: Any = exc
+    for _ in range(4):
+        yield seen
+        seen = getattr(seen, "reason", None) or (
+            seen.args[0] if getattr(seen, "args", None) else None
+        )
+
+
+def unreachable(exc: requests.ConnectionError) -> str | None:
+    """Why ``exc`` can never succeed on a retry, or None when it might (a reset, a timeout)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        tls = next((c for c in causes(exc) if isinstance(c, ssl.SSLError)), None)
+        detail = str(tls.reason or tls.strerror or "") if tls is not None else ""
+        return f"TLS handshake failed: {detail.lower().replace('_', ' ') or 'no TLS on that port?'}"
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None)
+    if isinstance(reason, NameResolutionError):
+        return "unknown host"
+    if isinstance(reason, NewConnectionError):
+        errno_text = str(reason).rsplit("] ", 1)[-1] if "] " in str(reason) else ""
+        return errno_text.strip().lower() or "connection failed"
+    return None
+
+
+class DeadlineBody:
+    """A urllib3 response whose body is streamed under the request's deadline."""
+
+    def __init__(self, raw: Any, deadline: float, request: requests.PreparedRequest) -> None:
+        self._raw = raw
+        self._deadline = deadline
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def stream(self, amt: int = READ_BYTES, decode_content: bool | None = None) -> Iterator[bytes]:
+        """What requests reads a body with: at most one system call per chunk, each ending by
+        the deadline at the latest; past it the connection is closed and the request times out."""
+        raw = self._raw
+        while True:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                break
+            connection = raw.connection  # None once the whole body is buffered
+            if connection is not None and connection.sock is not None:
+                connection.sock.settimeout(left)
+            try:
+                chunk = raw.read1(min(amt, READ_BYTES), decode_content=decode_content)
+            except ReadTimeoutError:
+                break
+            if not chunk:
+                return
+            yield chunk
+        raw.close()  # a body cut short cannot go back to the pool
+        msg = "the whole answer did not arrive within request_timeout"  # no URL: its query
+        raise requests.exceptions.ReadTimeout(msg, request=self._request)
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """Sends with ``Timeout(total=...)`` and streams the body under the same deadline."""
+
+    @override
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        seconds = deadline_of(timeout)
+        if seconds is None:
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        deadline = time.monotonic() + seconds
+        total: Any = Timeout(total=seconds)  # requests hands it to urllib3 as it is
+        try:
+            response = super().send(request, True, total, verify, cert, proxies)
+        except requests.ConnectionError as exc:
+            reason = unreachable(exc)
+            if reason is None:
+                raise
+            raise UnreachableError(reason, request) from exc
+        response.raw = DeadlineBody(response.raw, deadline, request)
+        return response
+
+
+class TapSession(requests.Session):
+    """A session whose requests end by their deadline and follow redirects on their own host
+    only. A redirect keeps the method and body (RFC 9110 allows it for 301 and 302; a token
+    POST turned into a GET would lose its credentials and look refused); 303 becomes a GET."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        adapter = DeadlineAdapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    @override
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        follow = kwargs.pop("allow_redirects", True)
+        response = super().send(request, allow_redirects=False, **kwargs)
+        history: list[requests.Response] = []
+        while follow and response.is_redirect:
+            if len(history) >= MAX_REDIRECTS:
+                raise requests.TooManyRedirects(
+                    f"more than {MAX_REDIRECTS} redirects", request=request, response=response
+                )
+            request = redirected(request, response, self.get_redirect_target(response) or "")
+            history.append(response)
+            response.close()
+            response = super().send(request, allow_redirects=False, **kwargs)
+        if history:
+            response.history = history
+        return response
+
+
+def redirected(
+    request: requests.PreparedRequest, response: requests.Response, location: str
+) -> requests.PreparedRequest:
+    """The request again at ``location`` (relative to the response's URL), if on its host."""
+    again = request.copy()
+    again.prepare_url(urljoin(str(response.url), location), None)
+    target = str(again.url)
+    if origin(target) != origin(str(request.url)):
+        msg = (
+            f"refused a redirect (HTTP {response.status_code}) of {request.method} "
+            f"{urlsplit(str(request.url)).path} from {host_of(str(request.url))} to "
+            f"{host_of(target)}: the request carries credentials, which stay with their host"
+        )
+        raise RedirectRefusedError(msg)
+    if response.status_code == requests.codes.see_other and request.method != "HEAD":
+        again.method = "GET"
+        again.body = None
+        for header in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+            again.headers.pop(header, None)
+    return again
