@@ -10,10 +10,18 @@ from pyrate_limiter import Duration, Limiter, Rate
 
 POLL_S = 0.002
 """How often the waiting thread asks again; the error it adds is a fraction of the headroom."""
+RECOVERY_S = 30.0
+"""Seconds a pace takes to climb from nothing back to its ceiling after a 429."""
+SETTLE_S = 1.0
+"""429s within this long of a slowdown answer requests sent before it: they do not slow
+the pace again."""
+MIN_RATE = 0.5
+"""The slowest pace after repeated 429s (requests per second)."""
 
 
 class Pacer:
-    """At most ``per_second`` requests in any window of one second plus ``headroom_ms``.
+    """At most ``per_second`` requests in any window of one second plus ``headroom_ms``;
+    after a 429, fewer for a while (:meth:`refused`).
 
     The headroom: requests released exactly a second apart can reach the API a few ms less
     than a second apart (thread wake-ups, a busy server loop), and the vendors count
@@ -25,15 +33,53 @@ class Pacer:
     into the headroom. A non-blocking acquire records the moment it actually succeeds.
     """
 
-    def __init__(self, per_second: int, *, headroom_ms: int = 30) -> None:
+    def __init__(
+        self, per_second: int, *, headroom_ms: int = 30, recovery_s: float = RECOVERY_S
+    ) -> None:
         self.limiter = Limiter(Rate(per_second, Duration.SECOND + headroom_ms))
+        self.per_second = per_second
+        self.recovery_s = recovery_s
+        self.refusals = 0
+        """429s that slowed the pace (those of requests already under way do not)."""
         self._turn = threading.Lock()
+        self._slowing = threading.Lock()  # not _turn: a waiting thread holds that one
+        self._slowed: tuple[float, float] | None = None
+        """(when, requests per second then) of the last slowdown, until recovered."""
+        self._last_sent = 0.0
+
+    def rate(self, now: float) -> float:
+        """Requests per second allowed at ``now``: the ceiling, or less after a 429."""
+        slowed = self._slowed
+        if slowed is None:
+            return float(self.per_second)
+        since, low = slowed
+        rate = low + self.per_second * (now - since) / self.recovery_s
+        return min(rate, float(self.per_second))
+
+    def refused(self) -> None:
+        """A 429: the pace drops to half what it was, then climbs back evenly to the ceiling
+        over ``recovery_s``. Spaced evenly at a fraction f of the ceiling, requests may each
+        arrive up to 1/f - 1 s late without ever crowding a one-second window, so a busy
+        machine (or network) stops tripping the limit; a quiet one keeps the full pace.
+        """
+        with self._slowing:
+            now = time.monotonic()
+            if self._slowed is not None and now - self._slowed[0] < SETTLE_S:
+                return  # a 429 of a request sent before the last slowdown took effect
+            self._slowed = (now, max(self.rate(now) / 2, MIN_RATE))
+            self.refusals += 1
 
     def wait(self) -> None:
         """Block until a request may be sent now."""
         with self._turn:
-            while not self.limiter.try_acquire("requests", blocking=False):
-                time.sleep(POLL_S)
+            while True:
+                now = time.monotonic()
+                rate = self.rate(now)
+                due = self._last_sent + 1 / rate if rate < self.per_second else now
+                if now >= due and self.limiter.try_acquire("requests", blocking=False):
+                    self._last_sent = now
+                    return
+                time.sleep(min(max(due - now, POLL_S), SETTLE_S))
 
 
 MAIN_API = "api"

@@ -147,6 +147,7 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
             page_size=self.page_size,
             progress=tap.progress,
             max_retries=self.settings.max_retries,
+            max_retry_s=self.settings.max_retry_seconds,
             logger=self.logger,
         )
 
