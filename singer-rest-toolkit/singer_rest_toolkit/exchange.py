@@ -191,8 +191,10 @@ class Exchange:
 
         def wait_for(exc: Exception) -> float:
             now = time.monotonic()
-            left = self._max_retry_s - (now - (first_failure or [now])[0])
-            first_failure[:] = first_failure or [now]
+            if not first_failure:
+                first_failure.append(now)
+            failing = now - first_failure[0]
+            left = self._max_retry_s - failing
             if is_rate_limited(exc):
                 self._pacer.refused()
             after = retry_after_seconds(exc)
@@ -200,7 +202,7 @@ class Exchange:
                 reason = f"the API asks to wait {after:.0f} s"
                 raise self.budget_spent(exc, reason) from None
             if left <= 0:
-                raise self.budget_spent(exc, "still failing") from None
+                raise self.budget_spent(exc, f"still failing after {failing:.0f} s") from None
             if after is not None:
                 return after
             if is_unauthorised(exc):

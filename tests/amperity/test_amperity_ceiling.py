@@ -1,27 +1,15 @@
 """A good citizen at the ceiling: a 429 slows the family's pace (which climbs back
-gradually), and one request never retries longer than its budget, through the real CLI."""
+gradually), and one request never retries longer than its budget, through the real CLI
+(the sandbox fixture starts each test without a rate limit)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from amperity.amperity_support import SCALE, SEED, amperity_stats, days_ago, sandbox_config
-from api_sandbox.testing import SandboxProcess, shared_sandbox
+from amperity.amperity_support import amperity_stats, days_ago, sandbox_config
+from api_sandbox.testing import SandboxProcess
 from resilience.tap_runner import run_tap
 
 TAP = "tap-amperity"
 AUDIT = "/api/audit-events"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxProcess]:
-    server = shared_sandbox(scale=SCALE, seed=SEED)
-    server.reset()
-    yield server
-    server.reset()
-    server.configure(rate_limits={"amperity": 0})
 
 
 def test_a_pace_set_above_the_api_limit_settles_under_it(sandbox: SandboxProcess) -> None:
