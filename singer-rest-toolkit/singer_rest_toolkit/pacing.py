@@ -10,8 +10,13 @@ from pyrate_limiter import Duration, Limiter, Rate
 
 POLL_S = 0.002
 """How often the waiting thread asks again; the error it adds is a fraction of the headroom."""
-RECOVERY_S = 30.0
-"""Seconds a pace takes to climb from nothing back to its ceiling after a 429."""
+RECOVERY_S = 10.0
+"""Seconds a pace takes to climb from half the rate a 429 met back to nine tenths of it."""
+PROBE_S = 60.0
+"""Seconds it then takes to climb the last tenth to the ceiling: a pace once refused stays
+just under the rate that was refused for a while, rather than trip the limit again."""
+KNEE = 0.9
+"""The share of a refused rate a pace climbs back to quickly."""
 SETTLE_S = 1.0
 """429s within this long of a slowdown answer requests sent before it: they do not slow
 the pace again."""
@@ -33,18 +38,15 @@ class Pacer:
     into the headroom. A non-blocking acquire records the moment it actually succeeds.
     """
 
-    def __init__(
-        self, per_second: int, *, headroom_ms: int = 30, recovery_s: float = RECOVERY_S
-    ) -> None:
+    def __init__(self, per_second: int, *, headroom_ms: int = 30) -> None:
         self.limiter = Limiter(Rate(per_second, Duration.SECOND + headroom_ms))
         self.per_second = per_second
-        self.recovery_s = recovery_s
         self.refusals = 0
         """429s that slowed the pace (those of requests already under way do not)."""
         self._turn = threading.Lock()
         self._slowing = threading.Lock()  # not _turn: a waiting thread holds that one
         self._slowed: tuple[float, float] | None = None
-        """(when, requests per second then) of the last slowdown, until recovered."""
+        """(when, requests per second refused) of the last slowdown."""
         self._last_sent = 0.0
 
     def rate(self, now: float) -> float:
@@ -52,21 +54,26 @@ class Pacer:
         slowed = self._slowed
         if slowed is None:
             return float(self.per_second)
-        since, low = slowed
-        rate = low + self.per_second * (now - since) / self.recovery_s
-        return min(rate, float(self.per_second))
+        since, refused = slowed
+        elapsed, low, knee = now - since, refused / 2, refused * KNEE
+        if elapsed < RECOVERY_S:
+            rate = low + (knee - low) * elapsed / RECOVERY_S
+        else:
+            rate = knee + self.per_second * (1 - KNEE) * (elapsed - RECOVERY_S) / PROBE_S
+        return max(min(rate, float(self.per_second)), MIN_RATE)
 
     def refused(self) -> None:
-        """A 429: the pace drops to half what it was, then climbs back evenly to the ceiling
-        over ``recovery_s``. Spaced evenly at a fraction f of the ceiling, requests may each
-        arrive up to 1/f - 1 s late without ever crowding a one-second window, so a busy
-        machine (or network) stops tripping the limit; a quiet one keeps the full pace.
+        """A 429: the pace drops to half the rate refused, climbs back to nine tenths of it
+        over ``RECOVERY_S``, then slowly to the ceiling. Spaced evenly at a fraction f of
+        the limit, requests may each arrive up to 1/f - 1 s late without ever crowding a
+        one-second window: a busy machine (or network) stops tripping it, a quiet one keeps
+        the full pace, and a limit lower than documented (another client) is found.
         """
         with self._slowing:
             now = time.monotonic()
             if self._slowed is not None and now - self._slowed[0] < SETTLE_S:
                 return  # a 429 of a request sent before the last slowdown took effect
-            self._slowed = (now, max(self.rate(now) / 2, MIN_RATE))
+            self._slowed = (now, self.rate(now))
             self.refusals += 1
 
     def wait(self) -> None:
