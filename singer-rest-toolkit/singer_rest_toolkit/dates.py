@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 
 def utc_now() -> datetime:
@@ -21,6 +22,17 @@ def parse_instant(value: str) -> datetime:
     Raises ValueError for anything else.
     """
     return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+
+
+def is_instant(value: Any) -> bool:
+    """True for a datetime or a string :func:`parse_instant` reads."""
+    if isinstance(value, datetime):
+        return True
+    try:
+        parse_instant(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
 
 
 def iso_z(value: datetime) -> str:

@@ -4,6 +4,7 @@ one-line error and page-size negotiation. The stream hands it its requests and r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -17,8 +18,8 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.dates import utc_now
 from singer_rest_toolkit.prefetch import raise_if_cancelled
-from singer_rest_toolkit.progress import API, RATE_LIMIT
-from singer_rest_toolkit.responses import json_body
+from singer_rest_toolkit.progress import API, RATE_LIMIT, RETRY
+from singer_rest_toolkit.responses import json_body, not_json_reason
 from singer_rest_toolkit.transport import RedirectRefusedError
 
 if TYPE_CHECKING:
@@ -55,6 +56,11 @@ class StreamsSkippedError(UnavailableStreamError):
         """The error line of each skipped stream."""
 
 
+class RetryBudgetSpentError(FatalAPIError):
+    """A request failed for longer than ``max_retry_seconds`` allows (or the API asked to
+    wait beyond it): the run stops now rather than wait for an answer it cannot use."""
+
+
 class PageSizeRefusedError(FatalAPIError):
     """A 400 naming the page size: the request is built again at once with a smaller page,
     outside the retry budget (each refusal lowers the size, so this ends)."""
@@ -80,6 +86,12 @@ def is_unauthorised(exc: BaseException | None) -> bool:
     """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
     response = getattr(exc, "response", None)
     return response is not None and response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def is_rate_limited(exc: BaseException | None) -> bool:
+    """True if ``exc`` is a retry after a 429."""
+    response = getattr(exc, "response", None)
+    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
 def request_label(response: requests.Response) -> str:
@@ -121,6 +133,7 @@ class Exchange:
         page_size: PageSize,
         progress: SyncProgress,
         max_retries: int,
+        max_retry_s: float,
         logger: logging.Logger,
     ) -> None:
         self._stream = stream
@@ -129,6 +142,7 @@ class Exchange:
         self.page_size = page_size
         self._progress = progress
         self._max_retries = max_retries
+        self._max_retry_s = max_retry_s
         self._logger = logger
 
     # --- sending ------------------------------------------------------------------------------
@@ -168,38 +182,70 @@ class Exchange:
         return self._stream.max_tries or self._max_retries
 
     def wait_for(self) -> Callable[[Exception], float]:
-        """Retry-After when sent; no wait after a 401; else exponential with full jitter."""
+        """Retry-After when sent; no wait after a 401; else exponential with full jitter.
+
+        Within the retry budget (``max_retry_seconds`` from the request's first failure): a
+        Retry-After beyond what is left stops the request at once, a backoff is cut to it.
+        A 429 also slows the family's pace (pacing.py).
+        """
         delays = backoff.expo(
             base=2, factor=self._stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
         )
         next(delays)  # python-backoff generators start with a priming value
+        first_failure: list[float] = []  # one per request: backoff asks for a new wait_for
 
         def wait_for(exc: Exception) -> float:
+            now = time.monotonic()
+            if not first_failure:
+                first_failure.append(now)
+            failing = now - first_failure[0]
+            left = self._max_retry_s - failing
+            if is_rate_limited(exc):
+                self._pacer.refused()
             after = retry_after_seconds(exc)
+            if after is not None and after > left:
+                reason = f"the API asks to wait {after:.0f} s"
+                raise self.budget_spent(exc, reason) from None
+            if left <= 0:
+                raise self.budget_spent(exc, f"still failing after {failing:.0f} s") from None
             if after is not None:
                 return after
             if is_unauthorised(exc):
                 return 0.0
-            return backoff.full_jitter(next(delays))
+            return min(backoff.full_jitter(next(delays)), left)
 
         return wait_for
 
-    def retrying(self, details: Details) -> None:
-        """One WARNING line per retry: stream, cause, wait and attempt (never a header)."""
-        exc = details.get("exception")
-        response = getattr(exc, "response", None)
-        cause = (
-            f"HTTP {response.status_code} from {self._stream.request_label(response)}"
-            if response is not None
-            else type(exc).__name__
+    def budget_spent(self, exc: BaseException, reason: str) -> RetryBudgetSpentError:
+        """The one line of a request given up: its cause and why no retry is left."""
+        return RetryBudgetSpentError(
+            f"{self._stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
+            f"(max_retry_seconds={self._max_retry_s:g})"
         )
+
+    def cause(self, exc: BaseException | None) -> str:
+        """Why a request failed: its status and path, and what was wrong with a 2xx body."""
+        response = getattr(exc, "response", None)
+        if response is None:
+            return type(exc).__name__
+        if response.status_code < HTTPStatus.BAD_REQUEST and isinstance(exc, RetriableAPIError):
+            # A truncated or HTML 200: the exception's own line says what was wrong.
+            return str(exc).removeprefix(f"{self._stream.name}: ")
+        return f"HTTP {response.status_code} from {self._stream.request_label(response)}"
+
+    def retrying(self, details: Details) -> None:
+        """One WARNING line per retry: stream, cause, wait and attempt (never a header).
+        The wait counts as waiting (for the rate limit after a 429), not as working."""
+        exc = details.get("exception")
+        wait = details.get("wait") or 0.0
+        self._progress.waited(RATE_LIMIT if is_rate_limited(exc) else RETRY, wait)
         renewing = "renewing the access token and retrying"
         self._logger.warning(
             "%s: %s; %s in %.1f s (attempt %d of %d)",
             self._stream.name,
-            cause,
+            self.cause(exc),
             renewing if is_unauthorised(exc) else "retrying",
-            details.get("wait") or 0.0,
+            wait,
             details["tries"],
             self.max_tries(),
         )
@@ -240,8 +286,11 @@ class Exchange:
             raise FatalAPIError(self.error_line(response))
         try:
             body = json_body(response)
-        except ValueError:
-            msg = f"{stream.name}: HTTP {status} from {stream.request_label(response)} is not JSON"
+        except ValueError as exc:
+            msg = (
+                f"{stream.name}: HTTP {status} from {stream.request_label(response)} is not "
+                f"JSON: {not_json_reason(response, exc)}"
+            )
             raise RetriableAPIError(msg, response) from None
         stream.check_body(response, body)
         self._authenticator.token_accepted(response)

@@ -10,10 +10,23 @@ from pyrate_limiter import Duration, Limiter, Rate
 
 POLL_S = 0.002
 """How often the waiting thread asks again; the error it adds is a fraction of the headroom."""
+RECOVERY_S = 10.0
+"""Seconds a pace takes to climb from half the rate a 429 met back to nine tenths of it."""
+PROBE_S = 60.0
+"""Seconds it then takes to climb the last tenth to the ceiling: a pace once refused stays
+just under the rate that was refused for a while, rather than trip the limit again."""
+KNEE = 0.9
+"""The share of a refused rate a pace climbs back to quickly."""
+SETTLE_S = 1.0
+"""429s within this long of a slowdown answer requests sent before it: they do not slow
+the pace again."""
+MIN_RATE = 0.5
+"""The slowest pace after repeated 429s (requests per second)."""
 
 
 class Pacer:
-    """At most ``per_second`` requests in any window of one second plus ``headroom_ms``.
+    """At most ``per_second`` requests in any window of one second plus ``headroom_ms``;
+    after a 429, fewer for a while (:meth:`refused`).
 
     The headroom: requests released exactly a second apart can reach the API a few ms less
     than a second apart (thread wake-ups, a busy server loop), and the vendors count
@@ -27,13 +40,53 @@ class Pacer:
 
     def __init__(self, per_second: int, *, headroom_ms: int = 30) -> None:
         self.limiter = Limiter(Rate(per_second, Duration.SECOND + headroom_ms))
+        self.per_second = per_second
+        self.refusals = 0
+        """429s that slowed the pace (those of requests already under way do not)."""
         self._turn = threading.Lock()
+        self._slowing = threading.Lock()  # not _turn: a waiting thread holds that one
+        self._slowed: tuple[float, float] | None = None
+        """(when, requests per second refused) of the last slowdown."""
+        self._last_sent = 0.0
+
+    def rate(self, now: float) -> float:
+        """Requests per second allowed at ``now``: the ceiling, or less after a 429."""
+        slowed = self._slowed
+        if slowed is None:
+            return float(self.per_second)
+        since, refused = slowed
+        elapsed, low, knee = now - since, refused / 2, refused * KNEE
+        if elapsed < RECOVERY_S:
+            rate = low + (knee - low) * elapsed / RECOVERY_S
+        else:
+            rate = knee + self.per_second * (1 - KNEE) * (elapsed - RECOVERY_S) / PROBE_S
+        return max(min(rate, float(self.per_second)), MIN_RATE)
+
+    def refused(self) -> None:
+        """A 429: the pace drops to half the rate refused, climbs back to nine tenths of it
+        over ``RECOVERY_S``, then slowly to the ceiling. Spaced evenly at a fraction f of
+        the limit, requests may each arrive up to 1/f - 1 s late without ever crowding a
+        one-second window: a busy machine (or network) stops tripping it, a quiet one keeps
+        the full pace, and a limit lower than documented (another client) is found.
+        """
+        with self._slowing:
+            now = time.monotonic()
+            if self._slowed is not None and now - self._slowed[0] < SETTLE_S:
+                return  # a 429 of a request sent before the last slowdown took effect
+            self._slowed = (now, self.rate(now))
+            self.refusals += 1
 
     def wait(self) -> None:
         """Block until a request may be sent now."""
         with self._turn:
-            while not self.limiter.try_acquire("requests", blocking=False):
-                time.sleep(POLL_S)
+            while True:
+                now = time.monotonic()
+                rate = self.rate(now)
+                due = self._last_sent + 1 / rate if rate < self.per_second else now
+                if now >= due and self.limiter.try_acquire("requests", blocking=False):
+                    self._last_sent = now
+                    return
+                time.sleep(min(max(due - now, POLL_S), SETTLE_S))
 
 
 MAIN_API = "api"

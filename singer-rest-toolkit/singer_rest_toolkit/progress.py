@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 RATE_LIMIT = "rate limit"
 API = "API"
+RETRY = "retry"
+"""Waiting before a retry other than a 429's (which counts as waiting for the rate limit);
+counted as waiting for the API."""
 FETCH_AHEAD = "fetch ahead"
 """The main thread waiting for a listing a worker fetches (workers wait for the other two)."""
 
@@ -70,11 +73,12 @@ class SyncProgress:
         with self._lock:
             waits = dict(self._waits)
         workers_pace = waits.get((RATE_LIMIT, False), 0.0)
-        workers_api = waits.get((API, False), 0.0)
+        workers_api = waits.get((API, False), 0.0) + waits.get((RETRY, False), 0.0)
         pace_share = workers_pace / (workers_pace + workers_api) if workers_pace else 0.0
         ahead = waits.get((FETCH_AHEAD, True), 0.0)
         pace = waits.get((RATE_LIMIT, True), 0.0) + ahead * pace_share
-        api = waits.get((API, True), 0.0) + ahead * (1 - pace_share)
+        api = waits.get((API, True), 0.0) + waits.get((RETRY, True), 0.0)
+        api += ahead * (1 - pace_share)
         return pace, api, max(self.elapsed() - pace - api, 0.0)
 
     def log_progress(self) -> None:

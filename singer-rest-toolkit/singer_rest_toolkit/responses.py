@@ -68,6 +68,17 @@ def body_excerpt(response: requests.Response) -> str:
     return text[:MAX_MESSAGE_CHARS] or "(empty body)"
 
 
+def not_json_reason(response: requests.Response, error: ValueError) -> str:
+    """Why a body is not JSON, for the retry's log line: an HTML page (and its words), an
+    empty body, or a body cut short or garbled (its length and the parser's complaint)."""
+    kind = response.headers.get("Content-Type", "")
+    if "html" in kind or response.content.lstrip()[:1] == b"<":
+        return f"an HTML page ({body_excerpt(response)[:80]})"
+    if not response.content.strip():
+        return "an empty body"
+    return f"cut short or garbled after {len(response.content):,} bytes ({short(error)[:80]})"
+
+
 def short(text: object) -> str:
     """``text`` cut to a length an error line can carry."""
     return str(text)[:MAX_MESSAGE_CHARS]

@@ -18,6 +18,7 @@ REQUEST_MINIMUMS = {
     "max_requests_per_second": 1,
     "request_timeout": 1,
     "max_retries": 1,
+    "max_retry_seconds": 1,
     "progress_interval_seconds": 1,
 }
 
@@ -55,6 +56,15 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
             th.IntegerType,
             default=8,
             description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+        ),
+        th.Property(
+            "max_retry_seconds",
+            th.IntegerType,
+            default=180,
+            description=(
+                "Seconds one request may spend retrying in all, from its first failure: a "
+                "Retry-After longer than what is left stops the run at once, in one line"
+            ),
         ),
         th.Property(
             "skip_unavailable_streams",
@@ -109,6 +119,7 @@ class Settings:
     max_requests_per_second: int
     request_timeout: int
     max_retries: int
+    max_retry_seconds: int
     skip_unavailable_streams: bool
     progress_interval_seconds: int
     page_size: int | None = None

@@ -16,13 +16,14 @@ from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.conform import RecordConformer
+from singer_rest_toolkit.dates import is_instant
 from singer_rest_toolkit.exchange import (
     Exchange,
     Send,
     request_label,
 )
 from singer_rest_toolkit.pagination import PageSize
-from singer_rest_toolkit.responses import body_excerpt
+from singer_rest_toolkit.responses import body_excerpt, short
 from singer_rest_toolkit.scheduler import ScheduledStream, Scheduler
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
         """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
         self._building = threading.local()  # the page whose request a thread builds
+        self.not_instants = 0
+        """Records read whose replication value is not a date-time (its schema says it is)."""
+        self._not_instant: Any = None
 
     @property
     @override
@@ -147,6 +151,7 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
             page_size=self.page_size,
             progress=tap.progress,
             max_retries=self.settings.max_retries,
+            max_retry_s=self.settings.max_retry_seconds,
             logger=self.logger,
         )
 
@@ -258,4 +263,28 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:
             conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
-        return conformer
+        key = self.replication_key
+        if key is None or not self.is_timestamp_replication_key:
+            return conformer
+
+        def counting(row: dict[str, Any]) -> dict[str, Any]:
+            value = row.get(key)
+            if value is not None and not is_instant(value):
+                self.not_instants += 1
+                self._not_instant = value
+            return conformer(row)
+
+        return counting
+
+    def warn_not_instants(self) -> None:
+        """One warning, with a count, if records had a replication value that is not a
+        date-time: the bookmark cannot be trusted to move as they say."""
+        if self.not_instants:
+            self.logger.warning(
+                "%s: %s record(s) had a %s that is not a date-time (e.g. %s); they were "
+                "written as sent, but the bookmark may not reflect them",
+                self.name,
+                f"{self.not_instants:,}",
+                self.replication_key,
+                short(repr(self._not_instant))[:60],
+            )

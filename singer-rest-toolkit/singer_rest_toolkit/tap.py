@@ -219,6 +219,9 @@ class RestTap(SecretSafeValidation, abc.ABC):
                 self.sync_all()
         finally:
             self.stop_progress()
+            for stream in self.streams.values():
+                if isinstance(stream, RestStream):
+                    stream.warn_not_instants()
         skipped = self.unavailable_streams()
         if skipped:
             raise StreamsSkippedError(skipped)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
-from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.dates import iso_z, parse_instant
 from singer_rest_toolkit.responses import json_object
 from tap_amperity.client import (
     UNSTABLE_API,
@@ -280,8 +280,11 @@ class IngestJobsStream(AmperityDateWindowStream):
     """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
 
     The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
-    usable): one request per window. The bookmark is the end of the last completed window;
-    each run re-reads one day before it, for jobs that were still running.
+    usable), so a window's answer grows with the tenant: a window that returns more than a
+    page's worth of jobs (``page_size``) is read again in halves, and the span that fit is
+    the first tried next (doubled again after a sparse answer). Half-open spans that tile the
+    window lose no job and read none twice. The bookmark is the end of the last completed
+    7-day window; each run re-reads one day before it, for jobs that were still running.
     """
 
     name = "ingest_jobs"
@@ -304,23 +307,64 @@ class IngestJobsStream(AmperityDateWindowStream):
     retention: ClassVar[timedelta] = timedelta(days=7)
     """How long the API keeps ingest job history ("jobs that occurred within the previous 7
     days")."""
+    min_span: ClassVar[timedelta] = timedelta(minutes=1)
+    """The shortest span a window is split into: more jobs started within it are read whole."""
+
+    def __init__(self, tap: TapAmperity) -> None:
+        super().__init__(tap=tap)
+        self._span = self.window_size
+        """The span of the next request: shrunk by a crowded answer, grown by a sparse one."""
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The jobs of the window of ``context``, in spans of at most a page's worth."""
+        if not context or "window_start" not in context:
+            return super().request_records(context)
+        return self._spans(context)
+
+    def _spans(self, context: Context) -> Iterator[dict[str, Any]]:
+        start, end = parse_instant(context["window_start"]), parse_instant(context["window_end"])
+        most = self.page_size.current
+        while start < end:
+            stop = min(start + self._span, end)
+            span = {**context, "window_start": iso_z(start), "window_end": iso_z(stop)}
+            jobs = list(super().request_records(span))
+            if len(jobs) > most and stop - start > self.min_span:
+                del jobs  # not held while its halves are read
+                half = (stop - start) / 2
+                self._span = max(half - half % timedelta(milliseconds=1), self.min_span)
+                continue
+            if len(jobs) <= most // 4:
+                self._span = min(self._span * 2, self.window_size)
+            yield from jobs
+            start = stop
 
     @override
     def sync_range(
         self, context: Context | None, now: datetime
     ) -> tuple[datetime, datetime, datetime | None]:
-        """As every date-windowed stream; warns in one line when the bookmark is older than
-        the API's retention, since the jobs between them are gone."""
+        """As every date-windowed stream; warns in one line when what the run must read (from
+        the bookmark, or from start_date when that is later or there is none) begins before
+        the API's retention, since the jobs before it are gone."""
         start, end, bookmark = super().sync_range(context, now)
-        if bookmark is not None and now - bookmark > self.retention:
-            self.logger.warning(
-                "%s: the bookmark %s is older than the API's retention of ingest job history "
-                "(about %d days): jobs started before %s may be gone",
-                self.name,
-                bookmark.isoformat(),
-                self.retention.days,
-                (now - self.retention).isoformat(),
-            )
+        start_date = self.settings.start_date
+        origins = [
+            (when, name)
+            for when, name in ((bookmark, "bookmark"), (start_date, "start_date"))
+            if when is not None
+        ]
+        if origins:
+            since, origin = max(origins)
+            if now - since > self.retention:
+                self.logger.warning(
+                    "%s: the %s %s is older than the API's retention of ingest job history "
+                    "(about %d days): jobs started before %s may be gone",
+                    self.name,
+                    origin,
+                    since.isoformat(),
+                    self.retention.days,
+                    (now - self.retention).isoformat(),
+                )
         return start, end, bookmark
 
     @override
