@@ -26,6 +26,7 @@ from singer_rest_toolkit.config import (
     check_start_date,
     unreachable_line,
 )
+from singer_rest_toolkit.logs import quiet_console
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.prefetch import Listing, Prefetcher
 from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
@@ -126,7 +127,9 @@ class RestTap(SecretSafeValidation, abc.ABC):
     """Taps made by this process's CLI run, asked for skipped streams when it ends."""
 
     def __init__(self, **kwargs: Any) -> None:
+        metrics = quiet_console(self.name)  # before the SDK's first line
         super().__init__(**kwargs)
+        metrics.show_if_asked(self.config)
         RestTap._instances.add(self)
 
     @classmethod
