@@ -160,6 +160,7 @@ def sdk_log_config(tmp_path: Path, *, names_metrics: bool) -> str:
         ({"metrics_log_level": "DEBUG"}, {}, True),
         ({"metrics_log_level": "WARNING"}, {"TAP_AGYLETIME_LOGLEVEL": "DEBUG"}, True),
         ({}, {"MELTANO_CLI_LOG_FORMAT": "json"}, True),
+        ({}, {"MELTANO_CLI_LOG_FORMAT": "key_value"}, True),
         ({}, {"MELTANO_CLI_LOG_FORMAT": "colored"}, False),
     ],
     ids=[
@@ -169,6 +170,7 @@ def sdk_log_config(tmp_path: Path, *, names_metrics: bool) -> str:
         "setting-debug",
         "debug-log-level",
         "meltano-json-logs",
+        "meltano-key-value-logs",
         "meltano-colored-logs",
     ],
 )
@@ -198,6 +200,26 @@ def test_an_sdk_logging_configuration_that_sets_the_metrics_logger_shows_them(
         assert re.search(r"^METRIC: ", stderr, re.MULTILINE)
     else:
         assert not metric_points(stderr)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_retry_logs_its_warning_and_backoffs_line_only_at_debug(
+    sandbox: SandboxProcess, debug: bool
+) -> None:
+    """Two 429s: two warnings that say what is retried and when, whatever the level;
+    backoff's own "Backing off" lines repeat them, so only DEBUG shows them."""
+    sandbox.reset()
+    sandbox.add_fault("agyletime", "status", path="/organisation/users$", status=429, count=2)
+    try:
+        env = {"TAP_AGYLETIME_LOGLEVEL": "DEBUG"} if debug else {}
+        records, stderr, _ = agyletime_users(sandbox, env=env, metrics_log_level="WARNING")
+    finally:
+        sandbox.clear_faults()
+    assert records > 0
+    warnings = [line for line in stderr.splitlines() if "| WARNING " in line]
+    assert len([w for w in warnings if "users: HTTP 429" in w and "retrying" in w]) == 2, warnings
+    backing_off = [line for line in stderr.splitlines() if "Backing off" in line]
+    assert len(backing_off) == (2 if debug else 0), backing_off
 
 
 def test_the_sdk_metrics_setting_is_refused_when_it_is_not_a_level(

@@ -6,8 +6,8 @@ summary. The rest is there when asked for.
   ``meltano --log-format=json`` (or ``key_value``: logs for machines), or when a logging
   configuration given through ``SINGER_SDK_LOG_CONFIG`` sets the ``singer_sdk.metrics``
   logger to INFO or DEBUG.
-- On the console, below WARNING, other libraries' lines (pyrate-limiter's bucket set-up,
-  backoff's "Backing off", which the retry warning already says) and the SDK's per-page,
+- On the console, below WARNING, other libraries' lines (pyrate-limiter's bucket set-up),
+  backoff's "Backing off" (the retry warning already says it) and the SDK's per-page,
   per-partition and set-up lines are left out, except at the DEBUG log level. The first
   partition of each child stream still says that the stream began.
 
@@ -41,6 +41,8 @@ SDK_CHATTER = frozenset(
         "Parsing env var for settings config...",
         "Added '%s' as child stream to '%s'",
         "Pagination stopped after %d pages because no records were found in the last response",
+        # backoff's, on the stream's logger (the SDK passes it): the retry warning says it.
+        "Backing off %s(...) for %.1fs (%s)",
     }
 )
 PARTITION_START = "Beginning sync of '%s' in %s mode with context keys: %s"
