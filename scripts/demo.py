@@ -19,7 +19,7 @@ WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
 LOG = ROOT / "output" / "demo.log"
 TAP_SCHEMAS = ("tap_amilia", "tap_amperity", "tap_agyletime")
 PROGRESS_INTERVAL_S = 5
-TAP_LINE = re.compile(r"(tap-[a-z]+)\s+(progress|time): (.*?)(?=\s+cmd_type=|\s*$)")
+TAP_LINE = re.compile(r"(tap-[a-z]+) (progress|time): (.*?)(?=\s+cmd_type=|\s*$)")
 """A tap's progress line or its closing time split, inside Meltano's log line."""
 
 
