@@ -100,6 +100,7 @@ def tap_config(vendor: str, base: str, **overrides: Any) -> dict[str, Any]:
             "regional_url": f"{base}/regional",
             "start_date": start,
         }
+    config["metrics_log_level"] = "INFO"  # the counts and times below come from METRIC lines
     config.update(overrides)
     return {k: v for k, v in config.items() if v is not None}
 

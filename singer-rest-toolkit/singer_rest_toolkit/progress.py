@@ -84,8 +84,7 @@ class SyncProgress:
     def log_progress(self) -> None:
         """One line: records, requests and elapsed time so far."""
         self.logger.info(
-            "%s progress: %s records, %s requests, %.0f s elapsed",
-            self.tap_name,
+            "progress: %s records, %s requests, %.0f s elapsed",  # the logger is the tap's
             f"{self.records:,}",
             f"{self.requests:,}",
             self.elapsed(),
@@ -95,9 +94,8 @@ class SyncProgress:
         """One line: where the sync's time went."""
         pace, api, work = self.split()
         self.logger.info(
-            "%s time: %.1f s in all: %.1f s waiting for the rate limit, %.1f s waiting for the "
+            "time: %.1f s in all: %.1f s waiting for the rate limit, %.1f s waiting for the "
             "API, %.1f s working (%s records, %s requests)",
-            self.tap_name,
             self.elapsed(),
             pace,
             api,

@@ -85,6 +85,18 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
                 "last line splits the sync's time into rate limit, API and work"
             ),
         ),
+        th.Property(
+            "metrics_log_level",
+            th.StringType,
+            default="WARNING",
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+            description=(
+                "Level of the SDK's metrics logger: INFO or DEBUG logs its METRIC lines (request "
+                "durations, request and record counts). They are also logged at the DEBUG log "
+                "level, under meltano --log-format=json, and when SINGER_SDK_LOG_CONFIG sets "
+                "the singer_sdk.metrics logger to INFO"
+            ),
+        ),
     ]
 
 

@@ -19,6 +19,7 @@ from typing_extensions import override
 from singer_rest_toolkit.auth import RenewingAuthenticator
 from singer_rest_toolkit.config import check_minimums, check_start_date, unreachable_line
 from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
+from singer_rest_toolkit.logs import quiet_console
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.progress import SyncProgress
 from singer_rest_toolkit.scheduler import Scheduler
@@ -119,6 +120,11 @@ class RestTap(SecretSafeValidation, abc.ABC):
             cls.fail(unreachable_line(exc, cls.url_settings), exc)
         except ONE_LINE_ERRORS as exc:
             cls.fail(str(exc), exc)
+
+    def __init__(self, **kwargs: Any) -> None:
+        metrics = quiet_console(self.name)  # before the SDK's first line
+        super().__init__(**kwargs)
+        metrics.show_if_asked(self.config)
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:

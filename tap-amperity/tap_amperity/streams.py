@@ -310,7 +310,7 @@ class IngestJobsStream(AmperityDateWindowStream):
     min_span: ClassVar[timedelta] = timedelta(minutes=1)
     """The shortest span a window is split into: more jobs started within it are read whole."""
 
-    def __init__(self, tap: TapAmperity) -> None:
+    def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
         self._span = self.window_size
         """The span of the next request: shrunk by a crowded answer, grown by a sparse one."""

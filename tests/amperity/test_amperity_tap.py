@@ -225,10 +225,12 @@ def test_the_cli_logs_progress_and_where_the_time_went(sandbox: SandboxProcess) 
     finally:
         sandbox.configure(latency_ms=0)
     assert run.returncode == 0, run.last_error_line
-    progress = re.findall(r"tap-amperity progress: ([\d,]+) records, ([\d,]+) requests", run.stderr)
+    progress = re.findall(
+        r"\| tap-amperity +\| progress: ([\d,]+) records, ([\d,]+) requests", run.stderr
+    )
     assert len(progress) >= 2, "a line every second of a sync of several seconds"
     summary = re.search(
-        r"tap-amperity time: ([\d.]+) s in all: ([\d.]+) s waiting for the rate limit, "
+        r"\| tap-amperity +\| time: ([\d.]+) s in all: ([\d.]+) s waiting for the rate limit, "
         r"([\d.]+) s waiting for the API, ([\d.]+) s working \(([\d,]+) records, ([\d,]+) requests",
         run.stderr,
     )

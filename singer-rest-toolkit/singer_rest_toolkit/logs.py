@@ -1,0 +1,145 @@
+"""What a run logs for the person who reads it: start, progress, warnings, errors and the
+summary. The rest is there when asked for.
+
+- The SDK's METRIC lines (one per request, page and partition) appear when the
+  ``metrics_log_level`` setting is INFO or DEBUG, at the DEBUG log level, under
+  ``meltano --log-format=json`` (or ``key_value``: logs for machines), or when a logging
+  configuration given through ``SINGER_SDK_LOG_CONFIG`` sets the ``singer_sdk.metrics``
+  logger to INFO or DEBUG.
+- On the console, below WARNING, other libraries' lines (pyrate-limiter's bucket set-up),
+  backoff's "Backing off" (the retry warning already says it) and the SDK's per-page,
+  per-partition and set-up lines are left out, except at the DEBUG log level. The first
+  partition of each child stream still says that the stream began.
+
+The SDK lines are matched on their message templates; tests/test_quiet_logs.py fails if an SDK
+release changes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METRICS_LOGGER = "singer_sdk.metrics"
+METRICS_SETTING = "metrics_log_level"
+SDK_LOG_CONFIG_ENV = "SINGER_SDK_LOG_CONFIG"
+MELTANO_LOG_FORMAT_ENV = "MELTANO_CLI_LOG_FORMAT"
+"""``meltano --log-format``, which Meltano passes to the plugins it runs."""
+MACHINE_FORMATS = ("json", "key_value")
+OWN_LOGGERS = ("singer_sdk", "singer_rest_toolkit")
+"""Besides the tap's own logger and its children: whose INFO lines reach the console."""
+SDK_CHATTER = frozenset(
+    {
+        # Logged by every process: twice in a `meltano run` (discovery, then the sync).
+        "Skipping parse of env var settings...",
+        "Parsing env var for settings config...",
+        "Added '%s' as child stream to '%s'",
+        "Pagination stopped after %d pages because no records were found in the last response",
+        # backoff's, on the stream's logger (the SDK passes it): the retry warning says it.
+        "Backing off %s(...) for %.1fs (%s)",
+    }
+)
+PARTITION_START = "Beginning sync of '%s' in %s mode with context keys: %s"
+"""Once per parent record of a child stream: only each stream's first one is shown."""
+
+
+def level_number(name: object) -> int | None:
+    """The logging level named ``name`` (any case), or None."""
+    level = logging.getLevelName(str(name).strip().upper()) if name else None
+    return level if isinstance(level, int) else None
+
+
+def sdk_config_metrics_level() -> int | None:
+    """The level that the logging configuration in ``SINGER_SDK_LOG_CONFIG`` (a YAML or JSON
+    file, as the SDK reads it) gives the metrics logger, or None when it names no level."""
+    path = os.environ.get(SDK_LOG_CONFIG_ENV)
+    if not path:
+        return None
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):  # the SDK has said why
+        return None
+    loggers = config.get("loggers") if isinstance(config, dict) else None
+    metrics = loggers.get(METRICS_LOGGER) if isinstance(loggers, dict) else None
+    return level_number(metrics.get("level")) if isinstance(metrics, dict) else None
+
+
+def debug_logging() -> bool:
+    """True at the DEBUG log level (``LOGLEVEL``, ``<TAP>_LOGLEVEL``, ``meltano --log-level``)."""
+    return logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+
+
+class MetricsFilter(logging.Filter):
+    """On the metrics logger: its lines pass only when asked for."""
+
+    shown = False
+
+    @classmethod
+    def installed(cls) -> MetricsFilter:
+        """The one filter of the metrics logger (added on first use)."""
+        logger = logging.getLogger(METRICS_LOGGER)
+        found = next((f for f in logger.filters if isinstance(f, cls)), None)
+        if found is None:
+            found = cls()
+            logger.addFilter(found)
+        return found
+
+    def show_if_asked(self, config: Mapping[str, Any]) -> None:
+        """Decide from the tap's settings and the environment (see the module's docstring)."""
+        asked = (
+            level_number(config.get(METRICS_SETTING)),
+            sdk_config_metrics_level(),
+            logging.DEBUG if debug_logging() else None,
+            logging.INFO
+            if os.environ.get(MELTANO_LOG_FORMAT_ENV, "").lower() in MACHINE_FORMATS
+            else None,
+        )
+        self.shown = any(level is not None and level <= logging.INFO for level in asked)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.shown
+
+
+class ConsoleFilter(logging.Filter):
+    """On the handlers that write to the console: below WARNING, only the tap's, the SDK's
+    and the toolkit's lines, less the SDK's chatter (all of them at the DEBUG log level)."""
+
+    def __init__(self, tap_name: str) -> None:
+        super().__init__()
+        self.own = (tap_name, *OWN_LOGGERS)
+        self.first_partitions: dict[str, logging.LogRecord] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or debug_logging():
+            return True
+        if not any(record.name == own or record.name.startswith(f"{own}.") for own in self.own):
+            return False
+        if record.msg in SDK_CHATTER:
+            return False
+        if record.msg == PARTITION_START and isinstance(record.args, tuple) and record.args:
+            # The same record reaches each console handler: pass it to all of them.
+            return self.first_partitions.setdefault(str(record.args[0]), record) is record
+        return True
+
+
+def is_console(handler: logging.Handler) -> bool:
+    """A handler that writes to this process's stderr or stdout (not a file, not a test's
+    capture)."""
+    stream = getattr(handler, "stream", None)
+    return stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)
+
+
+def quiet_console(tap_name: str) -> MetricsFilter:
+    """Filter the console's handlers and the metrics logger (once per process); the caller
+    then decides on the METRIC lines with :meth:`MetricsFilter.show_if_asked` once the
+    settings are read. Called before the SDK's first line."""
+    for handler in logging.getLogger().handlers:
+        if is_console(handler) and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
+            handler.addFilter(ConsoleFilter(tap_name))
+    return MetricsFilter.installed()
