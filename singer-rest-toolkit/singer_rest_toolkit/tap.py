@@ -4,8 +4,6 @@ checks, and the machinery its streams share (pace, sessions, authenticator, pref
 from __future__ import annotations
 
 import abc
-import io
-import json
 import threading
 import weakref
 from collections.abc import Mapping
@@ -25,6 +23,12 @@ from singer_rest_toolkit.config import (
     check_minimums,
     check_start_date,
     unreachable_line,
+)
+from singer_rest_toolkit.inputs import (
+    BadInputFileError,
+    check_against_streams,
+    check_config_file,
+    read_input_files,
 )
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.prefetch import Listing, Prefetcher
@@ -67,18 +71,14 @@ class RestTap(SecretSafeValidation, abc.ABC):
     @override
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """``--config`` files read as the SDK does; one that is missing or not JSON is a
-        usage error naming the file, not a traceback."""
+        """``--config`` files read as the SDK does; one that is missing, not JSON or not an
+        object is a usage error naming the file, not a traceback."""
         for path in value:
-            if path == "ENV":
-                continue
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    json.load(handle)
-            except OSError as exc:
-                raise click.BadParameter(f"{path}: {exc.strerror or exc}", ctx, param) from None
-            except ValueError as exc:
-                raise click.BadParameter(f"{path}: not valid JSON ({exc})", ctx, param) from None
+            if path != "ENV":
+                try:
+                    check_config_file(path)
+                except BadInputFileError as exc:
+                    raise click.BadParameter(exc.line(), ctx, param) from None
         return super().cb_config(ctx, param, value)
 
     @override
@@ -89,16 +89,10 @@ class RestTap(SecretSafeValidation, abc.ABC):
         The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
         """
         cls._instances.clear()
-        for option in ("state", "catalog"):
-            handle = kwargs.get(option)
-            if handle is not None:  # a file click opened: read it here to check it is JSON
-                text = handle.read()
-                try:
-                    json.loads(text)
-                except ValueError as exc:
-                    line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
-                    cls.fail(line, exc)
-                kwargs[option] = io.StringIO(text)
+        try:
+            paths = read_input_files(kwargs, cls.logger)
+        except BadInputFileError as exc:
+            cls.fail(exc.line(), exc)
         try:
             try:
                 super().invoke(**kwargs)
@@ -108,6 +102,8 @@ class RestTap(SecretSafeValidation, abc.ABC):
                     tap.stop_progress()
         except (FatalAPIError, RetriableAPIError, BadBookmarkError) as exc:
             cls.fail(str(exc), exc)
+        except BadInputFileError as exc:
+            cls.fail(exc.line(paths), exc)
         except requests.RequestException as exc:
             cls.fail(unreachable_line(exc, cls.url_settings), exc)
         skipped = [line for tap in list(cls._instances) for line in tap.unavailable_streams()]
@@ -128,6 +124,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         RestTap._instances.add(self)
+        check_against_streams(self)  # before the sync writes anything
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:
