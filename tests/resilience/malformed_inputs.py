@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from repo_support import ROOT, TAPS
 from resilience.tap_runner import discovered_catalog
 from resilience.test_bad_config import GOOD
+from singer_rest_toolkit import DateWindowStream, RestTap
 
 FAST_FAIL = {"max_retries": 1, "request_timeout": 2}
 """Added to each tap's good config: an accepted file fails fast at the closed port."""
@@ -115,16 +116,33 @@ def _captured_logs() -> Iterator[_Records]:
 
 
 @functools.cache
-def command(tap: str) -> click.Command:
-    """The tap's click command (built once: each build adds a console log handler)."""
+def tap_class(tap: str) -> type[RestTap]:
+    """The tap's class (imported only when a test of that tap runs)."""
     module = __import__(f"{tap.replace('-', '_')}.tap", fromlist=["tap"])
-    tap_class = next(
+    found: type[RestTap] = next(
         value
         for value in vars(module).values()
-        if isinstance(value, type) and getattr(value, "name", None) == tap
+        if isinstance(value, type)
+        and issubclass(value, RestTap)
+        and getattr(value, "name", "") == tap
     )
-    built: click.Command = tap_class.cli
+    return found
+
+
+@functools.cache
+def command(tap: str) -> click.Command:
+    """The tap's click command (built once: each build adds a console log handler)."""
+    built: click.Command = tap_class(tap).cli
     return built
+
+
+def window_stream(tap: str) -> tuple[str, str]:
+    """(stream, replication key) of the tap's first date-windowed stream with a date-time key."""
+    instance = tap_class(tap)(config=good_config(tap), validate_config=False)
+    windowed = {
+        name for name, stream in instance.streams.items() if isinstance(stream, DateWindowStream)
+    }
+    return next((name, key) for name, key in date_time_streams(tap) if name in windowed)
 
 
 def run_in_process(tap: str, args: list[str]) -> Outcome:
