@@ -43,7 +43,7 @@ from resilience.tap_profiles import SCALE, SEED, profile
 from resilience.tap_runner import TapRun, run_tap
 
 REFUSED, WARNED = "refused in one line", "warns, runs on"
-FUZZ_EXAMPLES = {"config": 300, "state": 200, "catalog": 300}
+FUZZ_EXAMPLES = {"config": 25, "state": 40, "catalog": 40}
 """Examples per tap and kind: the whole module runs in about a minute on two cores."""
 
 
@@ -284,7 +284,7 @@ def _fuzz(kind: str, strategy: Callable[[str], Any]) -> Callable[[str, Path], No
         @settings(
             max_examples=FUZZ_EXAMPLES[kind],
             deadline=None,
-            derandomize=False,
+            derandomize=True,
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         )
