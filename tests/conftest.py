@@ -15,6 +15,7 @@ import yaml
 from api_sandbox.testing import FOLLOW_CLOCK_ENV
 from repo_support import ROOT
 from resilience.reliability_report import write_report_if_complete
+from resilience.test_malformed_inputs import write_counts_if_complete
 
 SESSION_STARTED = pytest.StashKey[float]()
 SESSION_TRAVEL = pytest.StashKey[time_machine.travel]()
@@ -82,7 +83,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On the controlling process: docs/reliability.md from a complete fault matrix run."""
+    """On the controlling process: docs/reliability.md from a complete fault matrix run, and
+    its counts of malformed input files from a complete run of those."""
     if hasattr(session.config, "workerinput"):
         return
     write_report_if_complete(since=session.config.stash[SESSION_STARTED] - 1)
+    write_counts_if_complete(since=session.config.stash[SESSION_STARTED] - 1)

@@ -4,7 +4,6 @@ checks, and the machinery its streams share (pace, sessions, authenticator, pref
 from __future__ import annotations
 
 import abc
-import json
 import threading
 from collections.abc import Mapping
 from decimal import Decimal
@@ -19,6 +18,12 @@ from typing_extensions import override
 from singer_rest_toolkit.auth import RenewingAuthenticator
 from singer_rest_toolkit.config import check_minimums, check_start_date, unreachable_line
 from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
+from singer_rest_toolkit.inputs import (
+    BadInputFileError,
+    check_against_streams,
+    check_config_file,
+    read_input_file,
+)
 from singer_rest_toolkit.logs import quiet_console
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.progress import SyncProgress
@@ -57,18 +62,14 @@ class RestTap(SecretSafeValidation, abc.ABC):
     @override
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """``--config`` files read as the SDK does; one that is missing or not JSON is a
-        usage error naming the file, not a traceback."""
+        """``--config`` files read as the SDK does; one that is missing, not JSON or not an
+        object is a usage error naming the file, not a traceback."""
         for path in value:
-            if path == "ENV":
-                continue
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    json.load(handle)
-            except OSError as exc:
-                raise click.BadParameter(f"{path}: {exc.strerror or exc}", ctx, param) from None
-            except ValueError as exc:
-                raise click.BadParameter(f"{path}: not valid JSON ({exc})", ctx, param) from None
+            if path != "ENV":
+                try:
+                    check_config_file(path)
+                except BadInputFileError as exc:
+                    raise click.BadParameter(exc.line(), ctx, param) from None
         return super().cb_config(ctx, param, value)
 
     @override
@@ -90,14 +91,15 @@ class RestTap(SecretSafeValidation, abc.ABC):
         super(Tap, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
         files: dict[str, Any] = {}
+        paths: dict[str, str] = {}
         for option, handle in (("state", state), ("catalog", catalog)):
-            try:  # a file click opened: one that is not JSON is one line naming it
-                files[option] = (
-                    None if handle is None else json.loads(handle.read(), parse_float=Decimal)
-                )
-            except ValueError as exc:
-                line = f"--{option} {getattr(handle, 'name', '')}: not valid JSON ({exc})"
-                cls.fail(line, exc)
+            if handle is not None:  # a file click opened: checked before the tap is built
+                try:
+                    paths[f"--{option}"], files[option] = read_input_file(
+                        option, handle, cls.logger
+                    )
+                except BadInputFileError as exc:
+                    cls.fail(exc.line(), exc)
         try:
             tap = cls(
                 config=config.config if config is not None else {},
@@ -116,6 +118,8 @@ class RestTap(SecretSafeValidation, abc.ABC):
             for line in exc.lines:
                 cls.logger.error("%s", line)
             raise SystemExit(1) from None
+        except BadInputFileError as exc:
+            cls.fail(exc.line(paths), exc)
         except requests.RequestException as exc:
             cls.fail(unreachable_line(exc, cls.url_settings), exc)
         except ONE_LINE_ERRORS as exc:
@@ -125,6 +129,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
         metrics = quiet_console(self.name)  # before the SDK's first line
         super().__init__(**kwargs)
         metrics.show_if_asked(self.config)
+        check_against_streams(self)  # before the sync writes anything
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:

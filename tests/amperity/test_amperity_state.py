@@ -23,6 +23,8 @@ from amperity.amperity_support import (
 from api_sandbox.testing import SandboxProcess
 from calendar_support import midnight
 from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.inputs import BadInputFileError
+from tap_amperity.tap import TapAmperity
 
 
 def test_audit_events_resume_from_the_bookmark(sandbox: SandboxProcess) -> None:
@@ -111,19 +113,18 @@ def test_a_bookmark_later_than_now_is_read_as_now_with_one_warning(
 
 @pytest.mark.parametrize("with_start_date", [True, False], ids=["start_date", "no start_date"])
 @pytest.mark.parametrize("stream", sorted(DATED_KEYS))
-def test_a_bookmark_that_is_not_a_date_time_stops_in_one_line(
+def test_a_bookmark_that_is_not_a_date_time_is_refused_before_any_request(
     sandbox: SandboxProcess, stream: str, with_start_date: bool
 ) -> None:
     config = sandbox_config(sandbox)
     if not with_start_date:
         del config["start_date"]
-    result = run_sync(config, [stream], state_with(stream, "yesterday"))
-    assert result.error is not None
-    assert str(result.error) == (
+    with pytest.raises(BadInputFileError) as refused:  # the state is checked as the tap is built
+        TapAmperity(config=config, state=state_with(stream, "yesterday"))
+    assert refused.value.problem == (
         f"{stream}: the bookmark {DATED_KEYS[stream]!r} in the state is not a date-time: "
         "'yesterday'; fix or remove this stream's entry in the state"
     )
-    assert not result.records.get(stream)
 
 
 def test_a_bad_bookmark_through_the_cli_is_one_line(

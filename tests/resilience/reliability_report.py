@@ -14,6 +14,7 @@ from resilience.fault_cases import FAULTS
 
 CELLS_DIR = ROOT / "output" / "reliability"
 REPORT = ROOT / "docs" / "reliability.md"
+OTHER_SECTIONS = "<!-- sections below are not the fault matrix's: kept as they are -->"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def write_report_if_complete(since: float) -> bool:
     cells = load_cells(since)
     if len({(c.tap, c.fault) for c in cells}) < len(TAPS) * len(FAULTS):
         return False
-    REPORT.write_text(
-        render(cells, TAPS, [(f.name, f.description) for f in FAULTS]), encoding="utf-8"
-    )
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
+    kept = text[text.index(OTHER_SECTIONS) :] if OTHER_SECTIONS in text else ""
+    matrix = render(cells, TAPS, [(f.name, f.description) for f in FAULTS])
+    REPORT.write_text(matrix + ("\n" + kept if kept else ""), encoding="utf-8")
     return True
