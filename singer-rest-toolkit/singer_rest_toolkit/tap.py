@@ -6,7 +6,6 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import cached_property
 from typing import IO, Any, ClassVar, NoReturn
 
