@@ -186,6 +186,35 @@ def check_start_date(config: Mapping[str, Any]) -> None:
         raise invalid(f"start_date is in the future: {config['start_date']!r}")
 
 
+def end_date_setting() -> th.Property[Any]:
+    """The ``end_date`` setting every tap declares (backfills of a past range)."""
+    return th.Property(
+        "end_date",
+        th.DateTimeType,
+        description=(
+            "Latest instant (UTC) the date-ranged and incremental streams read: nothing after "
+            "it is requested or written and no bookmark passes it (a backfill of a past range); "
+            "default: none, read up to now"
+        ),
+    )
+
+
+def check_end_date(config: Mapping[str, Any]) -> None:
+    """``end_date``, when set, is an ISO-8601 date or date-time not before ``start_date``."""
+    if not config.get("end_date"):
+        return
+    try:
+        end = parse_instant(str(config["end_date"]))
+    except ValueError:
+        raise invalid(
+            f"end_date must be an ISO-8601 date or date-time: {config['end_date']!r}"
+        ) from None
+    if config.get("start_date") and end < parse_instant(str(config["start_date"])):
+        raise invalid(
+            f"end_date {config['end_date']!r} is before start_date {config['start_date']!r}"
+        )
+
+
 def unreachable_line(exc: requests.RequestException, url_settings: str) -> str:
     """One line for a request that never got an answer: host, reason, path, the settings to
     check (``url_settings``, e.g. "the api_url setting")."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Generator, Iterable
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -18,7 +19,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
-from singer_rest_toolkit.bookmarks import bad_bookmark
+from singer_rest_toolkit.bookmarks import bad_bookmark, end_date_of, past_end
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.pacing import MAIN_API
@@ -117,6 +118,8 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         self._conform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         """What post_process does to each record after the parent's keys, decided at the
         first record of each sync (see :meth:`start_records`)."""
+        self._until: datetime | None = None
+        """end_date, for the records of an incremental stream (see :meth:`start_records`)."""
         self._children_to_sync: list[RestStream[Any]] | None = None
         """Set by each :meth:`get_records` call; None until then (ask the SDK)."""
         self._delivered = False
@@ -347,11 +350,15 @@ class RestStream(FastRecordMessages, RESTStream[_TToken], abc.ABC):
         conform = self._conform
         if conform is None:
             conform = self._conform = self._record_conformance()
-        return conform(row)
+        record = conform(row)
+        if self._until is not None and past_end(self, record, self._until):
+            return None  # after end_date: neither written nor counted in the bookmark
+        return record
 
     @override
     def start_records(self) -> None:
         self._conform = None  # selection or schema may have changed since the last sync
+        self._until = end_date_of(self) if self.replication_key else None
 
     def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """The conformer of the stream's schema; nothing for a stream read only for its

@@ -22,6 +22,7 @@ from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.config import (
     DEFAULT_PROGRESS_INTERVAL_S,
     REQUEST_MINIMUMS,
+    check_end_date,
     check_minimums,
     check_start_date,
     unreachable_line,
@@ -150,6 +151,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
         }
         check_minimums(self.config, {**REQUEST_MINIMUMS, **family_minimums, **self.minimums})
         check_start_date(self.config)
+        check_end_date(self.config)
 
     # --- the sync ---------------------------------------------------------------------------
     @cached_property

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from typing_extensions import override
 
-from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
+from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of, end_date_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.prefetch import RecordsOnly
 from singer_rest_toolkit.sdk_internals import WindowBookmarks
@@ -86,7 +86,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         self, context: Context | None, now: datetime
     ) -> tuple[datetime, datetime, datetime | None]:
         """(start, end, bookmark) of this run: from the bookmark minus the lookback, or
-        start_date, to now (plus the lookahead)."""
+        start_date, to now (plus the lookahead) or end_date, whichever is first."""
         configured = self.config.get("start_date")
         start_date = parse_instant(str(configured)) if configured else None
         bookmark = bookmark_of(self, context, now)
@@ -102,7 +102,9 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             start = datetime.combine(start.date(), time(), tzinfo=UTC)
         # The APIs' precision: a window's bounds are exactly what its parameters say.
         start = start.replace(microsecond=start.microsecond // 1000 * 1000)
-        return start, now + self.lookahead(), bookmark
+        end = now + self.lookahead()
+        until = end_date_of(self)
+        return start, end if until is None else min(end, until), bookmark
 
     @override
     def query_filters(self, context: Context | None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from singer_rest_toolkit import RestTap
 from singer_rest_toolkit.config import (
     check_pattern,
     check_urls,
+    end_date_setting,
     invalid,
     is_set,
     request_settings,
@@ -81,6 +82,7 @@ class TapAgyleTime(RestTap):
         th.Property("tenant_url", th.StringType, description=HELP["tenant_url"]),
         th.Property("regional_url", th.StringType, description=HELP["regional_url"]),
         th.Property("start_date", th.DateTimeType, description=HELP["start_date"]),
+        end_date_setting(),
         th.Property("lookback_days", th.IntegerType, default=14, description=HELP["lookback_days"]),
         th.Property("page_size", th.IntegerType, description=HELP["page_size"]),
         *request_settings(requests_per_second=3, pace=HELP["max_requests_per_second"]),

@@ -10,7 +10,14 @@ from singer_sdk import typing as th
 from typing_extensions import override
 
 from singer_rest_toolkit import RenewingAuthenticator, RestTap
-from singer_rest_toolkit.config import check_pattern, check_url, invalid, is_set, request_settings
+from singer_rest_toolkit.config import (
+    check_pattern,
+    check_url,
+    end_date_setting,
+    invalid,
+    is_set,
+    request_settings,
+)
 from tap_amilia.auth import auth_mode, authenticator_for
 from tap_amilia.client import DEFAULT_API_URL, AmiliaStream
 from tap_amilia.streams import STREAM_TYPES
@@ -93,6 +100,7 @@ class TapAmilia(RestTap):
         ),
         th.Property("origin", th.StringType, default="tap-amilia", description=HELP["origin"]),
         th.Property("start_date", th.DateTimeType, description=HELP["start_date"]),
+        end_date_setting(),
         th.Property("lookback_days", th.IntegerType, default=7, description=HELP["lookback_days"]),
         th.Property(
             "lookahead_days", th.IntegerType, default=90, description=HELP["lookahead_days"]

@@ -16,7 +16,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
-from singer_rest_toolkit.bookmarks import bookmark_of
+from singer_rest_toolkit.bookmarks import bookmark_of, end_date_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import error_message as vendor_error
@@ -177,10 +177,13 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
     start_date), else start_date, else everything."""
 
     since_param: ClassVar[str]
+    until_param: ClassVar[str]
+    """The exclusive upper bound of :attr:`since_param`'s field, sent for end_date."""
 
     def __init__(self, tap: TapAmperity) -> None:
         super().__init__(tap=tap)
         self._since: datetime | None = None
+        self._until: datetime | None = None
 
     def lookback(self) -> timedelta:
         """Re-read before the bookmark on every run."""
@@ -197,11 +200,15 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
         if since is not None and start_date is not None:
             since = max(since, start_date)
         self._since = since
+        self._until = end_date_of(self)
         return super().fetch_records(context)
 
     @override
     def query_filters(self, context: Context | None) -> dict[str, Any]:
-        return {self.since_param: iso_z(self._since)} if self._since is not None else {}
+        filters = {self.since_param: iso_z(self._since)} if self._since is not None else {}
+        if self._until is not None:
+            filters[self.until_param] = iso_z(self._until)
+        return filters
 
 
 class AmperityDateWindowStream(DateWindowStream[str | None], AmperityStream, abc.ABC):

@@ -13,6 +13,7 @@ from singer_rest_toolkit import RestTap
 from singer_rest_toolkit.config import (
     check_pattern,
     check_urls,
+    end_date_setting,
     family_settings,
     invalid,
     is_set,
@@ -85,6 +86,7 @@ class TapAmperity(RestTap):
         setting("api_version", th.StringType, default="2024-04-01"),
         setting("profile_api_version", th.StringType, default="2025-07-31"),
         setting("start_date", th.DateTimeType),
+        end_date_setting(),
         setting("page_size", th.IntegerType),
         setting("max_parallel_requests", th.IntegerType, default=default_parallel_requests),
         setting("workflow_lookback_days", th.IntegerType, default=3),
