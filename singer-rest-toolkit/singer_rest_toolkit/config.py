@@ -113,6 +113,22 @@ def check_start_date(config: Mapping[str, Any]) -> None:
         raise invalid(f"start_date is in the future: {config['start_date']!r}")
 
 
+def check_end_date(config: Mapping[str, Any]) -> None:
+    """``end_date``, when set, is an ISO-8601 date or date-time not before ``start_date``."""
+    if not config.get("end_date"):
+        return
+    try:
+        end = parse_instant(str(config["end_date"]))
+    except ValueError:
+        raise invalid(
+            f"end_date must be an ISO-8601 date or date-time: {config['end_date']!r}"
+        ) from None
+    if config.get("start_date") and end < parse_instant(str(config["start_date"])):
+        raise invalid(
+            f"end_date {config['end_date']!r} is before start_date {config['start_date']!r}"
+        )
+
+
 def unreachable_line(exc: requests.RequestException, url_settings: str) -> str:
     """One line for a request that never got an answer: host, reason, path, the settings to
     check (``url_settings``, e.g. "the api_url setting")."""

@@ -100,6 +100,19 @@ def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property
     ]
 
 
+def end_date_setting() -> th.Property[Any]:
+    """The ``end_date`` setting every tap declares (backfills of a past range)."""
+    return th.Property(
+        "end_date",
+        th.DateTimeType,
+        description=(
+            "Latest instant (UTC) the date-ranged and incremental streams read: nothing after "
+            "it is requested or written and no bookmark passes it (a backfill of a past range); "
+            "default: none, read up to now"
+        ),
+    )
+
+
 def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
     """The settings of an API family other than the main one: its pace (``pace`` says the
     documented limit) and its workers for per-parent listings."""
@@ -137,6 +150,7 @@ class Settings:
     page_size: int | None = None
     """None: the stream's documented maximum, else its tap's trial size (see PageSize)."""
     start_date: datetime | None = None
+    end_date: datetime | None = None
     max_parallel_requests: int = 1
     """A tap that does not declare it sends one request at a time."""
     lookback_days: int = 0
@@ -159,8 +173,9 @@ class Settings:
             elif field.default is dataclasses.MISSING and field.name != "declared":
                 msg = f"{cls.__name__}.{field.name} is not a declared setting"
                 raise TypeError(msg)
-        if values.get("start_date"):
-            values["start_date"] = parse_instant(str(values["start_date"]))
+        for name in ("start_date", "end_date"):
+            if values.get(name):
+                values[name] = parse_instant(str(values[name]))
         return cls(**values)
 
     def family(self, family: ApiFamily | None) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from singer_rest_toolkit.bookmarks import bad_bookmark
+from singer_rest_toolkit.bookmarks import bad_bookmark, past_end
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import is_instant
 from singer_rest_toolkit.exchange import (
@@ -93,7 +93,7 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         self.max_tries: int | None = None  # instead of max_retries (a discovery sample)
         self._conformer: RecordConformer | None = None
         # What post_process does to each record, decided at each sync's first record:
-        self._conform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self._conform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
         first = tap.settings.first_page_size(self.max_page_size, tap.default_page_size)
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
         """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
@@ -254,7 +254,7 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
     def start_records(self) -> None:
         self._conform = None  # selection or schema may have changed since the last sync
 
-    def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
         """The conformer of the stream's schema; nothing for a stream read only for its
         children (nothing is written)."""
         if not self.selected:
@@ -266,13 +266,20 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         key = self.replication_key
         if key is None or not self.is_timestamp_replication_key:
             return conformer
+        conform: Callable[[dict[str, Any]], dict[str, Any] | None] = conformer
+        until = self.settings.end_date
+        if until is not None:
 
-        def counting(row: dict[str, Any]) -> dict[str, Any]:
+            def conform(row: dict[str, Any]) -> dict[str, Any] | None:
+                record = conformer(row)  # past end_date: neither written nor in the bookmark
+                return None if past_end(self, record, until) else record
+
+        def counting(row: dict[str, Any]) -> dict[str, Any] | None:
             value = row.get(key)
             if value is not None and not is_instant(value):
                 self.not_instants += 1
                 self._not_instant = value
-            return conformer(row)
+            return conform(row)
 
         return counting
 

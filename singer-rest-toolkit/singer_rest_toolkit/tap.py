@@ -15,7 +15,12 @@ from singer_sdk import Tap
 from typing_extensions import override
 
 from singer_rest_toolkit.auth import RenewingAuthenticator
-from singer_rest_toolkit.config import check_minimums, check_start_date, unreachable_line
+from singer_rest_toolkit.config import (
+    check_end_date,
+    check_minimums,
+    check_start_date,
+    unreachable_line,
+)
 from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
 from singer_rest_toolkit.inputs import (
     BadInputFileError,
@@ -151,6 +156,7 @@ class RestTap(SecretSafeValidation, abc.ABC):
         }
         check_minimums(self.config, {**REQUEST_MINIMUMS, **family_minimums, **self.minimums})
         check_start_date(self.config)
+        check_end_date(self.config)
 
     @cached_property
     def settings(self) -> Settings:

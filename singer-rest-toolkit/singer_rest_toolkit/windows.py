@@ -76,7 +76,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         self, context: Context | None, now: datetime
     ) -> tuple[datetime, datetime, datetime | None]:
         """(start, end, bookmark) of this run: from the bookmark minus the lookback, or
-        start_date, to now (plus the lookahead)."""
+        start_date, to now (plus the lookahead) or end_date, whichever is first."""
         start_date = self.settings.start_date
         bookmark = bookmark_of(self, context, now)
         if bookmark is not None:
@@ -91,7 +91,9 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             start = datetime.combine(start.date(), time(), tzinfo=UTC)
         # The APIs' precision: a window's bounds are exactly what its parameters say.
         start = start.replace(microsecond=start.microsecond // 1000 * 1000)
-        return start, now + self.lookahead(), bookmark
+        end = now + self.lookahead()
+        until = self.settings.end_date
+        return start, end if until is None else min(end, until), bookmark
 
     @override
     def query_filters(self, context: Context | None) -> dict[str, Any]:

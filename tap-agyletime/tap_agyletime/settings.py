@@ -6,7 +6,7 @@ import dataclasses
 
 from singer_sdk import typing as th
 
-from singer_rest_toolkit.settings import Settings, described, request_settings
+from singer_rest_toolkit.settings import Settings, described, end_date_setting, request_settings
 
 REGIONS = ("eu", "us", "au")
 HELP = {
@@ -46,6 +46,7 @@ SCHEMA = th.PropertiesList(
     setting("tenant_url", th.StringType),
     setting("regional_url", th.StringType),
     setting("start_date", th.DateTimeType),
+    end_date_setting(),
     setting("lookback_days", th.IntegerType, default=14),
     setting("page_size", th.IntegerType),
     *request_settings(requests_per_second=3, pace=HELP["max_requests_per_second"]),

@@ -6,7 +6,7 @@ import dataclasses
 
 from singer_sdk import typing as th
 
-from singer_rest_toolkit.settings import Settings, described, request_settings
+from singer_rest_toolkit.settings import Settings, described, end_date_setting, request_settings
 
 LANGUAGES = ("en", "fr")
 HELP = {
@@ -59,6 +59,7 @@ SCHEMA = th.PropertiesList(
     setting("language", th.StringType, default="en", allowed_values=list(LANGUAGES)),
     setting("origin", th.StringType, default="tap-amilia"),
     setting("start_date", th.DateTimeType),
+    end_date_setting(),
     setting("lookback_days", th.IntegerType, default=7),
     setting("lookahead_days", th.IntegerType, default=90),
     setting("page_size", th.IntegerType),

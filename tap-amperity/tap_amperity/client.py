@@ -195,6 +195,8 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
     start_date), else start_date, else everything."""
 
     since_param: ClassVar[str]
+    until_param: ClassVar[str]
+    """The exclusive upper bound of :attr:`since_param`'s field, sent for end_date."""
 
     def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
@@ -218,7 +220,10 @@ class AmperityIncrementalStream(AmperityStream, abc.ABC):
 
     @override
     def query_filters(self, context: Context | None) -> dict[str, Any]:
-        return {self.since_param: iso_z(self._since)} if self._since is not None else {}
+        filters = {self.since_param: iso_z(self._since)} if self._since is not None else {}
+        if self.settings.end_date is not None:
+            filters[self.until_param] = iso_z(self.settings.end_date)
+        return filters
 
 
 class AmperityDateWindowStream(DateWindowStream[str | None], AmperityStream, abc.ABC):

@@ -7,7 +7,13 @@ import dataclasses
 from singer_sdk import typing as th
 
 from singer_rest_toolkit.pacing import ApiFamily
-from singer_rest_toolkit.settings import Settings, described, family_settings, request_settings
+from singer_rest_toolkit.settings import (
+    Settings,
+    described,
+    end_date_setting,
+    family_settings,
+    request_settings,
+)
 
 HELP = {
     "tenant_id": "Tenant id, sent as the Amperity-Tenant header on every call",
@@ -69,6 +75,7 @@ SCHEMA = th.PropertiesList(
     setting("api_version", th.StringType, default="2024-04-01"),
     setting("profile_api_version", th.StringType, default="2025-07-31"),
     setting("start_date", th.DateTimeType),
+    end_date_setting(),
     setting("page_size", th.IntegerType),
     # 4 keep the pace busy at the API's usual response times.
     setting("max_parallel_requests", th.IntegerType, default=4),

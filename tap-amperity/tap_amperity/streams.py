@@ -114,6 +114,7 @@ class AuditEventsStream(AmperityIncrementalStream):
     primary_keys = ("event_id",)
     replication_key = "happened_at"
     since_param = "happened_from"
+    until_param = "happened_to"
     max_page_size = 1000  # "Each response may contain up to 1000 audit events"
     schema = schema(
         th.Property("event_id", th.StringType, required=True),
@@ -178,7 +179,8 @@ class WorkflowRunsStream(AmperityIncrementalStream):
     primary_keys = ("id",)
     replication_key = "created_at"
     since_param = "created_from"
-    ended_param: ClassVar[str] = "ended_from"
+    until_param = "created_to"
+    ended_params: ClassVar[tuple[str, str]] = ("ended_from", "ended_to")
     schema = schema(
         th.Property("id", th.StringType, required=True),
         th.Property("state", th.StringType),
@@ -225,10 +227,12 @@ class WorkflowRunsStream(AmperityIncrementalStream):
 
     @override
     def query_filters(self, context: Context | None) -> dict[str, Any]:
-        """``created_from``, or ``ended_from`` in the second listing."""
+        """``created_from`` (and ``created_to``), or ``ended_from`` (and ``ended_to``) in the
+        second listing."""
         filters = super().query_filters(context)
         if self._ended_pass:
-            return {self.ended_param: filters[self.since_param]}
+            ended = dict(zip(self.ended_params, (self.since_param, self.until_param), strict=True))
+            return {name: filters[key] for name, key in ended.items() if key in filters}
         return filters
 
     @override
