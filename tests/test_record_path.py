@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
@@ -120,3 +121,30 @@ def test_every_stream_writes_the_sdks_exact_bytes(
     assert with_records == set(TAPS[vendor][1]), "a stream wrote no record: not a sample of it"
     assert ours.splitlines() == lines  # the first difference, line by line
     assert ours == stock
+
+
+@pytest.mark.parametrize("vendor", sorted(TAPS))
+def test_each_stream_writes_its_schema_once_per_sync(
+    vendor: str, sandbox: SandboxProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK writes a child stream's SCHEMA again for each parent record (a target flushes
+    its buffers at each one); the toolkit writes it once per sync, before its first record."""
+    output, _ = run(vendor, sandbox, monkeypatch, stock=False)
+    messages = [json.loads(line) for line in output.splitlines()]
+    schemas = Counter(m["stream"] for m in messages if m["type"] == "SCHEMA")
+    assert set(schemas) == set(TAPS[vendor][1])
+    assert set(schemas.values()) == {1}
+    first = {}
+    for index, message in enumerate(messages):
+        first.setdefault((message["type"], message.get("stream")), index)
+    for stream in schemas:
+        if ("RECORD", stream) in first:
+            assert first["SCHEMA", stream] < first["RECORD", stream]
+    with monkeypatch.context() as patch:  # the SDK's own: one SCHEMA per parent record
+        patch.setattr(FastRecordMessages, "_write_schema_message", Stream._write_schema_message)
+        sdks, _ = run(vendor, sandbox, monkeypatch, stock=False)
+    sdk_schemas = Counter(
+        m["stream"] for m in map(json.loads, sdks.splitlines()) if m["type"] == "SCHEMA"
+    )
+    if vendor in {"amilia", "amperity"}:  # per-parent streams with several parents
+        assert max(sdk_schemas.values()) > 1, "the SDK no longer repeats SCHEMA: drop the override"

@@ -230,14 +230,16 @@ class RestTap(SecretSafeValidation, abc.ABC):
     def run_sync(self) -> None:
         """The SDK's ``sync_all`` inside the scheduler: no fetch ahead outlives it, whatever
         the exit. Streams skipped as unavailable fail the run once every other was synced."""
+        streams = [s for s in self.streams.values() if isinstance(s, RestStream)]
+        for stream in streams:
+            stream.schema_written = False  # each sync writes each SCHEMA once
         try:
             with self.scheduler:
                 self.sync_all()
         finally:
             self.stop_progress()
-            for stream in self.streams.values():
-                if isinstance(stream, RestStream):
-                    stream.warn_not_instants()
+            for stream in streams:
+                stream.warn_not_instants()
         skipped = self.unavailable_streams()
         if skipped:
             raise StreamsSkippedError(skipped)

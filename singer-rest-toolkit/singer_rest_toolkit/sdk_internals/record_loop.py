@@ -38,6 +38,17 @@ class FastRecordMessages(Stream):
     """
 
     _all_selected: tuple[SelectionMask, bool] | None = None
+    schema_written = False
+    """True once this sync wrote the stream's SCHEMA (see :meth:`_write_schema_message`)."""
+
+    @override
+    def _write_schema_message(self) -> None:
+        """The SCHEMA once per sync. The SDK's ``sync(context)`` writes a child stream's
+        SCHEMA again for every parent record: the same message each time, and a target
+        flushes every buffer it holds at each one (1,700 flushes in one Amilia sync)."""
+        if not self.schema_written:
+            self.schema_written = True
+            super()._write_schema_message()
 
     def _selects_every_property(self) -> bool:
         mask = self.mask
