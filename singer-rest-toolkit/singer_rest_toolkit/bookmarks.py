@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 
-from singer_rest_toolkit.dates import as_utc, parse_instant
+from singer_rest_toolkit.dates import parse_instant
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -51,14 +51,3 @@ def bookmark_of(stream: Stream, context: Context | None, now: datetime) -> datet
         stream.get_context_state(context)["replication_key_value"] = now.isoformat()
         return now
     return bookmark
-
-
-def past_end(stream: Stream, record: dict[str, Any], end: datetime) -> bool:
-    """True when ``record``'s replication key is later than ``end`` (kept if unreadable)."""
-    value = record.get(stream.replication_key or "")
-    if isinstance(value, datetime):
-        return as_utc(value) > end
-    try:
-        return isinstance(value, str) and bool(value) and parse_instant(value) > end
-    except ValueError:
-        return False

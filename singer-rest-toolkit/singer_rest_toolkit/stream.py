@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -14,16 +14,15 @@ from singer_sdk import RESTStream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from singer_rest_toolkit.bookmarks import bad_bookmark, past_end
-from singer_rest_toolkit.conform import RecordConformer
-from singer_rest_toolkit.dates import is_instant
+from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.exchange import (
     Exchange,
     Send,
     request_label,
 )
 from singer_rest_toolkit.pagination import PageSize
-from singer_rest_toolkit.responses import body_excerpt, short
+from singer_rest_toolkit.records import ConformedRecords
+from singer_rest_toolkit.responses import body_excerpt
 from singer_rest_toolkit.scheduler import ScheduledStream, Scheduler
 
 if TYPE_CHECKING:
@@ -61,11 +60,7 @@ class StreamHost(Protocol):
     def thread_session(self) -> requests.Session: ...
 
 
-def _as_is(record: dict[str, Any]) -> dict[str, Any]:
-    return record
-
-
-class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
+class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC):
     """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`.
 
     A vendor's base stream sets ``url_base``, its headers, ``get_http_request``,
@@ -91,16 +86,10 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         self.rest_tap = tap
         self._progress = tap.progress
         self.max_tries: int | None = None  # instead of max_retries (a discovery sample)
-        self._conformer: RecordConformer | None = None
-        # What post_process does to each record, decided at each sync's first record:
-        self._conform: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
         first = tap.settings.first_page_size(self.max_page_size, tap.default_page_size)
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
         """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
         self._building = threading.local()  # the page whose request a thread builds
-        self.not_instants = 0
-        """Records read whose replication value is not a date-time (its schema says it is)."""
-        self._not_instant: Any = None
 
     @property
     @override
@@ -234,64 +223,3 @@ class RestStream(ScheduledStream, RESTStream[_TToken], abc.ABC):
         """(records on the page, whether a next page follows) of a 2xx body; None when the
         body does not say (then nothing is learnt about the page size from it)."""
         return None
-
-    # --- records ------------------------------------------------------------------------------
-    @override
-    def post_process(
-        self, row: dict[str, Any], context: Context | None = None
-    ) -> dict[str, Any] | None:
-        """A child record carries its parent's keys; the record conformed to the schema."""
-        self._progress.records += 1
-        if context and self.parent_stream_type is not None:
-            for key, value in context.items():
-                row.setdefault(key, value)
-        conform = self._conform
-        if conform is None:
-            conform = self._conform = self._record_conformance()
-        return conform(row)
-
-    @override
-    def start_records(self) -> None:
-        self._conform = None  # selection or schema may have changed since the last sync
-
-    def _record_conformance(self) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
-        """The conformer of the stream's schema; nothing for a stream read only for its
-        children (nothing is written)."""
-        if not self.selected:
-            return _as_is
-        schema = self.effective_schema
-        conformer = self._conformer
-        if conformer is None or conformer.schema is not schema:
-            conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
-        key = self.replication_key
-        if key is None or not self.is_timestamp_replication_key:
-            return conformer
-        conform: Callable[[dict[str, Any]], dict[str, Any] | None] = conformer
-        until = self.settings.end_date
-        if until is not None:
-
-            def conform(row: dict[str, Any]) -> dict[str, Any] | None:
-                record = conformer(row)  # past end_date: neither written nor in the bookmark
-                return None if past_end(self, record, until) else record
-
-        def counting(row: dict[str, Any]) -> dict[str, Any] | None:
-            value = row.get(key)
-            if value is not None and not is_instant(value):
-                self.not_instants += 1
-                self._not_instant = value
-            return conform(row)
-
-        return counting
-
-    def warn_not_instants(self) -> None:
-        """One warning, with a count, if records had a replication value that is not a
-        date-time: the bookmark cannot be trusted to move as they say."""
-        if self.not_instants:
-            self.logger.warning(
-                "%s: %s record(s) had a %s that is not a date-time (e.g. %s); they were "
-                "written as sent, but the bookmark may not reflect them",
-                self.name,
-                f"{self.not_instants:,}",
-                self.replication_key,
-                short(repr(self._not_instant))[:60],
-            )

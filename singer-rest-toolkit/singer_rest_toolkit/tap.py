@@ -239,7 +239,8 @@ class RestTap(SecretSafeValidation, abc.ABC):
         finally:
             self.stop_progress()
             for stream in streams:
-                stream.warn_not_instants()
+                if stream.replication_values is not None:
+                    stream.replication_values.warn()
         skipped = self.unavailable_streams()
         if skipped:
             raise StreamsSkippedError(skipped)
