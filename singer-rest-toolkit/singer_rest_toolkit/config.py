@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,11 @@ ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
 def invalid(message: str) -> ConfigValidationError:
-    """The SDK's settings error, with ``message`` as its one line."""
+    """The SDK's settings error, with ``message`` as its one line; under Meltano the line
+    names the environment whose settings were merged (``MELTANO_ENVIRONMENT``)."""
+    environment = os.environ.get("MELTANO_ENVIRONMENT")
+    if environment:
+        message = f"{message} (Meltano environment '{environment}')"
     return ConfigValidationError(message, errors=[message])
 
 

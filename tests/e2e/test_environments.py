@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from api_sandbox.testing import SandboxProcess
-from e2e.meltano_support import meltano, project_root, tap_env
+from e2e.meltano_support import BIN, meltano, project_root, tap_env
 from repo_support import ROOT, TAPS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
@@ -154,3 +155,37 @@ def test_readme_select_example_runs_without_a_warning(meltano_env: dict[str, str
     warnings = [line for line in output.splitlines() if re.search(r"\[(warning|error)\s*\]", line)]
     assert warnings == []
     assert "Config validation failed" not in output
+
+
+@pytest.mark.parametrize(
+    ("tap", "flags", "settings"),
+    [
+        # The SDK checks no setting for --discover; tap-amperity's discovery signs in.
+        ("tap-amilia", (), ("username + password", "api_key + api_secret", "token")),
+        ("tap-amperity", ("--discover",), ("client_id + client_secret", "access_token")),
+    ],
+)
+def test_a_settings_conflict_names_the_environment_and_the_settings(
+    tap: str, flags: tuple[str, ...], settings: tuple[str, ...], meltano_env: dict[str, str]
+) -> None:
+    """.env holding every auth mode: the prod run stops in one line that names the Meltano
+    environment and each auth mode's settings before any request, and shows no secret."""
+    env = with_dotenv(meltano_env)
+    result = subprocess.run(
+        [str(BIN / "meltano"), "--environment=prod", "invoke", tap, *flags],
+        cwd=project_root(env),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "(Meltano environment" in line]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Meltano environment 'prod'" in lines[0]
+    for names in settings:
+        assert names in lines[0]
+    for value in REAL[tap].values():
+        if "real-" in value and value != REAL[tap].get("organization"):
+            assert value not in result.stderr
