@@ -180,6 +180,13 @@ class AmperityAPI(VendorAPI):
             )
         return data
 
+    def rate_limit_scope(self, request: web.Request) -> str:
+        """Per tenant: each tenant is its own deployment (the Profile API's documented limit
+        is "across the entire tenant")."""
+        return (
+            request.headers.get("Amperity-Tenant") or request.headers.get("X-Amperity-Tenant") or ""
+        )
+
     def family_of(self, path: str) -> str | None:
         """The Profile API (``/api/indexes...``) has a limit of its own."""
         return PROFILE_API if path.startswith("/api/indexes") else None
