@@ -82,3 +82,17 @@ def find_tenant(vendor: str, key: str) -> SandboxTenant | None:
 def tenant_numbered(vendor: str, number: int) -> SandboxTenant | None:
     """``vendor``'s tenant whose records carry ``number``."""
     return next((t for t in TENANTS[vendor] if t.number == number), None)
+
+
+ADDRESS_SETTINGS = {"amilia": "organization", "amperity": "tenant_id", "agyletime": "subdomain"}
+"""The tap setting that addresses a tenant of each vendor."""
+FIRST_SECRETS = frozenset({"username", "client_id", "access_key_id", "api_key"})
+"""Settings that hold a tenant's ``client_id`` (the others its ``client_secret``)."""
+
+
+def credential(vendor: str, settings: dict[str, object], setting: str) -> str | None:
+    """The sandbox's public fake value of ``setting`` for the tenant ``settings`` address."""
+    tenant = find_tenant(vendor, str(settings.get(ADDRESS_SETTINGS[vendor], "")))
+    if tenant is None:
+        return None
+    return tenant.client_id if setting in FIRST_SECRETS else tenant.client_secret
