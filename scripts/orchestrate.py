@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from api_sandbox.testing import SandboxProcess, SandboxStartError
+from api_sandbox.testing import SandboxStartError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from tenants_demo import DAGSTER_YAML, sandbox_secrets, tenants_file_for  # noqa: E402
+from tenants_demo import dagster_home, sandbox_tenants  # noqa: E402
 
 
 def main() -> int:
@@ -25,25 +23,10 @@ def main() -> int:
     parser.add_argument("--ui-port", type=int, default=3000)
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
-    home = Path(os.environ.get("DAGSTER_HOME") or ROOT / "output" / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
-    sandbox = SandboxProcess(scale=args.scale, port=args.port)
+    home = dagster_home()
     try:
-        sandbox.start()
-    except SandboxStartError as exc:
-        print(f"orchestrate: the sandbox could not start: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            tenants_file = tenants_file_for(sandbox, Path(directory))
-            env = {
-                **os.environ,
-                **sandbox_secrets(tenants_file),
-                "TENANTS_FILE": str(tenants_file),
-                "DAGSTER_HOME": str(home),
-            }
+        with sandbox_tenants(args.port, args.scale) as (sandbox, tenants_file):
+            env = {**os.environ, "TENANTS_FILE": str(tenants_file), "DAGSTER_HOME": str(home)}
             print(
                 f"orchestrate: sandbox at {sandbox.base_url}; Dagster UI at "
                 f"http://127.0.0.1:{args.ui_port} (Dagster home {home}); Ctrl-C stops both",
@@ -63,8 +46,9 @@ def main() -> int:
                 return subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
             except KeyboardInterrupt:
                 return 0
-    finally:
-        sandbox.stop()
+    except SandboxStartError as exc:
+        print(f"orchestrate: the sandbox could not start: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ With the PG* variables set, the runs load into PostgreSQL instead (a schema per 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -60,12 +61,32 @@ def tenants_file_for(sandbox: SandboxProcess, directory: Path) -> Path:
     return moved
 
 
-def dagster_instance(home: Path, pool_limits: Mapping[str, int]) -> dg.DagsterInstance:
-    """A Dagster instance in ``home`` (SQLite unless its dagster.yaml says otherwise), with
-    a pool per vendor."""
+@contextlib.contextmanager
+def sandbox_tenants(port: int, scale: float) -> Iterator[tuple[SandboxProcess, Path]]:
+    """The sandbox on ``port`` and tenants.yml moved to it, its credentials in the
+    environment variables the file names; SandboxStartError if it cannot start."""
+    sandbox = SandboxProcess(scale=scale, port=port).start()
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            tenants_file = tenants_file_for(sandbox, Path(directory))
+            os.environ.update(sandbox_secrets(tenants_file))
+            yield sandbox, tenants_file
+    finally:
+        sandbox.stop()
+
+
+def dagster_home() -> Path:
+    """``DAGSTER_HOME``, else output/dagster, with the project's dagster.yaml if it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or ROOT / "output" / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    return home
+
+
+def dagster_instance(home: Path, pool_limits: Mapping[str, int]) -> dg.DagsterInstance:
+    """A Dagster instance in ``home`` (SQLite unless its dagster.yaml says otherwise), with
+    a pool per vendor."""
     instance = dg.DagsterInstance.from_config(str(home))
     set_pool_limits(instance, pool_limits)
     return instance
@@ -90,6 +111,21 @@ def print_table(outcomes: list[Outcome], counts: Mapping[str, list[tuple[str, in
         print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if number == 0:
             print("-+-".join("-" * width for width in widths))
+
+
+def print_cpu(outcomes: list[Outcome]) -> None:
+    """CPU seconds (Meltano, tap and loader) per 10,000 records and per 1,000 requests."""
+    print()
+    for tap in sorted({o.tenant.tap for o in outcomes}):
+        runs = [o.metadata for o in outcomes if o.tenant.tap == tap]
+        cpu = sum(float(m.get("cpu_s", 0)) for m in runs)
+        records = sum(int(m.get("records", 0)) for m in runs)
+        requests = sum(int(m.get("requests", 0)) for m in runs)
+        print(
+            f"{tap}: {records} records, {requests} requests, {cpu:.1f} CPU s: "
+            f"{cpu / max(records, 1) * 10_000:.1f} CPU s per 10,000 records, "
+            f"{cpu / max(requests, 1) * 1_000:.1f} per 1,000 requests"
+        )
 
 
 def postgres_counts(schemas: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
@@ -117,29 +153,22 @@ def main() -> int:
     parser.add_argument("--one-after-another", action="store_true", help="no runs side by side")
     args = parser.parse_args()
     started = time.monotonic()
-    sandbox = SandboxProcess(scale=args.scale, port=args.port)
     print(f"tenants-demo: starting the sandbox on 127.0.0.1:{args.port} (scale {args.scale:g})")
     try:
-        sandbox.start()
-    except SandboxStartError as exc:
-        print(f"tenants-demo: the sandbox could not start: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            tenants_file = tenants_file_for(sandbox, Path(directory))
-            os.environ.update(sandbox_secrets(tenants_file))
+        with sandbox_tenants(args.port, args.scale) as (_, tenants_file):
             try:
                 tenants = load_tenants(tenants_file, project_taps(ROOT / "meltano.yml"))
             except TenantsFileError as exc:
                 print(f"tenants-demo: {exc}", file=sys.stderr)
                 return 2
             shutil.rmtree(WAREHOUSE_DIR, ignore_errors=True)
-            home = Path(os.environ.get("DAGSTER_HOME") or ROOT / "output" / "dagster")
+            home = dagster_home()
             dagster_instance(home, POOL_LIMITS)
             count = sum(len(entries) for entries in tenants.values())
             mode = "one after another" if args.one_after_another else "side by side"
             print(
-                f"tenants-demo: {count} tenant runs through Dagster, {mode} (pools {POOL_LIMITS}); Dagster home {home}"
+                f"tenants-demo: {count} tenant runs through Dagster, {mode} "
+                f"(pools {POOL_LIMITS}); Dagster home {home}"
             )
             outcomes = materialize_all(
                 tenants_file,
@@ -149,8 +178,9 @@ def main() -> int:
                 tenants=tenants,
                 side_by_side=not args.one_after_another,
             )
-    finally:
-        sandbox.stop()
+    except SandboxStartError as exc:
+        print(f"tenants-demo: the sandbox could not start: {exc}", file=sys.stderr)
+        return 2
     failed = [o for o in outcomes if not o.success]
     for outcome in failed:
         print(f"tenants-demo: {outcome.tenant.name} failed: {outcome.error}", file=sys.stderr)
@@ -161,6 +191,7 @@ def main() -> int:
         counts = merge(WAREHOUSE_DIR.glob("*.duckdb"), WAREHOUSE)
     print()
     print_table(outcomes, counts)
+    print_cpu(outcomes)
     elapsed = time.monotonic() - started
     total = sum(float(o.metadata.get("duration_s", 0)) for o in outcomes)
     print(

@@ -6,6 +6,7 @@ Meltano does not speak Pipes; this small process does, between Dagster and Melta
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import time
 from typing import Any
@@ -31,6 +32,9 @@ def run(pipes: PipesContext) -> None:
             if text:
                 pipes.log.info(text)
     elapsed = time.monotonic() - started
+    # Meltano, the tap and the loader: descendants this process (through Meltano) waited for.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    extra_metadata["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
     if process.returncode != 0:
         msg = f"meltano run failed for {tenant} (exit {process.returncode}): {summary.cause()}"
         raise RuntimeError(msg)
