@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TENANTS_FILE = ROOT / "tenants.yml"
 WAREHOUSE_DIR = ROOT / "output" / "tenants"
 WAREHOUSE = ROOT / "output" / "tenants.duckdb"
+STATE = ROOT / "output" / "tenants-state"
+"""The demo's Meltano state: emptied by each demo, so that every demo is a first sync."""
 DAGSTER_YAML = ROOT / "orchestration" / "dagster.yaml"
 SANDBOX_HOST = "127.0.0.1:8765"
 """The sandbox address tenants.yml names (moved when the sandbox runs elsewhere)."""
@@ -162,6 +164,11 @@ def main() -> int:
                 print(f"tenants-demo: {exc}", file=sys.stderr)
                 return 2
             shutil.rmtree(WAREHOUSE_DIR, ignore_errors=True)
+            if not os.environ.get("MELTANO_STATE_BACKEND_URI") and not os.environ.get(
+                "MELTANO_DATABASE_URI"
+            ):
+                shutil.rmtree(STATE, ignore_errors=True)
+                os.environ["MELTANO_STATE_BACKEND_URI"] = f"file://{STATE}"
             home = dagster_home()
             dagster_instance(home, POOL_LIMITS)
             count = sum(len(entries) for entries in tenants.values())
