@@ -9,6 +9,7 @@ one line naming it.
 # No `from __future__ import annotations`: Dagster reads the parameter annotations of the
 # asset functions (context, resources) at definition time.
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from datetime import date
@@ -73,13 +74,17 @@ def materialize_tenant(
             else "PostgreSQL (PG* variables)",
         },
     }
-    invocation = pipes.run(
-        command=[sys.executable, "-m", "singer_orchestration.pipes_run"],
-        context=context,
-        extras=extras,
-        env=project.env(tenant, os.environ, backfill),
-        cwd=str(project.root),
-    )
+    env = project.env(tenant, os.environ, backfill)
+    try:
+        invocation = pipes.run(
+            command=[sys.executable, "-m", "singer_orchestration.pipes_run"],
+            context=context,
+            extras=extras,
+            env=env,
+            cwd=str(project.root),
+        )
+    finally:
+        shutil.rmtree(env["MELTANO_SYS_DIR_ROOT"], ignore_errors=True)  # the run's own
     return invocation.get_materialize_result()
 
 

@@ -9,10 +9,10 @@ extra, ``TAP_AMILIA__LOAD_SCHEMA``) and its state to a state id of its own
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,22 +83,22 @@ class MeltanoProject:
         return self.warehouse_dir / f"{name}.duckdb"
 
     def sys_dir(self, tenant: Tenant, backfill: Backfill | None = None) -> Path:
-        """A Meltano system directory of the run's own (``MELTANO_SYS_DIR_ROOT``), whose plugin
-        folders link to the project's installed plugins.
+        """A new Meltano system directory for one run (``MELTANO_SYS_DIR_ROOT``), whose plugin
+        folders link to the project's installed plugins; remove it when the run is over.
 
         Two `meltano run` of one plugin at once share ``.meltano/run/<plugin>/`` and delete
-        each other's config and catalog files; with a directory each they do not. Its
-        SQLite system database is the run's own too (unless ``MELTANO_DATABASE_URI`` names a
-        shared one); the state stays in the project's state backend.
+        each other's config and catalog files (even two runs of one tenant, from a schedule
+        and by hand); with a directory each they do not. Its SQLite system database is the
+        run's own too (unless ``MELTANO_DATABASE_URI`` names a shared one); the state stays
+        in the project's state backend.
         """
         shared = self.root / ".meltano"
-        path = shared / "tenants" / f"{tenant.tap}.{self.state_id_suffix(tenant, backfill)}"
-        path.mkdir(parents=True, exist_ok=True)
+        (shared / "tenants").mkdir(parents=True, exist_ok=True)
+        prefix = f"{tenant.tap}.{self.state_id_suffix(tenant, backfill)}."
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=shared / "tenants"))
         for name in PLUGIN_DIRS:
-            link = path / name
-            if (shared / name).is_dir() and not link.is_symlink():
-                with contextlib.suppress(FileExistsError):  # another process made it
-                    link.symlink_to(shared / name, target_is_directory=True)
+            if (shared / name).is_dir():
+                (path / name).symlink_to(shared / name, target_is_directory=True)
         return path
 
     def state_id_suffix(self, tenant: Tenant, backfill: Backfill | None = None) -> str:
