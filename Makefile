@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # without it every tap process spent ~0.4 s compiling the SDK's modules at start-up.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install demo test test-dates test-sdk-range test-lowest dist hub lint typecheck pytest sandbox readmes bench clean
+.PHONY: help install demo tenants-demo orchestrate test test-dates test-sdk-range test-lowest dist hub lint typecheck pytest sandbox readmes bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ help:  ## list the targets
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
-.venv/.synced: pyproject.toml uv.lock singer-rest-toolkit/pyproject.toml tap-amilia/pyproject.toml tap-amperity/pyproject.toml tap-agyletime/pyproject.toml sandbox/pyproject.toml | $(UV)
+.venv/.synced: pyproject.toml uv.lock singer-rest-toolkit/pyproject.toml tap-amilia/pyproject.toml tap-amperity/pyproject.toml tap-agyletime/pyproject.toml sandbox/pyproject.toml orchestration/pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
@@ -45,13 +45,20 @@ sandbox: .venv/.synced  ## run the local vendor APIs in the foreground on SANDBO
 demo: install  ## the three taps side by side into DuckDB against the sandbox, then a summary
 	@$(BIN)/python scripts/demo.py --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
 
+tenants-demo: install  ## every tenant of tenants.yml through Dagster, side by side, into DuckDB (PG* set: PostgreSQL)
+	@$(BIN)/python scripts/tenants_demo.py --port $(SANDBOX_PORT) --scale $(SANDBOX_SCALE)
+
+UI_PORT ?= 3000
+orchestrate: install  ## the Dagster UI on localhost:UI_PORT against the sandbox (tenants.yml as partitions)
+	@$(BIN)/python scripts/orchestrate.py --port $(SANDBOX_PORT) --ui-port $(UI_PORT) --scale $(SANDBOX_SCALE)
+
 lint: .venv/.synced  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # target-postgres-typed is checked against the loader's venv, the one place it is installed.
 typecheck: install  ## mypy (strict)
-	$(BIN)/mypy singer-rest-toolkit/singer_rest_toolkit tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox scripts
+	$(BIN)/mypy singer-rest-toolkit/singer_rest_toolkit tap-amilia/tap_amilia tap-amperity/tap_amperity tap-agyletime/tap_agyletime sandbox/api_sandbox orchestration/singer_orchestration scripts
 	$(BIN)/mypy --python-executable .meltano/loaders/target-postgres/venv/bin/python target-postgres-typed/target_postgres_typed
 
 pytest: install  ## unit, SDK standard and end-to-end tests

@@ -182,7 +182,7 @@ class Sandbox:
             family = vendor.family_of(request.path[len(vendor.prefix) :])
             stats.arrived(request, family or MAIN_FAMILY)
             # The API counts a request as it arrives, however long its answer then takes.
-            over_limit = self._over_limit(vendor, family)
+            over_limit = self._over_limit(vendor, family, vendor.rate_limit_scope(request))
             if self.settings.latency_ms:
                 await asyncio.sleep(self.settings.latency_ms / 1000)
             response: web.StreamResponse
@@ -195,8 +195,9 @@ class Sandbox:
 
         return hostile_api
 
-    def _over_limit(self, vendor: VendorAPI, family: str | None) -> bool:
-        """Count an arriving request on its API family's window; True above the ceiling."""
+    def _over_limit(self, vendor: VendorAPI, family: str | None, scope: str = "") -> bool:
+        """Count an arriving request on its API family's window (one per ``scope``, e.g. per
+        tenant where the vendor counts per tenant); True above the ceiling."""
         # Each API family of the vendor has its own documented ceiling and window.
         if family is None:
             limited, default = vendor.name, vendor.default_rate_limit
@@ -205,7 +206,7 @@ class Sandbox:
         rate = self.settings.rate_limit_for(limited, default)
         if not rate:
             return False
-        return not self._limiter.hit(RateLimitItemPerSecond(int(rate)), limited)
+        return not self._limiter.hit(RateLimitItemPerSecond(int(rate)), limited, scope)
 
     async def _answer(
         self, vendor: VendorAPI, request: web.Request, handler: Handler

@@ -92,6 +92,11 @@ class VendorAPI(abc.ABC):
         """The API family of ``path`` (below the vendor's prefix); None for the main API."""
         return None
 
+    def rate_limit_scope(self, request: web.Request) -> str:
+        """What the vendor counts its rate limit per, beside the API family: "" for one
+        count per vendor (per client IP: the sandbox has one client)."""
+        return ""
+
     @abc.abstractmethod
     def add_routes(self, app: web.Application) -> None:
         """Register the vendor's routes on its sub-application."""

@@ -33,9 +33,9 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
+from api_sandbox.tenants import TENANTS, SandboxTenant, default_tenant, find_tenant
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.agyletime.data import (
-    ORGANISATION_ID,
     AgyleTimeData,
     Cursor,
     Record,
@@ -48,6 +48,9 @@ DEFAULT_TOKEN_TTL_S = 3600.0
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
 PAGING_PARAMS = frozenset({"pageLimit", "nextPageToken"})
+TENANT_HOSTS = "/tenants/{subdomain}"
+"""Each tenant's own host (``https://{subdomain}.cloud.agyletime.io``) below the vendor's
+prefix; ``/tenant`` is the first tenant's."""
 
 ERROR_CODES = {
     400: "BadRequest",
@@ -80,6 +83,8 @@ class Query:
     """A validated listing request."""
 
     filters: dict[str, str]
+    data: AgyleTimeData
+    """The data of the tenant the request's token was issued for."""
     now: datetime
     """The sandbox clock's reading when the request arrived."""
     start: datetime | None = None
@@ -152,13 +157,20 @@ class AgyleTimeAPI(VendorAPI):
 
     def __init__(self, settings: SandboxSettings) -> None:
         super().__init__(settings)
-        self.data = AgyleTimeData(settings.seed, settings.scale)
+        self.tenant_data = {
+            tenant.number: AgyleTimeData(
+                settings.seed, settings.scale * tenant.share, organisation_id=tenant.number
+            )
+            for tenant in TENANTS[self.name]
+        }
+        """Each tenant's data, by the organisation id its tokens carry."""
+        self.data = self.tenant_data[default_tenant(self.name).number]
         self.tokens = TokenStore(ttl_s=DEFAULT_TOKEN_TTL_S)
 
     # --- routes --------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
         """Register the tenant and regional routes, and JSend 404s for everything else."""
-        data = self.data
+        data = AgyleTimeData  # each listing reads the data of the request's tenant
         date_range = frozenset({"startTime", "endTime"})
         metrics = frozenset({"startTime", "endTime", "userGrouping", "dateGrouping"})
         endpoints = {
@@ -183,13 +195,15 @@ class AgyleTimeAPI(VendorAPI):
                 window=("taskStartTimeFrom", "taskStartTimeTo"),
             ),
             "/tenant/api/schedule/tasks/definitions": Endpoint(
-                self._table_listing(data.task_definitions)
+                self._table_listing(lambda _: data.task_definitions())
             ),
             "/regional/organisation/users": Endpoint(self._table_listing(data.users)),
             "/regional/organisation/business-roles": Endpoint(
                 self._table_listing(data.business_roles)
             ),
-            "/regional/organisation/system-roles": Endpoint(self._table_listing(data.system_roles)),
+            "/regional/organisation/system-roles": Endpoint(
+                self._table_listing(lambda _: data.system_roles())
+            ),
             "/regional/workactivity/workstreams": Endpoint(self._table_listing(data.workstreams)),
             "/regional/workactivity/contacts": Endpoint(
                 self._dated_listing(data.contacts_between),
@@ -211,17 +225,25 @@ class AgyleTimeAPI(VendorAPI):
             ),
         }
         app.router.add_post("/tenant/api/authority/token", self.issue_token)
+        app.router.add_post(f"{TENANT_HOSTS}/api/authority/token", self.issue_token)
         for path, endpoint in endpoints.items():
             app.router.add_get(path, self._handler(endpoint))
+            if path.startswith("/tenant/"):  # every tenant's own host, by subdomain
+                app.router.add_get(
+                    TENANT_HOSTS + path.removeprefix("/tenant"), self._handler(endpoint)
+                )
         app.router.add_route("*", "/{tail:.*}", self.not_found)
 
     # --- auth ----------------------------------------------------------------------------
     async def issue_token(self, request: web.Request) -> web.Response:
         """``POST /api/authority/token``: HTTP Basic access key in, HS256 JWT out."""
         key_id, key_secret = _basic_credentials(request.headers.get("Authorization", ""))
+        tenant = self._host_tenant(request)
+        if tenant is None:
+            return self.error_response(request, 404, "Resource not found")
         if not (
-            secrets.compare_digest(key_id, ACCESS_KEY_ID)
-            and secrets.compare_digest(key_secret, ACCESS_KEY_SECRET)
+            secrets.compare_digest(key_id, tenant.client_id)
+            and secrets.compare_digest(key_secret, tenant.client_secret)
         ):
             return self.error_response(request, 401, "Unauthorised: invalid access key")
         form = await request.post() if request.can_read_body else {}
@@ -233,7 +255,7 @@ class AgyleTimeAPI(VendorAPI):
         ttl = self.settings.token_ttl_for(self.name, DEFAULT_TOKEN_TTL_S)
         issued = self.settings.clock.time()
         claims = {
-            "organisation_id": ORGANISATION_ID,
+            "organisation_id": tenant.number,
             "iat": int(issued),
             "exp": int(issued + ttl),
             "jti": secrets.token_hex(8),
@@ -244,13 +266,24 @@ class AgyleTimeAPI(VendorAPI):
         data = {"accessToken": token, "expiresIn": expires_in, "tokenType": "Bearer"}
         return json_response({"status": "success", "result": 0, "message": "Success", "data": data})
 
-    def _unauthorised(self, request: web.Request) -> web.Response | None:
-        """A 401 unless the request carries a live token this sandbox signed."""
+    @staticmethod
+    def _host_tenant(request: web.Request) -> SandboxTenant | None:
+        """The tenant whose host the request came to (the regional host: None)."""
+        subdomain = request.match_info.get("subdomain")
+        if subdomain is not None:
+            return find_tenant(AgyleTimeAPI.name, subdomain)
+        if request.path.startswith(f"{AgyleTimeAPI.prefix}/tenant/"):
+            return default_tenant(AgyleTimeAPI.name)
+        return None
+
+    def _unauthorised(self, request: web.Request) -> web.Response | AgyleTimeData:
+        """A 401 unless the request carries a live token this sandbox signed (for this
+        tenant's host, on a tenant host); else the data of the token's tenant."""
         token = bearer_token(request)
         if token is None:
             return self.error_response(request, 401, "Unauthorised: missing bearer token")
         try:
-            jwt.decode(
+            claims = jwt.decode(
                 token,
                 SIGNING_KEY,
                 algorithms=["HS256"],
@@ -260,7 +293,11 @@ class AgyleTimeAPI(VendorAPI):
             return self.error_response(request, 401, "Unauthorised: invalid access token")
         if not self.tokens.is_valid(token):
             return self.error_response(request, 401, "Unauthorised: access token expired")
-        return None
+        data = self.tenant_data.get(int(claims.get("organisation_id", 0)))
+        host = self._host_tenant(request)
+        if data is None or (host is not None and host.number != data.organisation_id):
+            return self.error_response(request, 401, "Unauthorised: token of another tenant")
+        return data
 
     def revoke_tokens(self) -> None:
         """Every token issued so far stops working (the ``expire_tokens`` fault)."""
@@ -272,51 +309,54 @@ class AgyleTimeAPI(VendorAPI):
 
     # --- listings ------------------------------------------------------------------------
     @staticmethod
-    def _table_listing(rows: Callable[[], Iterator[Record]]) -> Listing:
-        def listing(_: Query, after: Cursor | None) -> Iterator[tuple[Cursor, Any]]:
+    def _table_listing(rows: Callable[[AgyleTimeData], Iterator[Record]]) -> Listing:
+        def listing(query: Query, after: Cursor | None) -> Iterator[tuple[Cursor, Any]]:
             first = after[0] + 1 if after else 0
-            return (((first + i,), row) for i, row in enumerate(islice(rows(), first, None)))
+            table = islice(rows(query.data), first, None)
+            return (((first + i,), row) for i, row in enumerate(table))
 
         return listing
 
     @staticmethod
     def _dated_listing(
         between: Callable[
-            [datetime, datetime, date, Cursor | None], Iterator[tuple[Cursor, Record]]
+            [AgyleTimeData, datetime, datetime, date, Cursor | None],
+            Iterator[tuple[Cursor, Record]],
         ],
     ) -> Listing:
         def listing(query: Query, after: Cursor | None) -> Iterator[tuple[Cursor, Any]]:
             assert query.start is not None
             assert query.end is not None
-            return between(query.start, query.end, query.today, after)
+            return between(query.data, query.start, query.end, query.today, after)
 
         return listing
 
-    def _metrics_listing(self, user_entry: Callable[[int, date], Record]) -> Listing:
+    @staticmethod
+    def _metrics_listing(user_entry: Callable[[AgyleTimeData, int, date], Record]) -> Listing:
         def listing(query: Query, after: Cursor | None) -> Iterator[tuple[Cursor, Any]]:
             assert query.start is not None
             assert query.end is not None
-            for cursor, (day, index) in self.data.metric_user_days(
+            for cursor, (day, index) in query.data.metric_user_days(
                 query.start, query.end, query.today, after
             ):
-                yield cursor, (day, user_entry(index, day))
+                yield cursor, (day, user_entry(query.data, index, day))
 
         return listing
 
     def _handler(self, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            denied = self._unauthorised(request)
-            if denied is not None:
-                return denied
+            data = self._unauthorised(request)
+            if isinstance(data, web.Response):
+                return data
             try:
-                return await off_the_loop(self._page, request, endpoint)
+                return await off_the_loop(self._page, request, endpoint, data)
             except QueryError as exc:
                 return self.error_response(request, exc.status, exc.message)
 
         return handle
 
-    def _page(self, request: web.Request, endpoint: Endpoint) -> web.Response:
-        query, limit, after = self._parse(request, endpoint)
+    def _page(self, request: web.Request, endpoint: Endpoint, data: AgyleTimeData) -> web.Response:
+        query, limit, after = self._parse(request, endpoint, data)
         fault = request.get(PAGE_FAULT)
         sent_token = request.query.get("nextPageToken") or None
         nonce = int(sent_token[:2], 16) + 1 if sent_token else 1
@@ -343,7 +383,9 @@ class AgyleTimeAPI(VendorAPI):
             body["nextPageToken"] = ""  # metrics say "no more" with an empty token
         return json_response(body)
 
-    def _parse(self, request: web.Request, endpoint: Endpoint) -> tuple[Query, int, Cursor | None]:
+    def _parse(
+        self, request: web.Request, endpoint: Endpoint, data: AgyleTimeData
+    ) -> tuple[Query, int, Cursor | None]:
         params = dict(request.query)
         problems = [
             f"{name} (UNDEFINED): Field is not allowed"
@@ -374,7 +416,7 @@ class AgyleTimeAPI(VendorAPI):
             msg = f"pageLimit (INVALID): Must be at most {exc.maximum}"
             raise QueryError(400, msg) from None
         filters = {k: v for k, v in params.items() if k not in PAGING_PARAMS}
-        query = Query(filters, now=self.settings.clock.now())
+        query = Query(filters, data, now=self.settings.clock.now())
         if endpoint.window:
             start_name, end_name = endpoint.window
             query.start = parse_time(start_name, params[start_name])

@@ -304,6 +304,8 @@ class AgyleTimeData:
 
     seed: int = 42
     scale: float = 1.0
+    organisation_id: int = ORGANISATION_ID
+    """The id its records carry (another tenant: another)."""
 
     # --- sizes -------------------------------------------------------------------------
     @cached_property
@@ -350,7 +352,7 @@ class AgyleTimeData:
             "lastName": last,
             "email": f"{_ascii(first)}.{_ascii(last)}.{user_id}@acme.example".lower(),
             "timezone": pick(rng, TIMEZONES) if rng.random() > 0.05 else None,
-            "organisationId": ORGANISATION_ID,
+            "organisationId": self.organisation_id,
             "teamId": team[0] if team else None,
             "teamName": team[1] if team else None,
             "team": {"id": team[0], "name": team[1]} if team else None,

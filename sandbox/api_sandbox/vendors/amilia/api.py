@@ -32,10 +32,10 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
+from api_sandbox.tenants import SandboxTenant, default_tenant, find_tenant
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.amilia.data import (
     ORGANIZATION_ID,
-    ORGANIZATION_SLUG,
     AmiliaData,
     Record,
     person_status,
@@ -277,15 +277,22 @@ class AmiliaAPI(VendorAPI):
         super().__init__(settings)
         self.tokens = TokenStore(ttl_s=TOKEN_TTL_S)
         self._signing_key = secrets.token_bytes(32)
-        self._data: dict[str, AmiliaData] = {}
+        self._data: dict[tuple[str, str], AmiliaData] = {}
 
-    def data(self, language: str) -> AmiliaData:
-        """The organization in ``language`` as of the sandbox clock's today."""
+    def data(self, language: str, tenant: SandboxTenant | None = None) -> AmiliaData:
+        """The organization ``tenant`` (default: 8008) in ``language`` as of the sandbox
+        clock's today."""
+        tenant = tenant or default_tenant(self.name)
         today = self.settings.clock.today()
-        data = self._data.get(language)
+        data = self._data.get((tenant.key, language))
         if data is None or data.today != today:
-            data = self._data[language] = AmiliaData(
-                self.settings.seed, self.settings.scale, language, today
+            data = self._data[tenant.key, language] = AmiliaData(
+                self.settings.seed,
+                self.settings.scale * tenant.share,
+                language,
+                today,
+                organization=tenant.number,
+                slug=tenant.alias,
             )
         return data
 
@@ -398,12 +405,14 @@ class AmiliaAPI(VendorAPI):
                 return self.error_response(
                     request, 403, "User is not authorized to perform this operation."
                 )
-            if organization not in (str(ORGANIZATION_ID), ORGANIZATION_SLUG):
+            tenant = find_tenant(self.name, organization)
+            if tenant is None:
                 return self.error_response(
                     request, 404, f"Organization '{organization}' was not found."
                 )
             try:
-                return await off_the_loop(handler, Listing(self, request, self.data(language)))
+                data = self.data(language, tenant)
+                return await off_the_loop(handler, Listing(self, request, data))
             except BadRequestError as exc:
                 return self.error_response(request, 400, str(exc))
             except NotFoundError as exc:

@@ -221,8 +221,18 @@ class AmiliaData:
     """The ``forest-explorers`` organization (number 8008) for one seed and scale."""
 
     def __init__(
-        self, seed: int = 42, scale: float = 1.0, language: str = "en", today: date | None = None
+        self,
+        seed: int = 42,
+        scale: float = 1.0,
+        language: str = "en",
+        today: date | None = None,
+        *,
+        organization: int = ORGANIZATION_ID,
+        slug: str = ORGANIZATION_SLUG,
     ) -> None:
+        self.organization = organization
+        """The organization's number, which its records carry (another tenant: another)."""
+        self.slug = slug
         self.seed = seed
         self.scale = scale
         self.language = language if language in SEASONS else "en"
@@ -281,7 +291,7 @@ class AmiliaData:
             "Name": self.program_name(index),
             "Start": start_of_day(start),
             "End": end_of_day(end),
-            "Url": f"https://app.amilia.com/store/{self.language}/{ORGANIZATION_SLUG}/shop/programs/{pid}",
+            "Url": f"https://app.amilia.com/store/{self.language}/{self.slug}/shop/programs/{pid}",
             "PictureUrl": f"https://cdn.amilia.com/programs/{pid}.jpg"
             if rng.random() < 0.7
             else None,
@@ -366,7 +376,7 @@ class AmiliaData:
             "Id": aid,
             "Name": summary["Name"],
             "Status": self.activity_status(program_index, index),
-            "Url": f"https://app.amilia.com/store/{self.language}/{ORGANIZATION_SLUG}/shop/activities/{aid}",
+            "Url": f"https://app.amilia.com/store/{self.language}/{self.slug}/shop/activities/{aid}",
             **{k: summary[k] for k in ("ProgramId", "ProgramName", "CategoryId", "CategoryName")},
             "SubCategoryId": summary["SubCategoryId"],
             "SubCategoryName": summary["SubCategoryName"],
@@ -396,11 +406,11 @@ class AmiliaData:
             "HasSessionEnabled": True,
             "HasDropInEnabled": rng.random() < 0.4,
             "HasWaitListEnabled": rng.random() < 0.3,
-            "OrganizationId": ORGANIZATION_ID,
+            "OrganizationId": self.organization,
             "RegistrationPeriods": None,
             "LocationLabel": "",
             "Forms": [{"Id": 55, "Type": pick(rng, ("Adult", "Children")), "Name": "Registration"}],
-            "SecretUrl": f"https://app.amilia.com/store/{self.language}/{ORGANIZATION_SLUG}/shop/activities/{aid}?secret={rng.randrange(10**8):08d}",
+            "SecretUrl": f"https://app.amilia.com/store/{self.language}/{self.slug}/shop/activities/{aid}?secret={rng.randrange(10**8):08d}",
             "PictureUrl": None,
             "Schedules": [
                 {
@@ -547,7 +557,7 @@ class AmiliaData:
             "GroupName": "Group 1",
             "OccurrenceId": occurrence,
             "AttendanceId": attendance[0],
-            "OrgId": ORGANIZATION_ID,
+            "OrgId": self.organization,
             "Status": attendance[1],
         }
 
@@ -602,7 +612,7 @@ class AmiliaData:
         person = self.person_core(account_index, member)
         rng = self._rng("owner", account_index, member)
         return {
-            "OrganizationId": ORGANIZATION_ID,
+            "OrganizationId": self.organization,
             "AccountId": account_id(account_index),
             "AccountOwnerId": person["Id"],
             "AccountOwnerFirstName": person["FirstName"],
@@ -625,7 +635,7 @@ class AmiliaData:
             "Address": self.address(self._rng("address", account_index)),
             "Telephone": owner["AccountOwnerTelephoneMobile"],
             **{k: owner[k] for k in owner if k.startswith("AccountOwner") or k == "AccountId"},
-            "OrganizationId": ORGANIZATION_ID,
+            "OrganizationId": self.organization,
             "IsArchived": owner["IsArchived"],
             "Contacts": [],
             "Skills": [{"Id": 40 + rng.randrange(5), "Name": phrase(rng, 1)}]
@@ -720,7 +730,7 @@ class AmiliaData:
         )
         return {
             "Id": membership_id(index),
-            "OrganizationId": ORGANIZATION_ID,
+            "OrganizationId": self.organization,
             "Name": self.membership_name(index),
             "Description": phrase(rng, 6),
             "Price": money(rng, 20, 300),

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextvars
 import secrets
 import struct
 import time
@@ -51,9 +52,15 @@ from aiohttp import web
 
 from api_sandbox.faults import PAGE_FAULT
 from api_sandbox.settings import PageSizeRefusedError, SandboxSettings
+from api_sandbox.tenants import TENANTS, default_tenant, find_tenant
 from api_sandbox.vendor import TokenStore, VendorAPI, bearer_token, json_response, off_the_loop
 from api_sandbox.vendors.amperity.data import TENANT, AmperityData, Record
 
+REQUEST_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "amperity_request_tenant", default=TENANT
+)
+"""The tenant of the request being answered (a request's context is its own, and follows
+it into the worker thread that builds its page)."""
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - public fake credential
 SIGNING_KEY = "amperity-sandbox-hs256-signing-key"
@@ -157,15 +164,28 @@ class AmperityAPI(VendorAPI):
         super().__init__(settings)
         self.tokens = TokenStore(ttl_s=DEFAULT_TOKEN_TTL_S)
         self.revoked_before = 0.0
-        self._data: AmperityData | None = None
+        self._data: dict[str, AmperityData] = {}
 
     @property
     def data(self) -> AmperityData:
-        """The tenant's data; its history ends at today's midnight (UTC)."""
+        """The data of the request's tenant (see :meth:`_check_headers`; else the default
+        tenant); its history ends at today's midnight (UTC)."""
+        tenant = find_tenant(self.name, REQUEST_TENANT.get()) or default_tenant(self.name)
         today = self.settings.clock.today()
-        if self._data is None or self._data.today != today:
-            self._data = AmperityData(self.settings.seed, self.settings.scale, today)
-        return self._data
+        data = self._data.get(tenant.key)
+        if data is None or data.today != today:
+            scale = self.settings.scale * tenant.share
+            data = self._data[tenant.key] = AmperityData(
+                self.settings.seed, scale, today, tenant=tenant.key
+            )
+        return data
+
+    def rate_limit_scope(self, request: web.Request) -> str:
+        """Per tenant: each tenant is its own deployment (the Profile API's documented limit
+        is "across the entire tenant")."""
+        return (
+            request.headers.get("Amperity-Tenant") or request.headers.get("X-Amperity-Tenant") or ""
+        )
 
     def family_of(self, path: str) -> str | None:
         """The Profile API (``/api/indexes...``) has a limit of its own."""
@@ -210,12 +230,18 @@ class AmperityAPI(VendorAPI):
             return self.error_response(request, 400, "grant_type must be client_credentials")
         client_id = str(form.get("client_id") or "")
         client_secret = str(form.get("client_secret") or "")
-        if not (
-            secrets.compare_digest(client_id, CLIENT_ID)
-            and secrets.compare_digest(client_secret, CLIENT_SECRET)
-        ):
+        owner = next(
+            (
+                known
+                for known in TENANTS[self.name]
+                if secrets.compare_digest(client_id, known.client_id)
+                and secrets.compare_digest(client_secret, known.client_secret)
+            ),
+            None,
+        )
+        if owner is None:
             return self.error_response(request, 401, "Invalid client credentials")
-        if tenant != TENANT:
+        if tenant != owner.key:  # each API key belongs to one tenant
             return self.error_response(request, 403, f"The API key is not valid for {tenant}")
         ttl = self.settings.token_ttl_for(self.name, DEFAULT_TOKEN_TTL_S)
         issued = self.settings.clock.time()
@@ -259,8 +285,9 @@ class AmperityAPI(VendorAPI):
         tenant = request.headers.get("Amperity-Tenant")
         if not tenant:
             raise ApiError(400, "Missing required header Amperity-Tenant")
-        if tenant != token_tenant:
+        if tenant != token_tenant or find_tenant(self.name, tenant) is None:
             raise ApiError(403, f"The access token is not valid for tenant {tenant}")
+        REQUEST_TENANT.set(tenant)  # what self.data serves, this request only
         version = request.headers.get("api-version") or request.query.get("api_version")
         if not version:
             raise ApiError(400, "Missing required header api-version")

@@ -143,7 +143,12 @@ class _Instants:
 class AmperityData:
     """The sandbox tenant: counts scale with ``scale``; dated history ends at ``today``."""
 
-    def __init__(self, seed: int, scale: float, today: date | None = None) -> None:
+    def __init__(
+        self, seed: int, scale: float, today: date | None = None, *, tenant: str = TENANT
+    ) -> None:
+        self.tenant = tenant
+        """The tenant id its records carry (another tenant: another)."""
+        self.tenant_family = TENANT_FAMILY if tenant == TENANT else tenant.split("-", maxsplit=1)[0]
         self.seed = seed
         self.scale = scale
         self.today = today or utc_today()
@@ -232,8 +237,8 @@ class AmperityData:
         record: Record = {
             "event_id": f"ae-{token_chars(rng, 8)}",
             "event_type": pick(rng, EVENT_TYPES),
-            "tenant": TENANT,
-            "tenant_family": TENANT_FAMILY,
+            "tenant": self.tenant,
+            "tenant_family": self.tenant_family,
             "happened_at": iso_z(self.audit_event_time(index)),
             "principal_id": f"user-{token_chars(rng, 10)}",
             "principal_name": f"{first} {last}",
@@ -275,7 +280,7 @@ class AmperityData:
             "state": state,
             "type": kind,
             "name": phrase(rng, 2),
-            "tenant": TENANT,
+            "tenant": self.tenant,
             "created_at": iso_z(created),
             "ended_at": iso_z(created + timedelta(seconds=seconds)),
             "principal_id": "system" if automated else f"user-{token_chars(rng, 10)}",
@@ -336,7 +341,7 @@ class AmperityData:
             task: Record = {
                 "id": f"wft-{token_chars(rng, 10)}",
                 "state": "succeeded",
-                "tenant": TENANT,
+                "tenant": self.tenant,
                 "created_at": iso_z(started),
                 "ended_at": iso_z(ended),
                 "state_changed_at": iso_z(ended),
