@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from api_sandbox.testing import SandboxProcess
-from e2e.meltano_support import BIN, meltano, project_root, tap_env
+from e2e.meltano_support import meltano, project_root, tap_env
 from repo_support import ROOT, TAPS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("meltano")]
@@ -171,15 +170,7 @@ def test_a_settings_conflict_names_the_environment_and_the_settings(
     """.env holding every auth mode: the prod run stops in one line that names the Meltano
     environment and each auth mode's settings before any request, and shows no secret."""
     env = with_dotenv(meltano_env)
-    result = subprocess.run(
-        [str(BIN / "meltano"), "--environment=prod", "invoke", tap, *flags],
-        cwd=project_root(env),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = meltano("--environment=prod", "invoke", tap, *flags, env=env, check=False)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "(Meltano environment" in line]
     assert len(lines) == 1, result.stderr[-2000:]
