@@ -17,7 +17,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from singer_rest_toolkit.bookmarks import BadBookmarkError
 from singer_rest_toolkit.dates import utc_now
-from singer_rest_toolkit.prefetch import raise_if_cancelled
+from singer_rest_toolkit.prefetch import before_request
 from singer_rest_toolkit.progress import API, RATE_LIMIT, RETRY
 from singer_rest_toolkit.responses import json_body, not_json_reason
 from singer_rest_toolkit.transport import RedirectRefusedError
@@ -152,7 +152,7 @@ class Exchange:
         name = self._stream.name
 
         def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
-            raise_if_cancelled()  # a fetch ahead whose reader is gone
+            before_request()  # a fetch ahead: within its pool's memory, its reader not gone
             try:
                 authenticator.ensure_token()
                 with progress.waiting(RATE_LIMIT):

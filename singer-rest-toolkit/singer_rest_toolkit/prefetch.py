@@ -4,7 +4,9 @@ order, then its error if it failed, where a sequential run would have met it. Ev
 still passes its family's pace and its stream's retry loop. The main thread waits for a
 listing no worker has started only while a worker is free to start it: when every worker
 waits on the full queue of a listing read later, it takes the listing back and fetches it
-itself, so bounded queues can never stall the sync. With a memory budget, pages beyond it
+itself, so bounded queues can never stall the sync. What a pool's listings hold ahead is
+bounded in bytes (of the response bodies their pages came in), all listings together, so it
+does not grow with the tenant or its records' size. With ``spill``, pages beyond the budget
 wait in a temporary file (:class:`SpillFile`) instead of stalling their worker.
 """
 
@@ -21,19 +23,20 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
+from singer_rest_toolkit.responses import bytes_parsed
 from singer_rest_toolkit.sdk_internals.process_exit import run_before_threads_join
 
 Record = dict[str, Any]
 Key = tuple[str, Hashable]
 
-BUFFERED_RECORDS = 2_000
-"""Records one listing may hold ahead of the main thread, at least (and two chunks)."""
 CHUNK_RECORDS = 1_000
-"""At most this many records per queued item: what a listing holds ahead is counted in
-records, whatever the page size."""
-POOL_BUFFERED_RECORDS = 16_000
-"""Records a pool's listings may hold ahead in all, shared out among its workers: a listing
-whose pages are all queued before the main thread reaches it costs it no round trip."""
+"""At most this many records per queued item: the main thread gets a large page's first
+records while the rest are parsed."""
+POOL_BUFFERED_BYTES = 512 * 1024
+"""Bytes of response bodies a pool's listings may hold ahead of the main thread, all
+together (parsed, about ten times as much): a worker whose listing the main thread is not
+reading sends no request while they are spent. Enough pages that the next listings cost the
+main thread no round trip, not a tenant's worth."""
 SPILL_BYTES = 256 * 1024 * 1024
 """Bytes a listing may hold unread on disk: a larger stream ahead waits for its reader."""
 _PUT_POLL_S = 0.05
@@ -97,6 +100,14 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
     return stream_name, items
 
 
+class _Held:
+    """A page held in memory and the bytes it weighs in the pool's budget."""
+
+    def __init__(self, page: list[Record], size: int) -> None:
+        self.page = page
+        self.size = size
+
+
 class _Spilled:
     """Where a page waits in a :class:`SpillFile`."""
 
@@ -154,24 +165,44 @@ class SpillFile:
 
 
 class MemoryBudget:
-    """Records the listings of a spilling pool may hold in memory, all of them together."""
+    """Bytes the listings of a pool may hold in memory, all of them together."""
 
-    def __init__(self, records: int) -> None:
-        self._free = records
-        self._lock = threading.Lock()
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = size
+        self.page = 0
+        """Bytes of the last page queued: what a request about to be sent reserves."""
+        self._changed = threading.Condition()
 
-    def take(self, records: int) -> bool:
-        """A page of ``records`` more in memory, if the budget has room left."""
-        with self._lock:
-            if self._free <= 0:
+    @property
+    def held(self) -> int:
+        """Bytes held now."""
+        return self.size - self._free
+
+    @property
+    def spent(self) -> bool:
+        """True while no room is left."""
+        return self._free <= 0
+
+    def take(self, size: int, *, anyway: bool = False) -> bool:
+        """``size`` bytes more in memory, if the budget has room left (or ``anyway``)."""
+        with self._changed:
+            if size and self._free <= 0 and not anyway:
                 return False
-            self._free -= records
+            self._free -= size
             return True
 
-    def give_back(self, records: int) -> None:
-        """Records read (or dropped) leave memory."""
-        with self._lock:
-            self._free += records
+    def wait(self) -> None:
+        """Until some bytes are given back (or a short while: the caller checks again)."""
+        with self._changed:
+            if self._free <= 0:
+                self._changed.wait(_PUT_POLL_S)
+
+    def give_back(self, size: int) -> None:
+        """Bytes read (or dropped) leave memory: one waiting worker goes on."""
+        with self._changed:
+            self._free += size
+            self._changed.notify()
 
 
 class Listing:
@@ -181,12 +212,12 @@ class Listing:
         self,
         name: str,
         page_size: int,
-        buffered: int,
+        budget: MemoryBudget,
         *,
         children_queued: bool,
         stuck: StuckWorkers,
         waited: Callable[[float], object],
-        spill_budget: MemoryBudget | None = None,
+        spill: bool = False,
     ) -> None:
         self.name = name
         """The stream (or windows) whose listing this is."""
@@ -200,18 +231,19 @@ class Listing:
         """Set when a worker begins the fetch."""
         self._stuck = stuck
         self._waited = waited
-        buffer_pages = max(2, buffered // self.page_size)
-        self._budget = spill_budget
-        self._spill = SpillFile() if spill_budget is not None else None
+        self._budget = budget
+        self._spill = SpillFile() if spill else None
         """Where pages beyond the pool's memory budget wait; None: the worker waits for the
-        reader when this listing's queue is full."""
-        self._pages: queue.Queue[object] = queue.Queue(
-            maxsize=0 if spill_budget is not None else buffer_pages
-        )
+        reader when the budget is spent and this listing holds a page."""
+        self._pages: queue.Queue[object] = queue.Queue()
         self._held = 0
-        """Records of this listing in the memory budget, not yet read."""
+        """Bytes of this listing in the memory budget, not yet read (or reserved)."""
+        self._reserved = 0
+        """Bytes reserved for the page of the request in flight."""
         self._held_lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._reading = threading.Event()
+        """Set once the main thread reads the listing."""
 
     @property
     def cancelled(self) -> bool:
@@ -225,54 +257,79 @@ class Listing:
             if self.cancelled:
                 return
             page: list[Record] = []
+            parsed = bytes_parsed()
             for record in stream.fetch_records(context):
                 page.append(record)
                 # A page's records arrive together, so a full chunk is a whole page: handing
                 # it over before the next request keeps the main thread busy meanwhile.
                 if len(page) >= self.page_size:
-                    if not self._put_page(stream, context, page):
+                    parsed, size = bytes_parsed(), bytes_parsed() - parsed
+                    if not self._put_page(stream, context, page, size):
                         return
                     page = []
-            if page and not self._put_page(stream, context, page):
+            if page and not self._put_page(stream, context, page, bytes_parsed() - parsed):
                 return
             self._put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._put(_Failure(exc))
 
-    def _put_page(self, stream: PrefetchedStream, context: Any, page: list[Record]) -> bool:
+    def _put_page(
+        self, stream: PrefetchedStream, context: Any, page: list[Record], parsed: int
+    ) -> bool:
+        """Queue ``page``, weighed as the ``parsed`` bytes of the bodies it came in (the first
+        part of a large page carries them all; at least a byte a record, for a source that
+        parses no body)."""
         if self.children_queued:
             stream.submit_children(page, context)
-        if self._spill is None or self._budget is None:
-            return self._put(page)
-        if self._budget.take(len(page)):
+        size = max(parsed, len(page))
+        spill = self._spill
+        if spill is None:  # its request reserved room (wait_for_room): the page is in memory
             with self._held_lock:
-                self._held += len(page)
-            return self._put(page)
-        if self._spill.unread >= SPILL_BYTES:
+                reserved, self._reserved = self._reserved, 0
+                self._held -= reserved
+            self._budget.give_back(reserved)
+            self._budget.page = size or self._budget.page
+        if self._take(size, anyway=spill is None) or spill is None:
+            return self._put(_Held(page, size))
+        if spill.unread >= SPILL_BYTES:
             with self._stuck:
-                while self._spill.unread >= SPILL_BYTES and not self.cancelled:
+                while spill.unread >= SPILL_BYTES and not self.cancelled:
                     time.sleep(_PUT_POLL_S)
-        return not self.cancelled and self._put(self._spill.write(page))
+        return not self.cancelled and self._put(spill.write(page))
+
+    def _take(self, size: int, *, anyway: bool) -> bool:
+        """Room for ``size`` bytes more in the pool's budget (or ``anyway``)."""
+        with self._held_lock:
+            if not self._budget.take(size, anyway=anyway):
+                return False
+            self._held += size
+            return True
+
+    def wait_for_room(self) -> None:
+        """Worker side, before a request: reserve room for its page in the pool's budget,
+        waiting while it is spent, unless the main thread reads this listing (it waits for
+        this page) or it is dropped."""
+        if self._spill is not None:
+            return
+        estimate = self._budget.page
+        if not self._take(estimate, anyway=self._reading.is_set()):
+            with self._stuck:
+                while not self._take(estimate, anyway=self._reading.is_set()):
+                    if self.cancelled:
+                        return
+                    self._budget.wait()
+        with self._held_lock:
+            self._reserved += estimate
 
     def _put(self, item: object) -> bool:
-        """Queue ``item`` unless the listing is dropped meanwhile (its reader is gone)."""
-        try:
-            self._pages.put_nowait(item)
-        except queue.Full:
-            pass
-        else:
-            return True
-        with self._stuck:
-            while not self.cancelled:
-                try:
-                    self._pages.put(item, timeout=_PUT_POLL_S)
-                except queue.Full:
-                    continue
-                return True
-        return False
+        """Queue ``item`` (the budget bounds the queue); False once the listing is dropped
+        (its reader is gone)."""
+        self._pages.put_nowait(item)
+        return not self.cancelled
 
     def records(self) -> Iterator[Record]:
         """Main thread: the listing's records in order, then its error if it failed."""
+        self._reading.set()
         try:
             while True:
                 started = time.monotonic()
@@ -286,11 +343,11 @@ class Listing:
                     assert self._spill is not None
                     yield from self._spill.read(item)
                     continue
-                if self._budget is not None:
+                if isinstance(item, _Held):
                     with self._held_lock:
-                        self._held -= len(item)  # type: ignore[arg-type]
-                    self._budget.give_back(len(item))  # type: ignore[arg-type]
-                yield from item  # type: ignore[misc]
+                        self._held -= item.size
+                    self._budget.give_back(item.size)
+                    yield from item.page
         finally:
             self._release()
 
@@ -305,10 +362,9 @@ class Listing:
         """Free the spill file and the memory budget of pages nobody will read."""
         if self._spill is not None:
             self._spill.close()
-        if self._budget is not None:
-            with self._held_lock:
-                held, self._held = self._held, 0
-            self._budget.give_back(held)
+        with self._held_lock:
+            held, self._held, self._reserved = self._held, 0, 0
+        self._budget.give_back(held)
 
 
 class StuckWorkers:
@@ -346,11 +402,11 @@ class Prefetcher:
         self.workers = workers
         self._page_size = page_size
         """Records per page of a listing submitted without its stream's page size."""
-        self._buffered = buffered or max(BUFFERED_RECORDS, POOL_BUFFERED_RECORDS // workers)
-        """Records each listing may hold ahead (default: the pool's budget shared out)."""
-        self._spill_budget = MemoryBudget(self._buffered) if spill else None
-        """With ``spill``: pages beyond what the pool's listings may hold in memory all
-        together (``buffered`` records) wait on disk (see :class:`SpillFile`)."""
+        self.budget = MemoryBudget(buffered or POOL_BUFFERED_BYTES)
+        """Bytes the pool's listings may hold in memory, all together (``buffered``)."""
+        self._spill = spill
+        """With ``spill``: pages beyond the budget wait on disk (see :class:`SpillFile`)
+        instead of their worker waiting for the reader."""
         self._name = name
         self._waited = waited
         """Told the seconds the main thread waited for a worker (progress.py)."""
@@ -457,11 +513,11 @@ class Prefetcher:
         listing = Listing(
             stream.name,
             page_size or self._page_size,
-            self._buffered,
+            self.budget,
             children_queued=stream.has_children_to_sync(),
             stuck=self._stuck,
             waited=self._waited,
-            spill_budget=self._spill_budget,
+            spill=self._spill,
         )
         with self._lock:
             if self._pool is None:
@@ -488,7 +544,11 @@ def fetching_cancelled() -> bool:
     return listing is not None and listing.cancelled
 
 
-def raise_if_cancelled() -> None:
-    """In a worker whose listing was dropped, stop before sending another request."""
+def before_request() -> None:
+    """In a worker, before it sends a request: wait while its pool holds all the memory it
+    may (:meth:`Listing.wait_for_room`); stop if its listing was dropped."""
+    listing: Listing | None = getattr(_fetching, "listing", None)
+    if listing is not None:
+        listing.wait_for_room()
     if fetching_cancelled():
         raise FetchCancelled

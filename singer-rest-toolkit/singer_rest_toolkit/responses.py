@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import re
+import threading
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -17,6 +18,14 @@ _BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 """Numbers as the SDK reads them: integers as int, any other number as Decimal."""
 _UTF8 = frozenset(("utf-8", "utf8"))
+_parsed = threading.local()
+"""Per thread: bytes of the response bodies it parsed (what a fetch ahead holds is counted in them)."""
+
+
+def bytes_parsed() -> int:
+    """Bytes of the response bodies this thread has parsed so far."""
+    total: int = getattr(_parsed, "total", 0)
+    return total
 
 
 def json_body(response: requests.Response) -> Any:
@@ -29,6 +38,7 @@ def json_body(response: requests.Response) -> Any:
         return _BODIES[response]
     except KeyError:
         body = _BODIES[response] = parse_json(response)
+        _parsed.total = bytes_parsed() + len(response.content)
         return body
 
 

@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from singer_rest_toolkit.pagination import PageSize
     from singer_rest_toolkit.settings import Settings
 
-STREAMS_AHEAD_RECORDS = 4_000
-"""Records the streams fetched ahead may hold in memory, all together (the rest on disk)."""
+STREAMS_AHEAD_BYTES = 4 * 1024 * 1024
+"""Bytes (of response bodies) the streams fetched ahead may hold in memory, all together:
+the rest waits on disk."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Scheduler:
             Prefetcher(
                 workers=min(streams_ahead, main.workers),
                 name=f"{name}-streams-ahead",
-                buffered=STREAMS_AHEAD_RECORDS,
+                buffered=STREAMS_AHEAD_BYTES,
                 spill=True,
                 waited=waited,
             )

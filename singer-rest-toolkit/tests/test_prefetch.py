@@ -4,18 +4,26 @@ sequential run meets it, and a listing no worker started is fetched by the main 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from example_tap import ExampleTap, sync
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from singer_rest_toolkit.prefetch import POOL_BUFFERED_RECORDS, Prefetcher
+from singer_rest_toolkit.prefetch import (
+    POOL_BUFFERED_BYTES,
+    Prefetcher,
+    before_request,
+)
+from singer_rest_toolkit.responses import json_body
 
 PARENTS = 40
-LONG = POOL_BUFFERED_RECORDS + 6_000
+PAGE = 2_000
+LONG = 3 * PAGE
 
 
 class TreeServer:
@@ -77,18 +85,21 @@ def test_a_failed_listing_stops_the_run_after_the_same_records(httpserver: HTTPS
 
 
 class Long:
-    """A stream whose listing for ``{"n": 1}`` holds three pages of 2,000 records more than a
-    listing of a one-worker pool may queue, and one record for any other context."""
+    """A stream whose listing for ``{"n": 1}`` holds three pages, more than the pool's budget
+    (a parsed-nothing record weighs a byte), and one record for any other context."""
 
     name = "long"
 
     def __init__(self) -> None:
         self.fetched: list[Any] = []
 
-    def fetch_records(self, context: Any) -> Iterable[dict[str, Any]]:
+    def fetch_records(self, context: Any) -> Iterator[dict[str, Any]]:
         self.fetched.append(context)
         size = LONG if context["n"] == 1 else 1
-        return ({"n": context["n"], "i": i} for i in range(size))
+        for i in range(size):
+            if i % PAGE == 0:
+                before_request()  # as the exchange does before each page's request
+            yield {"n": context["n"], "i": i}
 
     def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
         return False
@@ -99,7 +110,7 @@ class Long:
 
 @pytest.fixture
 def prefetcher() -> Iterator[Prefetcher]:
-    pool = Prefetcher(workers=1, page_size=2_000, name="test")
+    pool = Prefetcher(workers=1, page_size=PAGE, name="test", buffered=PAGE)
     yield pool
     pool.discard()
 
@@ -172,3 +183,58 @@ def test_a_404_after_an_answer_is_an_error_not_an_unavailable_stream(
     _, error = run(httpserver, workers=1)
     assert error is not None
     assert "children: HTTP 404 from GET /parents/7/children" in str(error)
+
+
+class Paged:
+    """A listing of ``pages`` pages from ``/pages/{n}``, each requested as the exchange does
+    (the pool's gate first, then the body parsed once): the pages a worker fetched."""
+
+    name = "paged"
+
+    def __init__(self, httpserver: HTTPServer, pages: int) -> None:
+        self.url = httpserver.url_for("/pages")
+        self.pages = pages
+        self.requested = 0
+
+    def fetch_records(self, context: Any) -> Iterator[dict[str, Any]]:
+        with requests.Session() as session:
+            for n in range(self.pages):
+                before_request()
+                self.requested += 1
+                yield from json_body(session.get(f"{self.url}/{n}", timeout=10))
+
+    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
+        return False
+
+    def has_children_to_sync(self) -> bool:
+        return False
+
+
+def test_a_listing_read_later_holds_no_more_than_the_pools_budget_in_bytes(
+    httpserver: HTTPServer,
+) -> None:
+    page = [{"id": k, "pad": "x" * 1_000} for k in range(100)]
+    body = json.dumps(page)
+    pages = 4 * POOL_BUFFERED_BYTES // len(body)
+    for n in range(pages):
+        httpserver.expect_request(f"/pages/{n}").respond_with_data(
+            body, content_type="application/json"
+        )
+    stream = Paged(httpserver, pages)
+    pool = Prefetcher(workers=2, name="test")
+    try:
+        assert pool.submit(stream, None, page_size=len(page))
+        deadline = time.monotonic() + 10
+        while pool.budget.held < POOL_BUFFERED_BYTES and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # time enough to fetch more, were it not held back
+        assert pool.budget.held >= POOL_BUFFERED_BYTES, "it fetched ahead up to its budget"
+        assert pool.budget.held <= POOL_BUFFERED_BYTES + len(body), "and one page at most more"
+        assert stream.requested <= POOL_BUFFERED_BYTES // len(body) + 2
+        listing = pool.take("paged", None)
+        assert listing is not None
+        records = list(listing.records())
+    finally:
+        pool.discard()
+    assert records == page * pages, "every page, in order, once read"
+    assert pool.budget.held == 0

@@ -19,7 +19,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from werkzeug import Request, Response
 
 from singer_rest_toolkit.dates import iso_z, parse_instant
-from singer_rest_toolkit.prefetch import BUFFERED_RECORDS, Prefetcher
+from singer_rest_toolkit.prefetch import Prefetcher
 
 STREAMS = ("parents", "children", "events", "fixtures", "notes", "items")
 PAGES = 3
@@ -265,10 +265,8 @@ class Exact:
 
 
 def test_a_listing_beyond_its_memory_budget_waits_on_disk_not_for_its_reader() -> None:
-    size = BUFFERED_RECORDS * 10
-    pool = Prefetcher(
-        workers=1, page_size=1_000, name="test", buffered=BUFFERED_RECORDS, spill=True
-    )
+    size = 20_000
+    pool = Prefetcher(workers=1, page_size=1_000, name="test", buffered=2_000, spill=True)
     try:
         assert pool.submit(Exact(size), None)
         listing = pool.take("exact", None)
