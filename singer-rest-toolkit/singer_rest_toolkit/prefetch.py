@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
+from singer_rest_toolkit import stop
 from singer_rest_toolkit.responses import bytes_parsed
 from singer_rest_toolkit.sdk_internals.process_exit import run_before_threads_join
 
@@ -485,8 +486,8 @@ class Prefetcher:
             pool, self._pool = self._pool, None
         for listing in live:
             listing.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:  # a stopped sync does not wait for a request (stop.py)
+            pool.shutdown(wait=stop.requested() is None, cancel_futures=True)
 
     def drop(self, names: Iterable[str]) -> None:
         """Drop the listings of ``names`` (taken or not): their reader is done with them."""

@@ -14,6 +14,7 @@ import requests
 from singer_sdk import Tap
 from typing_extensions import override
 
+from singer_rest_toolkit import stop
 from singer_rest_toolkit.auth import RenewingAuthenticator
 from singer_rest_toolkit.config import (
     check_end_date,
@@ -32,6 +33,7 @@ from singer_rest_toolkit.logs import quiet_console
 from singer_rest_toolkit.pacing import MAIN_API, ApiFamily, Pacer
 from singer_rest_toolkit.progress import SyncProgress
 from singer_rest_toolkit.scheduler import Scheduler
+from singer_rest_toolkit.sdk_internals.process_exit import NoSdkSignalHandlers
 from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
 from singer_rest_toolkit.settings import REQUEST_MINIMUMS, Settings
 from singer_rest_toolkit.stream import RestStream
@@ -39,7 +41,7 @@ from singer_rest_toolkit.transport import TapSession
 from singer_rest_toolkit.writer import BufferedWriter
 
 
-class RestTap(SecretSafeValidation, abc.ABC):
+class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
     """A Singer tap over one vendor's REST API.
 
     A subclass declares its settings (``config_jsonschema``, with the shared ones of
@@ -92,48 +94,83 @@ class RestTap(SecretSafeValidation, abc.ABC):
 
         The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
         """
-        super(Tap, cls).invoke(about=about, about_format=about_format)
-        cls.print_version(print_fn=cls.logger.info)
-        files: dict[str, Any] = {}
-        paths: dict[str, str] = {}
-        for option, handle in (("state", state), ("catalog", catalog)):
-            if handle is not None:  # a file click opened: checked before the tap is built
-                try:
-                    paths[f"--{option}"], files[option] = read_input_file(
-                        option, handle, cls.logger
+        with stop.handled(cls.logger):
+            super(Tap, cls).invoke(about=about, about_format=about_format)
+            cls.print_version(print_fn=cls.logger.info)
+            files: dict[str, Any] = {}
+            paths: dict[str, str] = {}
+            tap: RestTap | None = None
+            try:
+                for option, handle in (("state", state), ("catalog", catalog)):
+                    if handle is not None:  # a file click opened: checked before the tap is built
+                        try:
+                            paths[f"--{option}"], files[option] = read_input_file(
+                                option, handle, cls.logger
+                            )
+                        except BadInputFileError as exc:
+                            cls.fail(exc.line(), exc)
+                tap = cls(
+                    config=config.config if config is not None else {},
+                    parse_env_config=config is not None and config.parse_env,
+                    validate_config=True,
+                    **files,
+                )
+                tap.run_sync()
+            except stop.SyncStopped as stopped:
+                if tap is None:
+                    cls.logger.error(
+                        "stopped by %s before the sync began: nothing written",
+                        stop.signal_name(stopped.signum),
                     )
-                except BadInputFileError as exc:
-                    cls.fail(exc.line(), exc)
-        try:
-            tap = cls(
-                config=config.config if config is not None else {},
-                parse_env_config=config is not None and config.parse_env,
-                validate_config=True,
-                **files,
-            )
-            tap.run_sync()
-        except StreamsSkippedError as exc:  # every other stream was synced, its state written
-            names = ", ".join(line.split(":", 1)[0] for line in exc.lines)
-            cls.logger.error(
-                "%d stream(s) skipped, not available to this account (the others were synced): %s",
-                len(exc.lines),
-                names,
-            )
-            for line in exc.lines:
-                cls.logger.error("%s", line)
-            raise SystemExit(1) from None
-        except BadInputFileError as exc:
-            cls.fail(exc.line(paths), exc)
-        except requests.RequestException as exc:
-            cls.fail(unreachable_line(exc, cls.url_settings), exc)
-        except ONE_LINE_ERRORS as exc:
-            cls.fail(str(exc), exc)
+                    stop.end(stopped.signum)
+                tap.stopped(stopped.signum)
+            except StreamsSkippedError as exc:  # every other stream was synced, its state written
+                names = ", ".join(line.split(":", 1)[0] for line in exc.lines)
+                cls.logger.error(
+                    "%d stream(s) skipped, not available to this account (the others were synced): %s",
+                    len(exc.lines),
+                    names,
+                )
+                for line in exc.lines:
+                    cls.logger.error("%s", line)
+                raise SystemExit(1) from None
+            except BadInputFileError as exc:
+                cls.fail(exc.line(paths), exc)
+            except requests.RequestException as exc:
+                cls.fail(unreachable_line(exc, cls.url_settings), exc)
+            except ONE_LINE_ERRORS as exc:
+                cls.fail(str(exc), exc)
 
     def __init__(self, **kwargs: Any) -> None:
         metrics = quiet_console(self.name)  # before the SDK's first line
         super().__init__(**kwargs)
         metrics.show_if_asked(self.config)
         check_against_streams(self)  # before the sync writes anything
+
+    def stopped(self, signum: int) -> NoReturn:
+        """End a sync a stop signal interrupted (stop.py): a last STATE, which covers only
+        records written (each stream wrote its waiting records as the stop passed through
+        it), one line, and the exit code of the signal."""
+        writer = self.message_writer
+        buffered = writer if isinstance(writer, BufferedWriter) else None
+        state = self.state
+        try:
+            if buffered is not None:
+                buffered.write_block()  # empty by now: each stream wrote its own
+            self.state_writer.write_state(state)
+        except OSError as exc:  # the reader is gone
+            last = f"no last STATE: stdout is closed ({exc.strerror or type(exc).__name__})"
+        else:
+            bookmarks = len(state.get("bookmarks") or {})
+            last = (
+                f"the last STATE covers only records written ({bookmarks} stream "
+                "bookmark(s)): a run from it goes on from there"
+            )
+        written = "?" if buffered is None else f"{buffered.records_written:,}"
+        self.logger.error(
+            "stopped by %s after %s records; %s", stop.signal_name(signum), written, last
+        )
+        stop.end(signum)
 
     @classmethod
     def fail(cls, line: str, exc: Exception) -> NoReturn:

@@ -11,6 +11,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
+from singer_rest_toolkit import stop
+
 BLOCK_BYTES = 1 << 16
 """RECORD lines are written once this many bytes are waiting (and before any other message)."""
 _NULL_END = b"null}"
@@ -21,11 +23,17 @@ class BufferedWriter(MsgSpecWriter):
     large share of a small-record sync, and ``sys.stdout`` is unbuffered under
     ``PYTHONUNBUFFERED``); SCHEMA, STATE and the other messages write the waiting block first
     and flush at once, so a target sees every record before the STATE that covers it, and a run
-    killed mid-way loses only records no STATE has committed (they are read again)."""
+    killed mid-way loses only records no STATE has committed (they are read again).
+
+    Every write goes out whole, exactly once: a short write (a signal arriving mid-way) is
+    followed by the rest, never by the whole again, and a stop signal waits for the write
+    (stop.py)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._block = bytearray()
+        self.records_written = 0
+        """RECORD lines written to stdout so far."""
 
     @override
     def write_message(self, message: Message) -> None:
@@ -33,8 +41,9 @@ class BufferedWriter(MsgSpecWriter):
             self._append(message.to_dict())
             return
         self.write_block()
-        sys.stdout.buffer.write(self.format_message(message))
-        sys.stdout.flush()
+        with stop.deferred():
+            _write_all(self.format_message(message))
+            sys.stdout.flush()
 
     def write_record(
         self, stream: str, record: dict[str, Any], version: int | None, time_extracted: datetime
@@ -78,13 +87,29 @@ class BufferedWriter(MsgSpecWriter):
 
     def _append(self, message: dict[str, Any]) -> None:
         block = self._block
-        encoder.encode_into(message, block, -1)
-        block.extend(b"\n")
+        start = len(block)
+        try:
+            encoder.encode_into(message, block, -1)
+            block.extend(b"\n")
+        except BaseException:
+            del block[start:]  # no partial line
+            raise
         if len(block) >= BLOCK_BYTES:
             self.write_block()
 
     def write_block(self) -> None:
         """Write the RECORD lines waiting (a sync ending, or failing, writes them too)."""
         if self._block:
-            sys.stdout.buffer.write(self._block)
-            self._block.clear()
+            lines = self._block.count(b"\n")
+            with stop.deferred():
+                _write_all(self._block)
+                self.records_written += lines
+
+
+def _write_all(data: bytearray) -> None:
+    """Write ``data`` to stdout, removing from it what is written: an unbuffered stdout (under
+    ``PYTHONUNBUFFERED``) may take part of it when a signal arrives, and an error leaves only
+    what was not written for a later write."""
+    write = sys.stdout.buffer.write
+    while data:
+        del data[: write(data) or 0]

@@ -11,6 +11,7 @@ import copy
 import decimal
 import inspect
 import logging
+import signal
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.responses import json_body, keep_only
+from singer_rest_toolkit.sdk_internals.process_exit import NoSdkSignalHandlers
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
 from singer_rest_toolkit.sdk_internals.state import RecordBookmarks, WindowBookmarks
 from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
@@ -361,3 +363,25 @@ def test_an_overridden_bookmark_method_is_called_per_record() -> None:
     assert bookmarks is not None
     bookmarks.start(None)({"when": "2026-01-01T00:00:00Z"})
     assert calls == [{"when": "2026-01-01T00:00:00Z"}]
+
+
+class QuietSignalsTap(NoSdkSignalHandlers, PlainTap):
+    pass
+
+
+def test_the_sdk_takes_the_stop_signals_through_the_hook_a_toolkit_tap_leaves_empty() -> None:
+    """The SDK installs its termination handler (exit 0, a STATE written mid-line) as a tap is
+    built, through the method NoSdkSignalHandlers overrides: a toolkit tap leaves them alone."""
+    stop_signals = (signal.SIGTERM, signal.SIGINT)
+    before = {signum: signal.getsignal(signum) for signum in stop_signals}
+    try:
+        PlainTap(config={"user": "u", "password": "p"})
+        for signum in stop_signals:
+            handler = signal.getsignal(signum)
+            assert getattr(handler, "__func__", None) is Tap._handle_termination
+            signal.signal(signum, before[signum])
+        QuietSignalsTap(config={"user": "u", "password": "p"})
+        assert {signum: signal.getsignal(signum) for signum in stop_signals} == before
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import decimal
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,3 +86,47 @@ def test_full_blocks_are_written(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(
         line.startswith(b'{"type":"RECORD","stream":"events","record":{"text":"') for line in lines
     )
+
+
+STOPPED_WRITER = textwrap.dedent(
+    """
+    import logging, sys
+    from singer_rest_toolkit import stop
+    from singer_rest_toolkit.writer import BufferedWriter
+
+    writer = BufferedWriter()
+    write = writer.record_writer("s", None)
+    with stop.handled(logging.getLogger("writer")):
+        try:
+            for n in range(100_000):
+                write({"id": n, "pad": "x" * 60})
+        except stop.SyncStopped as stopped:
+            writer.write_block()
+            print(writer.records_written, file=sys.stderr, flush=True)
+            stop.end(stopped.signum)
+    """
+)
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
+def test_a_stop_while_a_block_is_written_writes_it_whole_and_once(unbuffered: str) -> None:
+    """A signal while the writer is blocked on a full pipe: the block goes out whole, never
+    again, and the writer counts exactly the records written."""
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    process = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_WRITER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    first = os.read(process.stdout.fileno(), 100)  # the first block is out; the pipe fills
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    output = first + out
+    assert process.returncode == 143, err
+    assert output.endswith(b"\n")
+    ids = [json.loads(line)["record"]["id"] for line in output.splitlines()]
+    assert ids == list(range(len(ids)))  # each once, in order
+    assert int(err.split()[-1]) == len(ids)

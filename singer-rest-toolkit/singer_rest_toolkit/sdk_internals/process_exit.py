@@ -1,10 +1,13 @@
 """The end of the process: a failed sync's worker pools dropped before the interpreter joins
-them."""
+them, and the SDK's termination handler replaced by the toolkit's stop (stop.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+
+from singer_sdk import Tap
+from typing_extensions import override
 
 
 def run_before_threads_join(hook: Callable[[], None]) -> None:
@@ -16,3 +19,18 @@ def run_before_threads_join(hook: Callable[[], None]) -> None:
     register = getattr(threading, "_register_atexit", None)
     if register is not None:
         register(hook)
+
+
+class NoSdkSignalHandlers(Tap):
+    """A tap that leaves SIGTERM and SIGINT alone as it is built.
+
+    The SDK's ``PluginBase.__init__`` installs ``_handle_termination`` for both: it writes a
+    STATE from inside the handler, in the middle of whatever the main thread was writing (a
+    partial line), then exits 0, so a killed sync looks like a good one and the interrupted
+    block of records is flushed a second time on the way out. The CLI installs the toolkit's
+    stop instead (stop.py); a tap built inside another program leaves its signals alone.
+    """
+
+    @override
+    def _setup_signal_handlers(self) -> None:
+        pass

@@ -1,0 +1,143 @@
+"""A sync stopped by SIGTERM or SIGINT: a non-zero exit (128 + the signal's number, as a shell
+reports a process the signal ended), within seconds whatever the workers are doing, and output
+a target can trust.
+
+The handler raises :class:`SyncStopped` on the main thread wherever the sync is (a request, a
+wait for a worker, the record loop), except while stdout is being written: a write cut short
+leaves a partial line, and a later flush of the same block writes its records twice. There the
+stop waits until the write is done (:func:`deferred`). The CLI then writes a last STATE, which
+covers only records written (each stream writes its waiting records before the stop reaches
+the CLI), logs one line and ends the process without waiting for workers blocked in a request.
+A reader that stops reading altogether cannot hold the process: after :data:`GRACE_S` it ends
+without the last STATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import NoReturn
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+GRACE_S = 4.0
+"""Seconds a stopped sync has to write its last records and STATE before the process ends
+anyway (stdout no longer read)."""
+
+
+def exit_code(signum: int) -> int:
+    """The exit code of a process a signal stopped: 143 for SIGTERM, 130 for SIGINT."""
+    return 128 + signum
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM``, ``SIGINT``."""
+    return signal.Signals(signum).name
+
+
+class SyncStopped(BaseException):
+    """Raised on the main thread by a stop signal. A BaseException: no ``except Exception``
+    (a retry loop, the SDK's error log) takes it for a failure to handle."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+
+class _Stop:
+    """The process's stop: the signal received, and whether output is being written."""
+
+    signum: int | None = None
+    raised = False
+    writing = 0
+    """Writes of stdout under way on the main thread (see :func:`deferred`)."""
+
+
+_stop = _Stop()
+
+
+def requested() -> int | None:
+    """The stop signal received, if any."""
+    return _stop.signum
+
+
+@contextmanager
+def handled(logger: logging.Logger) -> Iterator[None]:
+    """SIGTERM and SIGINT handled as a stop while the CLI runs, then as before (a CLI run
+    inside another program, a test, gives that program its handlers back). Not on another
+    thread than the main one: only the main thread may handle signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if _stop.signum is not None:
+            return  # already stopping; GRACE_S bounds it
+        _stop.signum = signum
+        watchdog = threading.Timer(GRACE_S, _give_up, (signum, logger))
+        watchdog.daemon = True
+        watchdog.start()
+        if not _stop.writing:
+            _raise()
+
+    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _raise() -> None:
+    if not _stop.raised:
+        _stop.raised = True
+        assert _stop.signum is not None
+        raise SyncStopped(_stop.signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A write of stdout: a stop signal received meanwhile is raised once it is done."""
+    _stop.writing += 1
+    try:
+        yield
+    finally:
+        _stop.writing -= 1
+    if _stop.signum is not None and not _stop.writing:
+        _raise()
+
+
+def end(signum: int) -> NoReturn:
+    """End the process now with the stop's exit code, stdout and the log flushed. Workers
+    blocked in a request are not waited for (their sockets close with the process)."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe: nothing more to do
+            stream.flush()
+    logging.shutdown()
+    os._exit(exit_code(signum))
+
+
+def _give_up(signum: int, logger: logging.Logger) -> None:
+    """The watchdog: stdout took the whole grace period (nobody reads it). The line is logged
+    from a thread of its own: a log stream nobody reads either must not hold the exit."""
+    line = threading.Thread(
+        target=logger.error,
+        args=(
+            "stopped by %s; the output was not read for %.0f s: ended without a last STATE "
+            "(a run from the previous STATE reads again what this one wrote)",
+            signal_name(signum),
+            GRACE_S,
+        ),
+        daemon=True,
+    )
+    line.start()
+    line.join(_LOG_WAIT_S)
+    os._exit(exit_code(signum))
+
+
+_LOG_WAIT_S = 0.5
