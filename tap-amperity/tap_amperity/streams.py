@@ -284,10 +284,11 @@ class IngestJobsStream(AmperityDateWindowStream):
     """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
 
     The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
-    usable), so a window's answer grows with the tenant: a window that returns more than a
-    page's worth of jobs (``page_size``) is read again in halves, and the span that fit is
-    the first tried next (doubled again after a sparse answer). Half-open spans that tile the
-    window lose no job and read none twice. The bookmark is the end of the last completed
+    usable), so a window's answer grows with the tenant: after a span that returned more than
+    a page's worth of jobs (``page_size``) the next spans are half as long (doubled again
+    after a sparse answer), so one crowded answer is read, not one per window; the crowded
+    answer itself is written, not asked for again. Half-open spans that tile the window lose
+    no job and read none twice. The bookmark is the end of the last completed
     7-day window; each run re-reads one day before it, for jobs that were still running.
     """
 
@@ -332,15 +333,15 @@ class IngestJobsStream(AmperityDateWindowStream):
         while start < end:
             stop = min(start + self._span, end)
             span = {**context, "window_start": iso_z(start), "window_end": iso_z(stop)}
-            jobs = list(super().request_records(span))
-            if len(jobs) > most and stop - start > self.min_span:
-                del jobs  # not held while its halves are read
+            count = 0
+            for job in super().request_records(span):
+                count += 1
+                yield job
+            if count > most:  # already read whole: the spans after it are halved instead
                 half = (stop - start) / 2
                 self._span = max(half - half % timedelta(milliseconds=1), self.min_span)
-                continue
-            if len(jobs) <= most // 4:
+            elif count <= most // 4:
                 self._span = min(self._span * 2, self.window_size)
-            yield from jobs
             start = stop
 
     @override
