@@ -264,7 +264,8 @@ def meltano_agyletime(
 def test_meltano_run_logs_each_line_once_and_no_metrics(
     tmp_path: Path, sandbox: SandboxProcess
 ) -> None:
-    log, rows = meltano_agyletime(tmp_path, sandbox)
+    # Paced so that the sync lasts seconds (its date windows are requests), not under one.
+    log, rows = meltano_agyletime(tmp_path, sandbox, TAP_AGYLETIME_MAX_REQUESTS_PER_SECOND="8")
     lines = log.splitlines()
     tap_lines = [line for line in lines if "] tap-agyletime " in line]
     assert not [line for line in lines if "METRIC" in line]

@@ -39,7 +39,7 @@ class MeltanoResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     project_root: str
     warehouse_dir: str
-    environment: str = "sandbox"
+    environment: str = "tenants"
 
     def project(self) -> MeltanoProject:
         """The project as :mod:`singer_orchestration.runs` plans its runs."""
@@ -187,7 +187,7 @@ def build_definitions(
             "meltano": MeltanoResource(
                 project_root=str(root),
                 warehouse_dir=str(warehouse_dir),
-                environment=environ.get("MELTANO_ENVIRONMENT", "sandbox"),
+                environment=environ.get("MELTANO_ENVIRONMENT", "tenants"),
             ),
             "pipes_subprocess_client": dg.PipesSubprocessClient(),
         },

@@ -61,7 +61,7 @@ class MeltanoProject:
     root: Path
     warehouse_dir: Path
     """One DuckDB file per tenant here (DuckDB allows one writing process per file)."""
-    environment: str = "sandbox"
+    environment: str = "tenants"
     meltano: str = field(default_factory=meltano_executable)
 
     def loader(self, environ: Mapping[str, str]) -> str:

@@ -115,7 +115,7 @@ class Runs:
     def state_file(self, tenant: Tenant, suffix: str | None = None) -> Path:
         return (
             self.state
-            / f"sandbox:{tenant.tap}-to-target-duckdb:{suffix or tenant.slug}"
+            / f"tenants:{tenant.tap}-to-target-duckdb:{suffix or tenant.slug}"
             / "state.json"
         )
 
@@ -220,7 +220,7 @@ def test_materialization_metadata_counts_records_and_requests(
         assert metadata["duration_s"] > 0
         assert (
             metadata["state_id"]
-            == f"sandbox:{outcome.tenant.tap}-to-target-duckdb:{outcome.tenant.slug}"
+            == f"tenants:{outcome.tenant.tap}-to-target-duckdb:{outcome.tenant.slug}"
         )
         path = Path(metadata["warehouse"])
         for table, column in CHECKED[outcome.tenant.tap].items():
