@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,31 +105,29 @@ def check_minimums(config: Mapping[str, Any], minimums: Mapping[str, int]) -> No
             raise invalid(f"{name} must be at least {minimum}: {config[name]!r}")
 
 
+def instant_setting(config: Mapping[str, Any], name: str) -> datetime | None:
+    """The date-time setting ``name`` (None when unset); one line naming it when it is not an
+    ISO-8601 date or date-time."""
+    if not config.get(name):
+        return None
+    try:
+        return parse_instant(str(config[name]))
+    except ValueError:
+        raise invalid(f"{name} must be an ISO-8601 date or date-time: {config[name]!r}") from None
+
+
 def check_start_date(config: Mapping[str, Any]) -> None:
     """``start_date``, when set, is an ISO-8601 date or date-time, not in the future."""
-    if not config.get("start_date"):
-        return
-    try:
-        start = parse_instant(str(config["start_date"]))
-    except ValueError:
-        raise invalid(
-            f"start_date must be an ISO-8601 date or date-time: {config['start_date']!r}"
-        ) from None
-    if start > utc_now():
+    start = instant_setting(config, "start_date")
+    if start is not None and start > utc_now():
         raise invalid(f"start_date is in the future: {config['start_date']!r}")
 
 
 def check_end_date(config: Mapping[str, Any]) -> None:
     """``end_date``, when set, is an ISO-8601 date or date-time not before ``start_date``."""
-    if not config.get("end_date"):
-        return
-    try:
-        end = parse_instant(str(config["end_date"]))
-    except ValueError:
-        raise invalid(
-            f"end_date must be an ISO-8601 date or date-time: {config['end_date']!r}"
-        ) from None
-    if config.get("start_date") and end < parse_instant(str(config["start_date"])):
+    end = instant_setting(config, "end_date")
+    start = instant_setting(config, "start_date")
+    if end is not None and start is not None and end < start:
         raise invalid(
             f"end_date {config['end_date']!r} is before start_date {config['start_date']!r}"
         )
