@@ -4,14 +4,11 @@ start_date. Expectations come from the sandbox's data model."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,6 +16,7 @@ import pytest
 
 from api_sandbox.testing import SandboxProcess
 from repo_support import BIN, SyncResult
+from resilience.tap_runner import config_file
 from resilience.test_bad_config import GOOD
 
 REQUEST_LINE = re.compile(r'"GET (\S+) HTTP/1\.1"')
@@ -216,9 +214,7 @@ def test_end_date_before_start_date_is_one_line(tap: str) -> None:
         "start_date": start.date().isoformat(),
         "end_date": (start - timedelta(days=3)).date().isoformat(),
     }
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "config.json"
-        path.write_text(json.dumps(config), encoding="utf-8")
+    with config_file(tap, config) as path:
         result = subprocess.run(
             [str(BIN / tap), "--config", str(path)],
             capture_output=True,

@@ -37,7 +37,7 @@ class TapRun:
 @functools.cache
 def discovered_catalog(tap: str, config_json: str) -> str:
     """`tap --discover` output (cached per config: discovery never calls the API twice)."""
-    with _config_file(tap, json.loads(config_json)) as path:
+    with config_file(tap, json.loads(config_json)) as path:
         result = subprocess.run(
             [str(BIN / tap), "--config", str(path), "--discover"],
             capture_output=True,
@@ -59,7 +59,7 @@ def select_only(catalog_json: str, streams: set[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def _config_file(tap: str, config: dict[str, Any]) -> Iterator[Path]:
+def config_file(tap: str, config: dict[str, Any]) -> Iterator[Path]:
     """A private temporary config file, removed afterwards."""
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"{tap}-config.json"
@@ -78,7 +78,7 @@ def run_tap(
 ) -> TapRun:
     """Sync ``streams`` with the tap's CLI; a run past ``timeout_s`` is killed and flagged."""
     catalog = select_only(discovered_catalog(tap, json.dumps(config, sort_keys=True)), streams)
-    with _config_file(tap, config) as config_path:
+    with config_file(tap, config) as config_path:
         catalog_path = config_path.with_name("catalog.json")
         catalog_path.write_text(json.dumps(catalog), encoding="utf-8")
         args = [str(BIN / tap), "--config", str(config_path), "--catalog", str(catalog_path)]

@@ -23,7 +23,7 @@ import pytest
 from api_sandbox.testing import SandboxProcess
 from repo_support import BIN, TAPS
 from resilience.tap_profiles import SCALE, SEED, TapProfile, profile
-from resilience.tap_runner import _config_file, discovered_catalog, run_tap, select_only
+from resilience.tap_runner import config_file, discovered_catalog, run_tap, select_only
 from resilience.test_crash_resume import normalise
 
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
@@ -65,7 +65,7 @@ class StoppedRun:
 
     def __init__(self, tap: str, config: dict[str, Any], streams: set[str]) -> None:
         catalog = select_only(discovered_catalog(tap, json.dumps(config, sort_keys=True)), streams)
-        self._files = _config_file(tap, config)
+        self._files = config_file(tap, config)
         config_path = self._files.__enter__()
         catalog_path = config_path.with_name("catalog.json")
         catalog_path.write_text(json.dumps(catalog), encoding="utf-8")
