@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.exceptions import ConfigValidationError
 
-from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.transport import UnreachableError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -103,34 +101,6 @@ def check_minimums(config: Mapping[str, Any], minimums: Mapping[str, int]) -> No
     for name, minimum in minimums.items():
         if config.get(name) is not None and int(config[name]) < minimum:
             raise invalid(f"{name} must be at least {minimum}: {config[name]!r}")
-
-
-def instant_setting(config: Mapping[str, Any], name: str) -> datetime | None:
-    """The date-time setting ``name`` (None when unset); one line naming it when it is not an
-    ISO-8601 date or date-time."""
-    if not config.get(name):
-        return None
-    try:
-        return parse_instant(str(config[name]))
-    except ValueError:
-        raise invalid(f"{name} must be an ISO-8601 date or date-time: {config[name]!r}") from None
-
-
-def check_start_date(config: Mapping[str, Any]) -> None:
-    """``start_date``, when set, is an ISO-8601 date or date-time, not in the future."""
-    start = instant_setting(config, "start_date")
-    if start is not None and start > utc_now():
-        raise invalid(f"start_date is in the future: {config['start_date']!r}")
-
-
-def check_end_date(config: Mapping[str, Any]) -> None:
-    """``end_date``, when set, is an ISO-8601 date or date-time not before ``start_date``."""
-    end = instant_setting(config, "end_date")
-    start = instant_setting(config, "start_date")
-    if end is not None and start is not None and end < start:
-        raise invalid(
-            f"end_date {config['end_date']!r} is before start_date {config['start_date']!r}"
-        )
 
 
 def unreachable_line(exc: requests.RequestException, url_settings: str) -> str:

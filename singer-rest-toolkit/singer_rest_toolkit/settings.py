@@ -11,7 +11,8 @@ from typing import Any, Self
 
 from singer_sdk import typing as th
 
-from singer_rest_toolkit.dates import parse_instant
+from singer_rest_toolkit.config import invalid
+from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.pacing import ApiFamily
 
 REQUEST_MINIMUMS = {
@@ -21,6 +22,37 @@ REQUEST_MINIMUMS = {
     "max_retry_seconds": 1,
     "progress_interval_seconds": 1,
 }
+HELP = {
+    "request_timeout": (
+        "Seconds one request may take in all (connecting and the whole answer) before it is retried"
+    ),
+    "max_retries": "Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
+    "max_retry_seconds": (
+        "Seconds one request may spend retrying in all, from its first failure: a "
+        "Retry-After longer than what is left stops the run at once, in one line"
+    ),
+    "skip_unavailable_streams": (
+        "A stream whose endpoint answers 403/404 to its first request (not available "
+        "to this account) is skipped: the others are synced, then the run fails naming "
+        "it. false: stop at once"
+    ),
+    "progress_interval_seconds": (
+        "Seconds between progress lines in the log (records, requests, elapsed); the "
+        "last line splits the sync's time into rate limit, API and work"
+    ),
+    "metrics_log_level": (
+        "Level of the SDK's metrics logger: INFO or DEBUG logs its METRIC lines (request "
+        "durations, request and record counts). They are also logged at the DEBUG log "
+        "level, under meltano --log-format=json, and when SINGER_SDK_LOG_CONFIG sets "
+        "the singer_sdk.metrics logger to INFO"
+    ),
+    "end_date": (
+        "Latest instant (UTC) the date-ranged and incremental streams read: nothing after "
+        "it is requested or written and no bookmark passes it (a backfill of a past range); "
+        "default: none, read up to now"
+    ),
+}
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def described(help: Mapping[str, str]) -> Callable[..., th.Property[Any]]:
@@ -35,100 +67,30 @@ def described(help: Mapping[str, str]) -> Callable[..., th.Property[Any]]:
 def request_settings(*, requests_per_second: int, pace: str) -> list[th.Property[Any]]:
     """The settings of every tap's requests: the pace (``pace`` says the vendor's limit),
     the timeout and the retry budget."""
+    setting = described({**HELP, "max_requests_per_second": pace})
     return [
-        th.Property(
-            "max_requests_per_second",
-            th.IntegerType,
-            default=requests_per_second,
-            description=pace,
-        ),
-        th.Property(
-            "request_timeout",
-            th.IntegerType,
-            default=60,
-            description=(
-                "Seconds one request may take in all (connecting and the whole answer) "
-                "before it is retried"
-            ),
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
-        ),
-        th.Property(
-            "max_retry_seconds",
-            th.IntegerType,
-            default=180,
-            description=(
-                "Seconds one request may spend retrying in all, from its first failure: a "
-                "Retry-After longer than what is left stops the run at once, in one line"
-            ),
-        ),
-        th.Property(
-            "skip_unavailable_streams",
-            th.BooleanType,
-            default=True,
-            description=(
-                "A stream whose endpoint answers 403/404 to its first request (not available "
-                "to this account) is skipped: the others are synced, then the run fails naming "
-                "it. false: stop at once"
-            ),
-        ),
-        th.Property(
-            "progress_interval_seconds",
-            th.IntegerType,
-            default=30,
-            description=(
-                "Seconds between progress lines in the log (records, requests, elapsed); the "
-                "last line splits the sync's time into rate limit, API and work"
-            ),
-        ),
-        th.Property(
-            "metrics_log_level",
-            th.StringType,
-            default="WARNING",
-            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-            description=(
-                "Level of the SDK's metrics logger: INFO or DEBUG logs its METRIC lines (request "
-                "durations, request and record counts). They are also logged at the DEBUG log "
-                "level, under meltano --log-format=json, and when SINGER_SDK_LOG_CONFIG sets "
-                "the singer_sdk.metrics logger to INFO"
-            ),
-        ),
+        setting("max_requests_per_second", th.IntegerType, default=requests_per_second),
+        setting("request_timeout", th.IntegerType, default=60),
+        setting("max_retries", th.IntegerType, default=8),
+        setting("max_retry_seconds", th.IntegerType, default=180),
+        setting("skip_unavailable_streams", th.BooleanType, default=True),
+        setting("progress_interval_seconds", th.IntegerType, default=30),
+        setting("metrics_log_level", th.StringType, default="WARNING", allowed_values=LOG_LEVELS),
     ]
 
 
 def end_date_setting() -> th.Property[Any]:
     """The ``end_date`` setting every tap declares (backfills of a past range)."""
-    return th.Property(
-        "end_date",
-        th.DateTimeType,
-        description=(
-            "Latest instant (UTC) the date-ranged and incremental streams read: nothing after "
-            "it is requested or written and no bookmark passes it (a backfill of a past range); "
-            "default: none, read up to now"
-        ),
-    )
+    return described(HELP)("end_date", th.DateTimeType)
 
 
 def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.Property[Any]]:
     """The settings of an API family other than the main one: its pace (``pace`` says the
     documented limit) and its workers for per-parent listings."""
+    setting = described({family.rate_setting: pace, family.parallel_setting: parallel})
     return [
-        th.Property(
-            family.rate_setting,
-            th.IntegerType,
-            default=family.requests_per_second,
-            description=pace,
-        ),
-        th.Property(
-            family.parallel_setting,
-            th.IntegerType,
-            default=family.parallel_requests,
-            description=parallel,
-        ),
+        setting(family.rate_setting, th.IntegerType, default=family.requests_per_second),
+        setting(family.parallel_setting, th.IntegerType, default=family.parallel_requests),
     ]
 
 
@@ -175,8 +137,22 @@ class Settings:
                 raise TypeError(msg)
         for name in ("start_date", "end_date"):
             if values.get(name):
-                values[name] = parse_instant(str(values[name]))
+                try:
+                    values[name] = parse_instant(str(values[name]))
+                except ValueError:
+                    msg = f"{name} must be an ISO-8601 date or date-time: {values[name]!r}"
+                    raise invalid(msg) from None
         return cls(**values)
+
+    def check_dates(self) -> None:
+        """``start_date`` is not in the future, ``end_date`` not before it."""
+        start, end, given = self.start_date, self.end_date, self.declared
+        if start is not None and start > utc_now():
+            raise invalid(f"start_date is in the future: {given['start_date']!r}")
+        if start is not None and end is not None and end < start:
+            raise invalid(
+                f"end_date {given['end_date']!r} is before start_date {given['start_date']!r}"
+            )
 
     def family(self, family: ApiFamily | None) -> tuple[int, int]:
         """(requests per second, workers) of ``family``; None: the main API."""

@@ -16,12 +16,7 @@ from typing_extensions import override
 
 from singer_rest_toolkit import stop
 from singer_rest_toolkit.auth import RenewingAuthenticator
-from singer_rest_toolkit.config import (
-    check_end_date,
-    check_minimums,
-    check_start_date,
-    unreachable_line,
-)
+from singer_rest_toolkit.config import check_minimums, unreachable_line
 from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, StreamsSkippedError
 from singer_rest_toolkit.inputs import (
     BadInputFileError,
@@ -192,8 +187,7 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
             for name in (family.rate_setting, family.parallel_setting)
         }
         check_minimums(self.config, {**REQUEST_MINIMUMS, **family_minimums, **self.minimums})
-        check_start_date(self.config)
-        check_end_date(self.config)
+        self.settings.check_dates()
 
     @cached_property
     def settings(self) -> Settings:
