@@ -27,6 +27,7 @@ from singer_rest_toolkit.dates import is_instant
 
 if TYPE_CHECKING:
     from singer_sdk import Stream, Tap
+    from singer_sdk.singerlib import Catalog
 
 STATE_WRAPPERS = ("value", "singer_state")
 """Keys a state may arrive wrapped in: a STATE message's ``value``, Meltano's stored
@@ -49,8 +50,7 @@ def nullable(*types: str, **more: Any) -> dict[str, Any]:
 
 
 def an_object(properties: dict[str, Any], *required: str, **more: Any) -> dict[str, Any]:
-    required_fields = {"required": list(required)} if required else {}  # draft 4: non-empty
-    return {"type": "object", "properties": properties, **required_fields, **more}
+    return {"type": "object", "properties": properties, "required": list(required), **more}
 
 
 TEXT, FLAG = nullable("string"), nullable("boolean")
@@ -274,7 +274,7 @@ def check_against_streams(tap: Tap) -> None:
     """The catalog selects streams this tap has, with keys of the types the tap reads; each
     bookmark in the state is one the stream can start from."""
     if tap.input_catalog is not None:
-        _check_catalog_streams(tap)
+        _check_catalog_streams(tap, tap.input_catalog)
     bookmarks = tap.state.get("bookmarks") or {}
     known = [name for name in bookmarks if name in tap.streams]
     if bookmarks and not known:
@@ -287,9 +287,7 @@ def check_against_streams(tap: Tap) -> None:
         _check_stream_bookmarks(tap.streams[name], bookmarks[name])
 
 
-def _check_catalog_streams(tap: Tap) -> None:
-    catalog = tap.input_catalog
-    assert catalog is not None
+def _check_catalog_streams(tap: Tap, catalog: Catalog) -> None:
     listed = sorted(catalog)
     unknown = [name for name in listed if name not in tap.streams]
     if not any(stream.name in catalog and stream.selected for stream in tap.streams.values()):
@@ -336,13 +334,11 @@ def _check_key_types(stream: Stream) -> None:
 
 def _types(schema: Mapping[str, Any]) -> set[str]:
     """The JSON types a property schema allows (``anyOf``/``oneOf`` included); empty: any."""
-    declared = schema.get("type")
-    types = {declared} if isinstance(declared, str) else set(declared or [])
-    for combined in ("anyOf", "oneOf"):
-        for option in schema.get(combined) or []:
-            if isinstance(option, Mapping):
-                types |= _types(option)
-    return {str(item) for item in types}
+    declared = schema.get("type") or []
+    types = {declared} if isinstance(declared, str) else set(declared)
+    for option in [*(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]:
+        types |= _types(option)
+    return types
 
 
 def _type_names(schema: Mapping[str, Any]) -> str:
@@ -350,10 +346,10 @@ def _type_names(schema: Mapping[str, Any]) -> str:
 
 
 def _compatible(own: set[str], declared: set[str]) -> bool:
+    """A key the tap reads as ``own`` types can be read from values of ``declared`` types."""
     own, declared = own - {"null"}, declared - {"null"}
-    if not own or not declared:
-        return not declared or not own
-    return bool(own & declared) or ("integer" in own and "number" in declared)
+    integers = "integer" in own and "number" in declared
+    return not own or not declared or bool(own & declared) or integers
 
 
 def _check_stream_bookmarks(stream: Stream, entry: dict[str, Any]) -> None:
@@ -363,25 +359,24 @@ def _check_stream_bookmarks(stream: Stream, entry: dict[str, Any]) -> None:
     if stream.replication_method != REPLICATION_INCREMENTAL or not key:
         return
     bookmarks = [entry, *(entry.get("partitions") or [])]
-    foreign = {
+    foreign = [bookmark for bookmark in bookmarks if bookmark.get("replication_key") != key]
+    named = {
         repr(bookmark.get("replication_key"))
-        for bookmark in bookmarks
-        if bookmark.get("replication_key") != key
-        and bookmark.get("replication_key_value") is not None
+        for bookmark in foreign
+        if bookmark.get("replication_key_value") is not None
     }
-    if foreign:
+    if named:
         stream.logger.warning(
             "--state: %s: the bookmark is for the replication key %s, this stream's is %r: "
             "ignored, the stream starts from its start",
             stream.name,
-            " and ".join(sorted(foreign)),
+            " and ".join(sorted(named)),
             key,
         )
+    for bookmark in foreign:
+        for name in ("replication_key", *BOOKMARK_VALUES):
+            bookmark.pop(name, None)
     for bookmark in bookmarks:
-        if bookmark.get("replication_key") != key:
-            for name in ("replication_key", *BOOKMARK_VALUES):
-                bookmark.pop(name, None)
-            continue
         for name in ("replication_key_value", "replication_key_signpost"):
             value = bookmark.get(name)
             if value in (None, "") or _readable(stream, value):  # "": none, as for the SDK
@@ -409,9 +404,7 @@ def _key_schema(stream: Stream) -> Mapping[str, Any]:
 
 def _is_date_time(stream: Stream) -> bool:
     schema = _key_schema(stream)
-    formats = {schema.get("format")} | {
-        option.get("format") for option in schema.get("anyOf") or [] if isinstance(option, dict)
-    }
+    formats = {option.get("format") for option in [schema, *(schema.get("anyOf") or [])]}
     return bool(formats & {"date-time", "date"})  # both read by parse_instant
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
+import logging
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +43,7 @@ from resilience.malformed_inputs import (
 )
 from resilience.tap_profiles import SCALE, SEED, profile
 from resilience.tap_runner import TapRun, run_tap
+from singer_rest_toolkit.inputs import BadInputFileError, read_input_file
 
 REFUSED, WARNED = "refused in one line", "warns, runs on"
 FUZZ_EXAMPLES = {"config": 25, "state": 40, "catalog": 40}
@@ -308,6 +311,52 @@ def _fuzz(kind: str, strategy: Callable[[str], Any]) -> Callable[[str, Path], No
 test_fuzzed_config_files = pytest.mark.parametrize("tap", TAPS)(_fuzz("config", config_files))
 test_fuzzed_state_files = pytest.mark.parametrize("tap", TAPS)(_fuzz("state", state_files))
 test_fuzzed_catalog_files = pytest.mark.parametrize("tap", TAPS)(_fuzz("catalog", catalog_files))
+
+USERS = {"tap_stream_id": "users", "schema": {"properties": {"Id": {"type": "integer"}}}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "problem"),
+    [
+        (
+            "state",
+            {"bookmarks": {"users": {"partitions": [{"context": "x"}]}}},
+            "bookmarks.users.partitions[0].context must be an object, not a string",
+        ),
+        (
+            "state",
+            {"bookmarks": {"a b": {"progress_markers": {"replication_key_value": True}}}},
+            "bookmarks['a b'].progress_markers.replication_key_value must be a string or a "
+            "number, not true",
+        ),
+        ("catalog", {"streams": [USERS, 1]}, "streams[1] must be an object, not a number"),
+        (
+            "catalog",
+            {"streams": [{**USERS, "schema": {"properties": {"Id": {"title": "no type"}}}}]},
+            "stream 'users': schema.properties.Id has none of 'type', 'anyOf', 'allOf'",
+        ),
+        (
+            "catalog",
+            {"streams": [{**USERS, "metadata": [{"breadcrumb": [], "metadata": {"selected": 1}}]}]},
+            "stream 'users': metadata[0].metadata.selected must be true or false, not a number",
+        ),
+        (
+            "catalog",
+            {"streams": [{**USERS, "replication_method": "SOMETIMES"}]},
+            "stream 'users': replication_method is 'SOMETIMES', not one of INCREMENTAL, "
+            "FULL_TABLE, LOG_BASED",
+        ),
+    ],
+    ids=["partition context", "progress marker value", "stream", "untyped", "metadata", "enum"],
+)
+def test_a_refusal_names_the_file_and_the_place_in_it(
+    kind: str, value: Any, problem: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"{kind}.json"
+    path.write_text(json.dumps(value), encoding="utf-8")
+    with path.open(encoding="utf-8") as handle, pytest.raises(BadInputFileError) as refused:
+        read_input_file(kind, handle, logging.getLogger(__name__))
+    assert refused.value.line() == f"--{kind} {path}: {problem}"
 
 
 @pytest.mark.parametrize("tap", TAPS)
