@@ -72,6 +72,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, Any], str]] = [
     ("tap-amilia", "unknown language", {"language": "de"}, "language"),
     ("tap-amilia", "negative page size", {"page_size": -50}, "page_size"),
     ("tap-amilia", "start_date in the future", {"start_date": NEXT_WEEK}, "start_date"),
+    ("tap-amilia", "start_date not a date", {"start_date": "last tuesday"}, "start_date"),
     ("tap-amilia", "lookback_days of the wrong type", {"lookback_days": "seven"}, "lookback_days"),
     ("tap-amilia", "zero request rate", {"max_requests_per_second": 0}, "max_requests_per_second"),
     ("tap-amperity", "tenant_id missing", {"tenant_id": DROP}, "tenant_id"),
