@@ -1,6 +1,6 @@
 """One stream's HTTP exchange: pace, token, retries and Retry-After, the 401 renewal, the
-one-line error and page-size negotiation. The stream hands it its requests and responses
-(the SDK's hooks, one line each); the vendor's part stays on the stream (:class:`VendorSide`)."""
+one-line error and page-size negotiation. The stream hands it the SDK's hooks, one line each;
+the vendor's reading of its responses stays on the stream (:class:`VendorSide`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -42,9 +41,8 @@ ONE_LINE_ERRORS = (FatalAPIError, RetriableAPIError, BadBookmarkError, requests.
 
 
 class UnavailableStreamError(FatalAPIError):
-    """The stream's endpoint answered 403/404. Before any of its listings was read, that
-    means the stream is not available to this account: the tap skips it, syncs the others,
-    then exits non-zero naming it; after, it is an error like any other."""
+    """A 403/404. Before any of the stream's listings was read, the stream is not available to
+    this account: the tap skips it, syncs the others, then exits non-zero naming it."""
 
 
 class StreamsSkippedError(UnavailableStreamError):
@@ -82,22 +80,10 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def is_unauthorised(exc: BaseException | None) -> bool:
-    """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
+def status_of(exc: BaseException | None) -> int | None:
+    """The HTTP status of the response behind ``exc``; None when none came."""
     response = getattr(exc, "response", None)
-    return response is not None and response.status_code == HTTPStatus.UNAUTHORIZED
-
-
-def is_rate_limited(exc: BaseException | None) -> bool:
-    """True if ``exc`` is a retry after a 429."""
-    response = getattr(exc, "response", None)
-    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-
-
-def request_label(response: requests.Response) -> str:
-    """``GET /path`` of the request behind ``response`` (never its query string)."""
-    method = response.request.method if response.request is not None else "GET"
-    return f"{method} {urlsplit(response.url).path}"
+    return None if response is None else int(response.status_code)
 
 
 class VendorSide(Protocol):
@@ -148,19 +134,17 @@ class Exchange:
     # --- sending ------------------------------------------------------------------------------
     def paced(self, send: Send) -> Send:
         """``send``, after the token and the pace; inside the SDK's retry loop."""
-        authenticator, pacer, progress = self._authenticator, self._pacer, self._progress
-        name = self._stream.name
 
         def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
             before_request()  # a fetch ahead: within its pool's memory, its reader not gone
             try:
-                authenticator.ensure_token()
-                with progress.waiting(RATE_LIMIT):
-                    pacer.wait()
-                with progress.waiting(API):
+                self._authenticator.ensure_token()
+                with self._progress.waiting(RATE_LIMIT):
+                    self._pacer.wait()
+                with self._progress.waiting(API):
                     return send(request, context)
             except RedirectRefusedError as exc:  # the session knows no stream
-                raise RedirectRefusedError(f"{name}: {exc}") from None
+                raise RedirectRefusedError(f"{self._stream.name}: {exc}") from None
 
         return paced
 
@@ -192,36 +176,34 @@ class Exchange:
             base=2, factor=self._stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
         )
         next(delays)  # python-backoff generators start with a priming value
-        first_failure: list[float] = []  # one per request: backoff asks for a new wait_for
+        first_failure: float | None = None  # per request: backoff asks for a new wait_for
 
         def wait_for(exc: Exception) -> float:
+            nonlocal first_failure
             now = time.monotonic()
-            if not first_failure:
-                first_failure.append(now)
-            failing = now - first_failure[0]
+            first_failure = now if first_failure is None else first_failure
+            failing = now - first_failure
             left = self._max_retry_s - failing
-            if is_rate_limited(exc):
+            status = status_of(exc)
+            if status == HTTPStatus.TOO_MANY_REQUESTS:
                 self._pacer.refused()
             after = retry_after_seconds(exc)
             if after is not None and after > left:
                 reason = f"the API asks to wait {after:.0f} s"
-                raise self.budget_spent(exc, reason) from None
-            if left <= 0:
-                raise self.budget_spent(exc, f"still failing after {failing:.0f} s") from None
-            if after is not None:
+            elif left <= 0:
+                reason = f"still failing after {failing:.0f} s"
+            elif after is not None:
                 return after
-            if is_unauthorised(exc):
-                return 0.0
-            return min(backoff.full_jitter(next(delays)), left)
+            else:
+                unauthorised = status == HTTPStatus.UNAUTHORIZED
+                return 0.0 if unauthorised else min(backoff.full_jitter(next(delays)), left)
+            msg = (
+                f"{self._stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
+                f"(max_retry_seconds={self._max_retry_s:g})"
+            )
+            raise RetryBudgetSpentError(msg) from None
 
         return wait_for
-
-    def budget_spent(self, exc: BaseException, reason: str) -> RetryBudgetSpentError:
-        """The one line of a request given up: its cause and why no retry is left."""
-        return RetryBudgetSpentError(
-            f"{self._stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
-            f"(max_retry_seconds={self._max_retry_s:g})"
-        )
 
     def cause(self, exc: BaseException | None) -> str:
         """Why a request failed: its status and path, and what was wrong with a 2xx body."""
@@ -238,26 +220,27 @@ class Exchange:
         The wait counts as waiting (for the rate limit after a 429), not as working."""
         exc = details.get("exception")
         wait = details.get("wait") or 0.0
-        self._progress.waited(RATE_LIMIT if is_rate_limited(exc) else RETRY, wait)
-        renewing = "renewing the access token and retrying"
+        status = status_of(exc)
+        self._progress.waited(RATE_LIMIT if status == HTTPStatus.TOO_MANY_REQUESTS else RETRY, wait)
         self._logger.warning(
             "%s: %s; %s in %.1f s (attempt %d of %d)",
             self._stream.name,
             self.cause(exc),
-            renewing if is_unauthorised(exc) else "retrying",
+            "renewing the access token and retrying"
+            if status == HTTPStatus.UNAUTHORIZED
+            else "retrying",
             wait,
             details["tries"],
             self.max_tries(),
         )
 
     # --- responses ----------------------------------------------------------------------------
-    def error_line(self, response: requests.Response) -> str:
+    def error_line(self, response: requests.Response, message: str | None = None) -> str:
         """``stream: HTTP status from GET /path: vendor message (ids)``."""
-        stream = self._stream
-        return (
-            f"{stream.name}: HTTP {response.status_code} from {stream.request_label(response)}: "
-            f"{stream.vendor_message(response)}"
-        )
+        label = self._stream.request_label(response)
+        if message is None:
+            message = f": {self._stream.vendor_message(response)}"
+        return f"{self._stream.name}: HTTP {response.status_code} from {label}{message}"
 
     def check(self, response: requests.Response) -> None:
         """Sort a response into success, retry (429, 408, 5xx, bad body, first 401) or stop."""
@@ -287,11 +270,8 @@ class Exchange:
         try:
             body = json_body(response)
         except ValueError as exc:
-            msg = (
-                f"{stream.name}: HTTP {status} from {stream.request_label(response)} is not "
-                f"JSON: {not_json_reason(response, exc)}"
-            )
-            raise RetriableAPIError(msg, response) from None
+            reason = f" is not JSON: {not_json_reason(response, exc)}"
+            raise RetriableAPIError(self.error_line(response, reason), response) from None
         stream.check_body(response, body)
         self._authenticator.token_accepted(response)
         fill = stream.page_fill(body) if asked is not None else None
