@@ -69,10 +69,8 @@ def raise_for_token_response(
     refusals: Collection[int] = (401, 403),
 ) -> str:
     """Sort a token request's answer: 429 and 5xx are retried, a refusal stops the run with
-    ``refused`` (what to check), any other 4xx stops it; ``message`` is the vendor's.
-
-    Returns ``step: HTTP 200 from POST /path``, to head what the caller finds wrong in the body.
-    """
+    ``refused`` (what to check), any other 4xx stops it. Returns the line's heading
+    (``step: HTTP 200 from POST /path``) for what the caller finds wrong in the body."""
     status = response.status_code
     heading = f"{step}: HTTP {status} from {request_label(response)}"
     if status == 429 or status >= 500:
@@ -93,10 +91,10 @@ def sent_token(response: requests.Response) -> str | None:
 class TokenAuthenticator(RenewingAuthenticator):
     """A bearer token from the vendor's token endpoint, shared by every stream and worker.
 
-    A vendor supplies only :meth:`request_token` (how to obtain a token, and its lifetime).
-    Here, once for all: the token is renewed a little before it expires and once after a
-    401; token requests wait for the main API's pace and go out on the calling thread's
-    session; a refused credential costs one token request and stops the run.
+    A vendor supplies only :meth:`request_token`. Here, once for all: the token is renewed a
+    tenth of its lifetime (at most a minute) before it expires and once after a 401; token
+    requests wait for the main API's pace and go out on the calling thread's session; a
+    refused credential costs one token request and stops the run.
 
     Thread safety: a lock makes "check, renew, read" one step, so threads that find the token
     expired together get one new token, not one each. A 401 is judged by the token the
@@ -125,11 +123,8 @@ class TokenAuthenticator(RenewingAuthenticator):
 
     @abc.abstractmethod
     def request_token(self, session: requests.Session, timeout: float) -> tuple[str, float | None]:
-        """Ask the token endpoint for a token: (token, seconds it lives, None if unknown).
-
-        Raise RetriableAPIError for an answer worth asking again (429, 5xx, a garbled body)
-        and FatalAPIError for refused credentials (:func:`raise_for_token_response`).
-        """
+        """(a new token, seconds it lives or None); RetriableAPIError for an answer worth asking
+        again, FatalAPIError for refused credentials (:func:`raise_for_token_response`)."""
 
     def is_token_valid(self) -> bool:
         """True while the token is not yet due for renewal."""
@@ -162,18 +157,14 @@ class TokenAuthenticator(RenewingAuthenticator):
                 self._refused = str(exc)
                 raise
             self.access_token = token
-            if lifetime is None:
-                self._renew_at = math.inf
-            else:  # a tenth of its lifetime early: no request leaves with a token about to lapse
-                margin = min(MAX_RENEWAL_MARGIN_S, lifetime / 10)
-                self._renew_at = time.monotonic() + lifetime - margin
+            self._renew_at = math.inf if lifetime is None else time.monotonic() + lifetime
+            if lifetime is not None:  # early: no request leaves with a token about to lapse
+                self._renew_at -= min(MAX_RENEWAL_MARGIN_S, lifetime / 10)
             if self._renewing_after_401:
                 self._unproven = token
                 self._renewing_after_401 = False
-        if lifetime is None:
-            self.logger.info("Got an access token")
-        else:
-            self.logger.info("Got an access token valid for %.0f s", lifetime)
+        valid = "" if lifetime is None else f" valid for {lifetime:.0f} s"
+        self.logger.info("Got an access token%s", valid)
 
     @override
     def renew_after_401(self, response: requests.Response) -> bool:

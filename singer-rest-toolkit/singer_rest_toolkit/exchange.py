@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -105,31 +106,21 @@ class VendorSide(Protocol):
     def request_again(self) -> requests.PreparedRequest: ...
 
 
+@dataclass
 class Exchange:
     """The requests of one stream: every attempt waits for its API family's pace (a token
     due for renewal is renewed first: the token request takes a slot of its own), failures
     are retried within ``max_retries``, and whatever stops the stream does so in one line."""
 
-    def __init__(
-        self,
-        stream: VendorSide,
-        *,
-        authenticator: RenewingAuthenticator,
-        pacer: Pacer,
-        page_size: PageSize,
-        progress: SyncProgress,
-        max_retries: int,
-        max_retry_s: float,
-        logger: logging.Logger,
-    ) -> None:
-        self._stream = stream
-        self._authenticator = authenticator
-        self._pacer = pacer
-        self.page_size = page_size
-        self._progress = progress
-        self._max_retries = max_retries
-        self._max_retry_s = max_retry_s
-        self._logger = logger
+    stream: VendorSide
+    _: KW_ONLY
+    authenticator: RenewingAuthenticator
+    pacer: Pacer
+    page_size: PageSize
+    progress: SyncProgress
+    max_retries: int
+    max_retry_s: float
+    logger: logging.Logger
 
     # --- sending ------------------------------------------------------------------------------
     def paced(self, send: Send) -> Send:
@@ -138,13 +129,13 @@ class Exchange:
         def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
             before_request()  # a fetch ahead: within its pool's memory, its reader not gone
             try:
-                self._authenticator.ensure_token()
-                with self._progress.waiting(RATE_LIMIT):
-                    self._pacer.wait()
-                with self._progress.waiting(API):
+                self.authenticator.ensure_token()
+                with self.progress.waiting(RATE_LIMIT):
+                    self.pacer.wait()
+                with self.progress.waiting(API):
                     return send(request, context)
             except RedirectRefusedError as exc:  # the session knows no stream
-                raise RedirectRefusedError(f"{self._stream.name}: {exc}") from None
+                raise RedirectRefusedError(f"{self.stream.name}: {exc}") from None
 
         return paced
 
@@ -156,24 +147,21 @@ class Exchange:
                 try:
                     return retried(request, context)
                 except PageSizeRefusedError:
-                    request = self._stream.request_again()
+                    request = self.stream.request_again()
 
         return negotiated
 
     # --- retries (the SDK's backoff hooks) ----------------------------------------------------
     def max_tries(self) -> int:
         """Tries in all: the stream's ``max_tries`` when set, else ``max_retries``."""
-        return self._stream.max_tries or self._max_retries
+        return self.stream.max_tries or self.max_retries
 
     def wait_for(self) -> Callable[[Exception], float]:
-        """Retry-After when sent; no wait after a 401; else exponential with full jitter.
-
-        Within the retry budget (``max_retry_seconds`` from the request's first failure): a
-        Retry-After beyond what is left stops the request at once, a backoff is cut to it.
-        A 429 also slows the family's pace (pacing.py).
-        """
+        """Retry-After when sent; no wait after a 401; else exponential with full jitter. All
+        within ``max_retry_seconds`` from the request's first failure: a Retry-After beyond
+        what is left stops the request at once, a backoff is cut to it. A 429 slows the pace."""
         delays = backoff.expo(
-            base=2, factor=self._stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
+            base=2, factor=self.stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
         )
         next(delays)  # python-backoff generators start with a priming value
         first_failure: float | None = None  # per request: backoff asks for a new wait_for
@@ -183,10 +171,10 @@ class Exchange:
             now = time.monotonic()
             first_failure = now if first_failure is None else first_failure
             failing = now - first_failure
-            left = self._max_retry_s - failing
+            left = self.max_retry_s - failing
             status = status_of(exc)
             if status == HTTPStatus.TOO_MANY_REQUESTS:
-                self._pacer.refused()
+                self.pacer.refused()
             after = retry_after_seconds(exc)
             if after is not None and after > left:
                 reason = f"the API asks to wait {after:.0f} s"
@@ -198,8 +186,8 @@ class Exchange:
                 unauthorised = status == HTTPStatus.UNAUTHORIZED
                 return 0.0 if unauthorised else min(backoff.full_jitter(next(delays)), left)
             msg = (
-                f"{self._stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
-                f"(max_retry_seconds={self._max_retry_s:g})"
+                f"{self.stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
+                f"(max_retry_seconds={self.max_retry_s:g})"
             )
             raise RetryBudgetSpentError(msg) from None
 
@@ -212,43 +200,43 @@ class Exchange:
             return type(exc).__name__
         if response.status_code < HTTPStatus.BAD_REQUEST and isinstance(exc, RetriableAPIError):
             # A truncated or HTML 200: the exception's own line says what was wrong.
-            return str(exc).removeprefix(f"{self._stream.name}: ")
-        return f"HTTP {response.status_code} from {self._stream.request_label(response)}"
+            return str(exc).removeprefix(f"{self.stream.name}: ")
+        return self.status_line(response)
 
     def retrying(self, details: Details) -> None:
-        """One WARNING line per retry: stream, cause, wait and attempt (never a header).
-        The wait counts as waiting (for the rate limit after a 429), not as working."""
+        """One WARNING line per retry (never a header); the wait counts as waiting, not working."""
         exc = details.get("exception")
         wait = details.get("wait") or 0.0
         status = status_of(exc)
-        self._progress.waited(RATE_LIMIT if status == HTTPStatus.TOO_MANY_REQUESTS else RETRY, wait)
-        self._logger.warning(
-            "%s: %s; %s in %.1f s (attempt %d of %d)",
-            self._stream.name,
+        self.progress.waited(RATE_LIMIT if status == HTTPStatus.TOO_MANY_REQUESTS else RETRY, wait)
+        renewing = "renewing the access token and " if status == HTTPStatus.UNAUTHORIZED else ""
+        self.logger.warning(
+            "%s: %s; %sretrying in %.1f s (attempt %d of %d)",
+            self.stream.name,
             self.cause(exc),
-            "renewing the access token and retrying"
-            if status == HTTPStatus.UNAUTHORIZED
-            else "retrying",
+            renewing,
             wait,
             details["tries"],
             self.max_tries(),
         )
 
     # --- responses ----------------------------------------------------------------------------
-    def error_line(self, response: requests.Response, message: str | None = None) -> str:
+    def status_line(self, response: requests.Response) -> str:
+        """``HTTP status from GET /path``."""
+        return f"HTTP {response.status_code} from {self.stream.request_label(response)}"
+
+    def error_line(self, response: requests.Response) -> str:
         """``stream: HTTP status from GET /path: vendor message (ids)``."""
-        label = self._stream.request_label(response)
-        if message is None:
-            message = f": {self._stream.vendor_message(response)}"
-        return f"{self._stream.name}: HTTP {response.status_code} from {label}{message}"
+        message = self.stream.vendor_message(response)
+        return f"{self.stream.name}: {self.status_line(response)}: {message}"
 
     def check(self, response: requests.Response) -> None:
         """Sort a response into success, retry (429, 408, 5xx, bad body, first 401) or stop."""
-        stream, status = self._stream, response.status_code
+        stream, status = self.stream, response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
-            if self._authenticator.renew_after_401(response):
+            if self.authenticator.renew_after_401(response):
                 raise RetriableAPIError(self.error_line(response), response)
-            msg = f"{self.error_line(response)}; {self._authenticator.rejection_hint}"
+            msg = f"{self.error_line(response)}; {self.authenticator.rejection_hint}"
             raise FatalAPIError(msg)
         if (
             status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.REQUEST_TIMEOUT)
@@ -270,10 +258,11 @@ class Exchange:
         try:
             body = json_body(response)
         except ValueError as exc:
-            reason = f" is not JSON: {not_json_reason(response, exc)}"
-            raise RetriableAPIError(self.error_line(response, reason), response) from None
+            reason = not_json_reason(response, exc)
+            msg = f"{stream.name}: {self.status_line(response)} is not JSON: {reason}"
+            raise RetriableAPIError(msg, response) from None
         stream.check_body(response, body)
-        self._authenticator.token_accepted(response)
+        self.authenticator.token_accepted(response)
         fill = stream.page_fill(body) if asked is not None else None
         if asked is not None and fill is not None:
             self.page_size.served(asked, *fill)
