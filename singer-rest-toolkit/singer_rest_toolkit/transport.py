@@ -58,13 +58,21 @@ def origin(url: str) -> tuple[str, str]:
     return urlsplit(url).scheme, host_of(url)
 
 
+def ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error behind ``exc``: requests wraps urllib3's MaxRetryError, whose
+    ``reason`` is the connection's error, which may wrap the ssl module's."""
+    seen: Any = exc
+    for _ in range(4):
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = getattr(seen, "reason", None) or next(iter(getattr(seen, "args", ())), None)
+    return None
+
+
 def unreachable(exc: requests.ConnectionError) -> str | None:
     """Why ``exc`` can never succeed on a retry, or None when it might (a reset, a timeout)."""
     if isinstance(exc, requests.exceptions.SSLError):
-        # requests wraps urllib3's MaxRetryError, whose ``reason`` may wrap the ssl module's.
-        tls: Any = exc
-        while tls is not None and not isinstance(tls, ssl.SSLError):
-            tls = getattr(tls, "reason", None) or (tls.args[0] if tls.args else None)
+        tls = ssl_error_in(exc)
         detail = str(tls.reason or tls.strerror or "") if tls is not None else ""
         return f"TLS handshake failed: {detail.lower().replace('_', ' ') or 'no TLS on that port?'}"
     reason = getattr(exc.args[0] if exc.args else None, "reason", None)
