@@ -68,9 +68,9 @@ def raise_for_token_response(
     refused: str,
     refusals: Collection[int] = (401, 403),
 ) -> str:
-    """Sort a token request's answer: 429 and 5xx are retried, a refusal stops the run with
-    ``refused`` (what to check), any other 4xx stops it. Returns the line's heading
-    (``step: HTTP 200 from POST /path``) for what the caller finds wrong in the body."""
+    """Sort a token request's answer (``message``: the vendor's): 429 and 5xx are retried, a
+    refusal stops the run with ``refused`` (what to check), any other 4xx stops it. Returns
+    the line's heading, ``step: HTTP 200 from POST /path``, for what is wrong in the body."""
     status = response.status_code
     heading = f"{step}: HTTP {status} from {request_label(response)}"
     if status == 429 or status >= 500:
@@ -88,7 +88,7 @@ def sent_token(response: requests.Response) -> str | None:
     return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
 
 
-class TokenAuthenticator(RenewingAuthenticator):
+class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
     """A bearer token from the vendor's token endpoint, shared by every stream and worker.
 
     A vendor supplies only :meth:`request_token`. Here, once for all: the token is renewed a
