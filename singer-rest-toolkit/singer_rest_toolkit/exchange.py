@@ -1,15 +1,15 @@
 """One stream's HTTP exchange: pace, token, retries and Retry-After, the 401 renewal, the
-one-line error and page-size negotiation. The stream hands it its requests and responses
-(the SDK's hooks, one line each); the vendor's part stays on the stream (:class:`VendorSide`)."""
+one-line error and page-size negotiation. The stream hands it the SDK's hooks, one line each;
+the vendor's reading of its responses stays on the stream (:class:`VendorSide`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -42,9 +42,8 @@ ONE_LINE_ERRORS = (FatalAPIError, RetriableAPIError, BadBookmarkError, requests.
 
 
 class UnavailableStreamError(FatalAPIError):
-    """The stream's endpoint answered 403/404. Before any of its listings was read, that
-    means the stream is not available to this account: the tap skips it, syncs the others,
-    then exits non-zero naming it; after, it is an error like any other."""
+    """A 403/404. Before any of the stream's listings was read, the stream is not available to
+    this account: the tap skips it, syncs the others, then exits non-zero naming it."""
 
 
 class StreamsSkippedError(UnavailableStreamError):
@@ -82,22 +81,10 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def is_unauthorised(exc: BaseException | None) -> bool:
-    """True if ``exc`` is a retry after a 401 (the token is renewed at once, no wait)."""
+def status_of(exc: BaseException | None) -> int | None:
+    """The HTTP status of the response behind ``exc``; None when none came."""
     response = getattr(exc, "response", None)
-    return response is not None and response.status_code == HTTPStatus.UNAUTHORIZED
-
-
-def is_rate_limited(exc: BaseException | None) -> bool:
-    """True if ``exc`` is a retry after a 429."""
-    response = getattr(exc, "response", None)
-    return response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
-
-
-def request_label(response: requests.Response) -> str:
-    """``GET /path`` of the request behind ``response`` (never its query string)."""
-    method = response.request.method if response.request is not None else "GET"
-    return f"{method} {urlsplit(response.url).path}"
+    return None if response is None else int(response.status_code)
 
 
 class VendorSide(Protocol):
@@ -119,48 +106,36 @@ class VendorSide(Protocol):
     def request_again(self) -> requests.PreparedRequest: ...
 
 
+@dataclass
 class Exchange:
     """The requests of one stream: every attempt waits for its API family's pace (a token
     due for renewal is renewed first: the token request takes a slot of its own), failures
     are retried within ``max_retries``, and whatever stops the stream does so in one line."""
 
-    def __init__(
-        self,
-        stream: VendorSide,
-        *,
-        authenticator: RenewingAuthenticator,
-        pacer: Pacer,
-        page_size: PageSize,
-        progress: SyncProgress,
-        max_retries: int,
-        max_retry_s: float,
-        logger: logging.Logger,
-    ) -> None:
-        self._stream = stream
-        self._authenticator = authenticator
-        self._pacer = pacer
-        self.page_size = page_size
-        self._progress = progress
-        self._max_retries = max_retries
-        self._max_retry_s = max_retry_s
-        self._logger = logger
+    stream: VendorSide
+    _: KW_ONLY
+    authenticator: RenewingAuthenticator
+    pacer: Pacer
+    page_size: PageSize
+    progress: SyncProgress
+    max_retries: int
+    max_retry_s: float
+    logger: logging.Logger
 
     # --- sending ------------------------------------------------------------------------------
     def paced(self, send: Send) -> Send:
         """``send``, after the token and the pace; inside the SDK's retry loop."""
-        authenticator, pacer, progress = self._authenticator, self._pacer, self._progress
-        name = self._stream.name
 
         def paced(request: requests.PreparedRequest, context: Any) -> requests.Response:
             before_request()  # a fetch ahead: within its pool's memory, its reader not gone
             try:
-                authenticator.ensure_token()
-                with progress.waiting(RATE_LIMIT):
-                    pacer.wait()
-                with progress.waiting(API):
+                self.authenticator.ensure_token()
+                with self.progress.waiting(RATE_LIMIT):
+                    self.pacer.wait()
+                with self.progress.waiting(API):
                     return send(request, context)
             except RedirectRefusedError as exc:  # the session knows no stream
-                raise RedirectRefusedError(f"{name}: {exc}") from None
+                raise RedirectRefusedError(f"{self.stream.name}: {exc}") from None
 
         return paced
 
@@ -172,56 +147,51 @@ class Exchange:
                 try:
                     return retried(request, context)
                 except PageSizeRefusedError:
-                    request = self._stream.request_again()
+                    request = self.stream.request_again()
 
         return negotiated
 
     # --- retries (the SDK's backoff hooks) ----------------------------------------------------
     def max_tries(self) -> int:
         """Tries in all: the stream's ``max_tries`` when set, else ``max_retries``."""
-        return self._stream.max_tries or self._max_retries
+        return self.stream.max_tries or self.max_retries
 
     def wait_for(self) -> Callable[[Exception], float]:
-        """Retry-After when sent; no wait after a 401; else exponential with full jitter.
-
-        Within the retry budget (``max_retry_seconds`` from the request's first failure): a
-        Retry-After beyond what is left stops the request at once, a backoff is cut to it.
-        A 429 also slows the family's pace (pacing.py).
-        """
+        """Retry-After when sent; no wait after a 401; else exponential with full jitter. All
+        within ``max_retry_seconds`` from the request's first failure: a Retry-After beyond
+        what is left stops the request at once, a backoff is cut to it. A 429 slows the pace."""
         delays = backoff.expo(
-            base=2, factor=self._stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
+            base=2, factor=self.stream.retry_base_delay_s, max_value=MAX_BACKOFF_S
         )
         next(delays)  # python-backoff generators start with a priming value
-        first_failure: list[float] = []  # one per request: backoff asks for a new wait_for
+        first_failure: float | None = None  # per request: backoff asks for a new wait_for
 
         def wait_for(exc: Exception) -> float:
+            nonlocal first_failure
             now = time.monotonic()
-            if not first_failure:
-                first_failure.append(now)
-            failing = now - first_failure[0]
-            left = self._max_retry_s - failing
-            if is_rate_limited(exc):
-                self._pacer.refused()
+            first_failure = now if first_failure is None else first_failure
+            failing = now - first_failure
+            left = self.max_retry_s - failing
+            status = status_of(exc)
+            if status == HTTPStatus.TOO_MANY_REQUESTS:
+                self.pacer.refused()
             after = retry_after_seconds(exc)
             if after is not None and after > left:
                 reason = f"the API asks to wait {after:.0f} s"
-                raise self.budget_spent(exc, reason) from None
-            if left <= 0:
-                raise self.budget_spent(exc, f"still failing after {failing:.0f} s") from None
-            if after is not None:
+            elif left <= 0:
+                reason = f"still failing after {failing:.0f} s"
+            elif after is not None:
                 return after
-            if is_unauthorised(exc):
-                return 0.0
-            return min(backoff.full_jitter(next(delays)), left)
+            else:
+                unauthorised = status == HTTPStatus.UNAUTHORIZED
+                return 0.0 if unauthorised else min(backoff.full_jitter(next(delays)), left)
+            msg = (
+                f"{self.stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
+                f"(max_retry_seconds={self.max_retry_s:g})"
+            )
+            raise RetryBudgetSpentError(msg) from None
 
         return wait_for
-
-    def budget_spent(self, exc: BaseException, reason: str) -> RetryBudgetSpentError:
-        """The one line of a request given up: its cause and why no retry is left."""
-        return RetryBudgetSpentError(
-            f"{self._stream.name}: {self.cause(exc)}; {reason}, beyond the retry budget "
-            f"(max_retry_seconds={self._max_retry_s:g})"
-        )
 
     def cause(self, exc: BaseException | None) -> str:
         """Why a request failed: its status and path, and what was wrong with a 2xx body."""
@@ -230,42 +200,43 @@ class Exchange:
             return type(exc).__name__
         if response.status_code < HTTPStatus.BAD_REQUEST and isinstance(exc, RetriableAPIError):
             # A truncated or HTML 200: the exception's own line says what was wrong.
-            return str(exc).removeprefix(f"{self._stream.name}: ")
-        return f"HTTP {response.status_code} from {self._stream.request_label(response)}"
+            return str(exc).removeprefix(f"{self.stream.name}: ")
+        return self.status_line(response)
 
     def retrying(self, details: Details) -> None:
-        """One WARNING line per retry: stream, cause, wait and attempt (never a header).
-        The wait counts as waiting (for the rate limit after a 429), not as working."""
+        """One WARNING line per retry (never a header); the wait counts as waiting, not working."""
         exc = details.get("exception")
         wait = details.get("wait") or 0.0
-        self._progress.waited(RATE_LIMIT if is_rate_limited(exc) else RETRY, wait)
-        renewing = "renewing the access token and retrying"
-        self._logger.warning(
-            "%s: %s; %s in %.1f s (attempt %d of %d)",
-            self._stream.name,
+        status = status_of(exc)
+        self.progress.waited(RATE_LIMIT if status == HTTPStatus.TOO_MANY_REQUESTS else RETRY, wait)
+        renewing = "renewing the access token and " if status == HTTPStatus.UNAUTHORIZED else ""
+        self.logger.warning(
+            "%s: %s; %sretrying in %.1f s (attempt %d of %d)",
+            self.stream.name,
             self.cause(exc),
-            renewing if is_unauthorised(exc) else "retrying",
+            renewing,
             wait,
             details["tries"],
             self.max_tries(),
         )
 
     # --- responses ----------------------------------------------------------------------------
+    def status_line(self, response: requests.Response) -> str:
+        """``HTTP status from GET /path``."""
+        return f"HTTP {response.status_code} from {self.stream.request_label(response)}"
+
     def error_line(self, response: requests.Response) -> str:
         """``stream: HTTP status from GET /path: vendor message (ids)``."""
-        stream = self._stream
-        return (
-            f"{stream.name}: HTTP {response.status_code} from {stream.request_label(response)}: "
-            f"{stream.vendor_message(response)}"
-        )
+        message = self.stream.vendor_message(response)
+        return f"{self.stream.name}: {self.status_line(response)}: {message}"
 
     def check(self, response: requests.Response) -> None:
         """Sort a response into success, retry (429, 408, 5xx, bad body, first 401) or stop."""
-        stream, status = self._stream, response.status_code
+        stream, status = self.stream, response.status_code
         if status == HTTPStatus.UNAUTHORIZED:
-            if self._authenticator.renew_after_401(response):
+            if self.authenticator.renew_after_401(response):
                 raise RetriableAPIError(self.error_line(response), response)
-            msg = f"{self.error_line(response)}; {self._authenticator.rejection_hint}"
+            msg = f"{self.error_line(response)}; {self.authenticator.rejection_hint}"
             raise FatalAPIError(msg)
         if (
             status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.REQUEST_TIMEOUT)
@@ -287,13 +258,11 @@ class Exchange:
         try:
             body = json_body(response)
         except ValueError as exc:
-            msg = (
-                f"{stream.name}: HTTP {status} from {stream.request_label(response)} is not "
-                f"JSON: {not_json_reason(response, exc)}"
-            )
+            reason = not_json_reason(response, exc)
+            msg = f"{stream.name}: {self.status_line(response)} is not JSON: {reason}"
             raise RetriableAPIError(msg, response) from None
         stream.check_body(response, body)
-        self._authenticator.token_accepted(response)
+        self.authenticator.token_accepted(response)
         fill = stream.page_fill(body) if asked is not None else None
         if asked is not None and fill is not None:
             self.page_size.served(asked, *fill)

@@ -11,15 +11,13 @@ from pyrate_limiter import Duration, Limiter, Rate
 POLL_S = 0.002
 """How often the waiting thread asks again; the error it adds is a fraction of the headroom."""
 RECOVERY_S = 10.0
-"""Seconds a pace takes to climb from half the rate a 429 met back to nine tenths of it."""
+"""Seconds a pace takes to climb from half the rate a 429 met back to nine tenths (``KNEE``)."""
 PROBE_S = 60.0
-"""Seconds it then takes to climb the last tenth to the ceiling: a pace once refused stays
-just under the rate that was refused for a while, rather than trip the limit again."""
+"""Seconds it then takes to climb the last tenth: a pace once refused stays just under the
+rate that was refused for a while, rather than trip the limit again."""
 KNEE = 0.9
-"""The share of a refused rate a pace climbs back to quickly."""
 SETTLE_S = 1.0
-"""429s within this long of a slowdown answer requests sent before it: they do not slow
-the pace again."""
+"""429s within this long of a slowdown answer requests sent before it: no second slowdown."""
 MIN_RATE = 0.5
 """The slowest pace after repeated 429s (requests per second)."""
 
@@ -41,8 +39,6 @@ class Pacer:
     def __init__(self, per_second: int, *, headroom_ms: int = 30) -> None:
         self.limiter = Limiter(Rate(per_second, Duration.SECOND + headroom_ms))
         self.per_second = per_second
-        self.refusals = 0
-        """429s that slowed the pace (those of requests already under way do not)."""
         self._turn = threading.Lock()
         self._slowing = threading.Lock()  # not _turn: a waiting thread holds that one
         self._slowed: tuple[float, float] | None = None
@@ -71,10 +67,8 @@ class Pacer:
         """
         with self._slowing:
             now = time.monotonic()
-            if self._slowed is not None and now - self._slowed[0] < SETTLE_S:
-                return  # a 429 of a request sent before the last slowdown took effect
-            self._slowed = (now, self.rate(now))
-            self.refusals += 1
+            if self._slowed is None or now - self._slowed[0] >= SETTLE_S:
+                self._slowed = (now, self.rate(now))
 
     def wait(self) -> None:
         """Block until a request may be sent now."""

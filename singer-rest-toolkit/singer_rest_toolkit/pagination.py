@@ -54,31 +54,16 @@ class TokenPaginator(BaseAPIPaginator[str | None]):
 
 def query_value(url: str, name: str) -> str | None:
     """The value of query parameter ``name`` (any case) in ``url``; None when absent."""
-    wanted = name.lower()
-    return next(
-        (
-            v
-            for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
-            if k.lower() == wanted
-        ),
-        None,
-    )
+    query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return next((v for k, v in query if k.lower() == name.lower()), None)
 
 
 def with_query_value(url: str, name: str, value: str) -> str:
     """``url`` with query parameter ``name`` (any case, spelled as sent) set to ``value``."""
     parts = urlsplit(url)
-    wanted = name.lower()
-    query = [
-        (k, value if k.lower() == wanted else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return parts._replace(query=urlencode(query)).geturl()
-
-
-def names_word(message: str, word: str) -> bool:
-    """True if ``message`` names ``word`` (as a whole word, any case)."""
-    return word.lower() in re.findall(r"[a-z]+", message.lower())
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    replaced = [(k, value if k.lower() == name.lower() else v) for k, v in query]
+    return parts._replace(query=urlencode(replaced)).geturl()
 
 
 NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w-]|\.\d)")
@@ -98,23 +83,18 @@ class PageSize:
     def __init__(self, stream_name: str, param: str, start: int, logger: logging.Logger) -> None:
         self.param = param
         """The query parameter that carries it (``limit``, ``perPage``, ...)."""
+        self.current = self._start = max(1, start)
+        """The size to ask for now."""
         self._stream_name = stream_name
         self._logger = logger
-        self._start = self._current = max(1, start)
         self._settled = False
         self._lock = threading.Lock()
         self._asking = threading.local()
 
-    @property
-    def current(self) -> int:
-        """The size to ask for now."""
-        return self._current
-
     def ask(self, sent: int | None = None) -> int:
-        """The size a request being built asks for: :attr:`current` (or ``sent``, the size
-        a next-page URL of the API carries, when smaller), remembered per thread as
-        :attr:`asked` until the next request of the stream is built."""
-        size = self._asking.size = self._current if sent is None else min(sent, self._current)
+        """The size a request being built asks for: :attr:`current`, or ``sent`` (the size in
+        a next-page URL of the API) when smaller; it is the thread's :attr:`asked` from now."""
+        size = self._asking.size = self.current if sent is None else min(sent, self.current)
         return size
 
     def forget(self) -> None:
@@ -131,12 +111,13 @@ class PageSize:
         """The API answered a page of ``asked`` with a 400 saying ``message``: lower the size
         and return True when the message names the page-size parameter and a smaller size is
         left to try (the request is then asked again at :attr:`current`)."""
-        if not names_word(message, self.param) or asked <= 1:
+        named = self.param.lower() in re.findall(r"[a-z]+", message.lower())  # a whole word
+        if not named or asked <= 1:
             return False
         with self._lock:
-            if self._current >= asked:  # not yet lowered by another listing
+            if self.current >= asked:  # not yet lowered by another listing
                 smaller = [n for n in map(int, NUMBER.findall(message)) if 0 < n < asked]
-                self._current = max(smaller) if smaller else asked // 2
+                self.current = max(smaller) if smaller else asked // 2
             return True
 
     def served(self, asked: int, records: int, more: bool) -> None:
@@ -145,18 +126,18 @@ class PageSize:
         if self._settled:
             return
         capped = more and 0 < records < asked
-        lowered = asked < self._start and asked == self._current
+        lowered = asked < self._start and asked == self.current
         if not (capped or (more and records >= asked) or lowered):
             return  # the last page of a short listing (or an empty one) tells nothing
         with self._lock:
             if self._settled:
                 return
             if capped:
-                self._current = min(self._current, records)
+                self.current = min(self.current, records)
                 why = f"the API serves at most {records} of the {asked} asked"
             elif lowered:
                 why = f"the API refused {self._start}"
             else:
                 why = "the largest the stream asks for"
             self._settled = True
-        self._logger.info("%s: pages of %d records (%s)", self._stream_name, self._current, why)
+        self._logger.info("%s: pages of %d records (%s)", self._stream_name, self.current, why)

@@ -6,6 +6,7 @@ import decimal
 import re
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 import msgspec
@@ -29,11 +30,8 @@ def bytes_parsed() -> int:
 
 
 def json_body(response: requests.Response) -> Any:
-    """The parsed JSON body, parsed once per response (floats as Decimal, as the SDK does).
-
-    Validation, parsing and paging all read it, possibly in a worker thread. Raises
-    ValueError when the body is not JSON (an HTML page, a truncated body).
-    """
+    """The parsed JSON body, parsed once per response (validation, parsing and paging all read
+    it, possibly in a worker thread). ValueError when it is not JSON (HTML, cut short)."""
     try:
         return _BODIES[response]
     except KeyError:
@@ -72,6 +70,12 @@ def keep_only(response: requests.Response, rest: Any) -> None:
     forget_body(response)
 
 
+def request_label(response: requests.Response) -> str:
+    """``GET /path`` of the request behind ``response`` (never its query string)."""
+    method = response.request.method if response.request is not None else "GET"
+    return f"{method} {urlsplit(response.url).path}"
+
+
 def body_excerpt(response: requests.Response) -> str:
     """The start of a body that is not JSON, tags removed (an HTML error page)."""
     text = " ".join(re.sub(r"<[^>]+>", " ", response.text or "").split())
@@ -79,10 +83,9 @@ def body_excerpt(response: requests.Response) -> str:
 
 
 def not_json_reason(response: requests.Response, error: ValueError) -> str:
-    """Why a body is not JSON, for the retry's log line: an HTML page (and its words), an
-    empty body, or a body cut short or garbled (its length and the parser's complaint)."""
-    kind = response.headers.get("Content-Type", "")
-    if "html" in kind or response.content.lstrip()[:1] == b"<":
+    """Why a body is not JSON: an HTML page (and its words), an empty body, or a body cut
+    short or garbled (its length and the parser's complaint)."""
+    if "html" in response.headers.get("Content-Type", "") or response.content.lstrip()[:1] == b"<":
         return f"an HTML page ({body_excerpt(response)[:80]})"
     if not response.content.strip():
         return "an empty body"

@@ -15,14 +15,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import bad_bookmark
-from singer_rest_toolkit.exchange import (
-    Exchange,
-    Send,
-    request_label,
-)
+from singer_rest_toolkit.exchange import Exchange, Send
 from singer_rest_toolkit.pagination import PageSize
 from singer_rest_toolkit.records import ConformedRecords
-from singer_rest_toolkit.responses import body_excerpt
+from singer_rest_toolkit.responses import body_excerpt, request_label
 from singer_rest_toolkit.scheduler import ScheduledStream, Scheduler
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -30,6 +30,7 @@ READ_BYTES = 64 * 1024
 """At most this much is read per system call of a body."""
 MAX_REDIRECTS = 10
 DEFAULT_PORTS = {"http": 80, "https": 443}
+BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class UnreachableError(requests.RequestException):
@@ -57,34 +58,24 @@ def origin(url: str) -> tuple[str, str]:
     return urlsplit(url).scheme, host_of(url)
 
 
-def deadline_of(timeout: Any) -> float | None:
-    """Seconds a whole request may take: the timeout given (a pair is added up)."""
-    if isinstance(timeout, int | float):
-        return float(timeout)
-    if isinstance(timeout, tuple):
-        return float(sum(part for part in timeout if part is not None))
-    return None
-
-
-def causes(exc: BaseException) -> Iterator[Any]:
-    """``exc`` and what it wraps: requests wraps urllib3's MaxRetryError, whose ``reason``
-    is the error of the connection (which may wrap the ``ssl`` module's)."""
+def ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error behind ``exc``: requests wraps urllib3's MaxRetryError, whose
+    ``reason`` is the connection's error, which may wrap the ssl module's."""
     seen: Any = exc
     for _ in range(4):
-        yield seen
-        seen = getattr(seen, "reason", None) or (
-            seen.args[0] if getattr(seen, "args", None) else None
-        )
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = getattr(seen, "reason", None) or next(iter(getattr(seen, "args", ())), None)
+    return None
 
 
 def unreachable(exc: requests.ConnectionError) -> str | None:
     """Why ``exc`` can never succeed on a retry, or None when it might (a reset, a timeout)."""
     if isinstance(exc, requests.exceptions.SSLError):
-        tls = next((c for c in causes(exc) if isinstance(c, ssl.SSLError)), None)
+        tls = ssl_error_in(exc)
         detail = str(tls.reason or tls.strerror or "") if tls is not None else ""
         return f"TLS handshake failed: {detail.lower().replace('_', ' ') or 'no TLS on that port?'}"
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None)
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
     if isinstance(reason, NameResolutionError):
         return "unknown host"
     if isinstance(reason, NewConnectionError):
@@ -108,10 +99,7 @@ class DeadlineBody:
         """What requests reads a body with: at most one system call per chunk, each ending by
         the deadline at the latest; past it the connection is closed and the request times out."""
         raw = self._raw
-        while True:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                break
+        while (left := self._deadline - time.monotonic()) > 0:
             connection = raw.connection  # None once the whole body is buffered
             if connection is not None and connection.sock is not None:
                 connection.sock.settimeout(left)
@@ -140,11 +128,12 @@ class DeadlineAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        seconds = deadline_of(timeout)
-        if seconds is None:
+        if isinstance(timeout, tuple):  # (connect, read): the whole request may take both
+            timeout = sum(part for part in timeout if part is not None)
+        if not isinstance(timeout, int | float):  # none, or urllib3's own Timeout
             return super().send(request, stream, timeout, verify, cert, proxies)
-        deadline = time.monotonic() + seconds
-        total: Any = Timeout(total=seconds)  # requests hands it to urllib3 as it is
+        deadline = time.monotonic() + timeout
+        total: Any = Timeout(total=timeout)  # requests hands it to urllib3 as it is
         try:
             response = super().send(request, True, total, verify, cert, proxies)
         except requests.ConnectionError as exc:
@@ -163,46 +152,33 @@ class TapSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        self.max_redirects = MAX_REDIRECTS
         adapter = DeadlineAdapter()
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
     @override
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        follow = kwargs.pop("allow_redirects", True)
-        response = super().send(request, allow_redirects=False, **kwargs)
-        history: list[requests.Response] = []
-        while follow and response.is_redirect:
-            if len(history) >= MAX_REDIRECTS:
-                raise requests.TooManyRedirects(
-                    f"more than {MAX_REDIRECTS} redirects", request=request, response=response
-                )
-            request = redirected(request, response, self.get_redirect_target(response) or "")
-            history.append(response)
-            response.close()
-            response = super().send(request, allow_redirects=False, **kwargs)
-        if history:
-            response.history = history
-        return response
+    def rebuild_method(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        if response.status_code == requests.codes.see_other and prepared_request.method != "HEAD":
+            prepared_request.method = "GET"
 
-
-def redirected(
-    request: requests.PreparedRequest, response: requests.Response, location: str
-) -> requests.PreparedRequest:
-    """The request again at ``location`` (relative to the response's URL), if on its host."""
-    again = request.copy()
-    again.prepare_url(urljoin(str(response.url), location), None)
-    target = str(again.url)
-    if origin(target) != origin(str(request.url)):
-        msg = (
-            f"refused a redirect (HTTP {response.status_code}) of {request.method} "
-            f"{urlsplit(str(request.url)).path} from {host_of(str(request.url))} to "
-            f"{host_of(target)}: the request carries credentials, which stay with their host"
-        )
-        raise RedirectRefusedError(msg)
-    if response.status_code == requests.codes.see_other and request.method != "HEAD":
-        again.method = "GET"
-        again.body = None
-        for header in ("Content-Length", "Content-Type", "Transfer-Encoding"):
-            again.headers.pop(header, None)
-    return again
+    @override
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """Refuse a redirect to another origin; keep the body requests drops from a 301/302."""
+        sent = response.request
+        source, target = str(sent.url), str(prepared_request.url)
+        if origin(target) != origin(source):
+            msg = (
+                f"refused a redirect (HTTP {response.status_code}) of {sent.method} "
+                f"{urlsplit(source).path} from {host_of(source)} to {host_of(target)}: "
+                "the request carries credentials, which stay with their host"
+            )
+            raise RedirectRefusedError(msg)
+        if response.status_code != requests.codes.see_other:
+            prepared_request.body = sent.body
+            kept = {name: sent.headers[name] for name in BODY_HEADERS if name in sent.headers}
+            prepared_request.headers.update(kept)
