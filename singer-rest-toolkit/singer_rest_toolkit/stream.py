@@ -55,7 +55,8 @@ class StreamHost(Protocol):
     @property
     def scheduler(self) -> Scheduler: ...
 
-    def pacer_for(self, family: str) -> Pacer: ...
+    @property
+    def pacers(self) -> dict[str, Pacer]: ...
 
     def thread_session(self) -> requests.Session: ...
 
@@ -136,7 +137,7 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
         return Exchange(
             self,
             authenticator=tap.authenticator,
-            pacer=tap.pacer_for(self.api_family),
+            pacer=tap.pacers[self.api_family],
             page_size=self.page_size,
             progress=tap.progress,
             max_retries=self.settings.max_retries,
