@@ -45,23 +45,11 @@ class BufferedWriter(MsgSpecWriter):
             _write_all(self.format_message(message))
             sys.stdout.flush()
 
-    def write_record(
-        self, stream: str, record: dict[str, Any], version: int | None, time_extracted: datetime
-    ) -> None:
-        """A RECORD message, as ``RecordMessage(...).to_dict()`` gives it, without the object."""
-        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = time_extracted
-        self._append(message)
-
     def record_writer(self, stream: str, version: int | None) -> Callable[[dict[str, Any]], None]:
-        """:meth:`write_record` for one stream and version, stamped with the time of the call.
-
-        The same bytes, without a message dict per record: the message's head and the key
-        before ``time_extracted`` are encoded once, and the record and the instant (the SDK's
-        ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them.
-        """
+        """A writer of ``stream``'s RECORDs, each stamped with the time of its call: the bytes
+        of ``RecordMessage(...).to_dict()``, without a message per record. The message's head
+        and the key before ``time_extracted`` are encoded once; the record and the instant (the
+        SDK's ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them."""
         head = encoder.encode({"type": "RECORD", "stream": stream, "record": None})
         message: dict[str, Any] = {} if version is None else {"version": version}
         tail = encoder.encode({**message, "time_extracted": None})

@@ -6,15 +6,13 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Generator, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import Stream
 from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform, StreamMap
-from singer_sdk.singerlib import RecordMessage, SelectionMask
+from singer_sdk.singerlib import SelectionMask
 from typing_extensions import override
 
 from singer_rest_toolkit.sdk_internals.state import RecordBookmarks
@@ -62,23 +60,6 @@ class FastRecordMessages(Stream):
         (no child stream to sync): the loop then skips ``_process_record``."""
         return bool(self.child_streams)
 
-    @override
-    def _generate_record_messages(
-        self, record: dict[str, Any]
-    ) -> Generator[RecordMessage, None, None]:
-        if not self._selects_every_property():
-            yield from super()._generate_record_messages(record)
-            return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
-
     def start_records(self) -> None:
         """Called as each sync of the stream (or of one of its contexts) starts, before any
         record: what post_process decides once per sync is decided again here."""
@@ -115,18 +96,16 @@ class FastRecordMessages(Stream):
         record_index = 0
         context_list = [context] if context is not None else self.partitions
         maps = [
-            (None if _is_identity(stream_map) else stream_map.transform, stream_map.stream_alias)
+            (
+                None if _is_identity(stream_map) else stream_map.transform,
+                writer.record_writer(stream_map.stream_alias, self._stream_version),
+            )
             for stream_map in self.stream_maps
         ]
         # One map that returns the record itself (the default): no loop over maps per record.
-        write_one = (
-            writer.record_writer(maps[0][1], self._stream_version)
-            if len(maps) == 1 and maps[0][0] is None
-            else None
-        )
+        write_one = maps[0][1] if len(maps) == 1 and maps[0][0] is None else None
         state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
-        state_every, version = self.STATE_MSG_FREQUENCY, self._stream_version
-        post_process, write_record = self.post_process, writer.write_record
+        state_every, post_process = self.STATE_MSG_FREQUENCY, self.post_process
         with record_counter, self.get_sync_timer() as timer:
             try:
                 for context_element in context_list or [{}]:
@@ -139,8 +118,13 @@ class FastRecordMessages(Stream):
                     process = bool(state_partition_context) or self.syncs_children()
                     increment = None if bookmarks is None else bookmarks.start(current_context)
                     for record_result in self.get_records(current_context):
-                        if isinstance(record_result, tuple):  # deprecated by the SDK
-                            raw, child_context = _deprecated_pair(record_result)
+                        if isinstance(record_result, tuple):  # deprecated by the SDK, honoured
+                            warnings.warn(
+                                "Yielding a tuple of (record, child_context) is deprecated",
+                                SingerSDKDeprecationWarning,
+                                stacklevel=2,
+                            )
+                            raw, child_context = record_result
                         else:
                             raw = record_result
                         record = post_process(raw, current_context)
@@ -155,7 +139,7 @@ class FastRecordMessages(Stream):
                         if write_one is not None:
                             write_one(record)
                         else:
-                            _write_mapped(maps, record, write_record, version)
+                            _write_mapped(maps, record)
                         state_manager.is_flushed = False
                         if increment is not None:
                             increment(record)
@@ -180,29 +164,15 @@ COUNT_EVERY = 100
 periodic metric line may count up to this many records later)."""
 
 
-def _deprecated_pair(
-    result: tuple[dict[str, Any], Context | None],
-) -> tuple[dict[str, Any], Context | None]:
-    """A (record, child_context) pair from ``get_records``: deprecated by the SDK, honoured."""
-    warnings.warn(
-        "Yielding a tuple of (record, child_context) is deprecated",
-        SingerSDKDeprecationWarning,
-        stacklevel=3,
-    )
-    return result
-
-
 def _write_mapped(
-    maps: Sequence[tuple[Callable[[dict[str, Any]], Any] | None, str]],
+    maps: Sequence[tuple[Callable[[dict[str, Any]], Any] | None, Callable[[dict[str, Any]], None]]],
     record: dict[str, Any],
-    write_record: Callable[[str, dict[str, Any], int | None, datetime], None],
-    version: int | None,
 ) -> None:
     """The record through each stream map (an alias, a transform, a filter), in order."""
-    for transform, alias in maps:
+    for transform, write in maps:
         mapped = record if transform is None else transform(record)
         if mapped is not None:
-            write_record(alias, mapped, version, utc_now())
+            write(mapped)
 
 
 def _is_identity(stream_map: StreamMap) -> bool:
