@@ -114,6 +114,7 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
                     end_stopped_sync(tap, stopped.signum)
 
     def __init__(self, **kwargs: Any) -> None:
+        self._sessions = threading.local()  # one per thread: see thread_session
         metrics = quiet_console(self.name)  # before the SDK's first line
         super().__init__(**kwargs)
         metrics.show_if_asked(self.config)
@@ -163,8 +164,7 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
         finally:
             self.progress.stop()
             for stream in self.rest_streams:
-                if stream.replication_values is not None:
-                    stream.replication_values.warn()
+                stream.warn_not_instants()
         skipped = self.unavailable_streams()
         if skipped:
             raise StreamsSkippedError(skipped)
@@ -205,10 +205,6 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
                 and stream.unavailable is None
             ],
         )
-
-    @cached_property
-    def _sessions(self) -> threading.local:
-        return threading.local()
 
     def thread_session(self) -> requests.Session:
         """The calling thread's HTTP session (connection pool): sessions are not thread-safe."""
