@@ -19,15 +19,11 @@ _NULL_END = b"null}"
 
 
 class BufferedWriter(MsgSpecWriter):
-    """RECORDs leave in blocks of :data:`BLOCK_BYTES` (one write system call per RECORD was a
-    large share of a small-record sync, and ``sys.stdout`` is unbuffered under
-    ``PYTHONUNBUFFERED``); SCHEMA, STATE and the other messages write the waiting block first
-    and flush at once, so a target sees every record before the STATE that covers it, and a run
-    killed mid-way loses only records no STATE has committed (they are read again).
-
-    Every write goes out whole, exactly once: a short write (a signal arriving mid-way) is
-    followed by the rest, never by the whole again, and a stop signal waits for the write
-    (stop.py)."""
+    """RECORDs leave in blocks of :data:`BLOCK_BYTES` (a write system call per RECORD was a large
+    share of a small-record sync; ``sys.stdout`` is unbuffered under ``PYTHONUNBUFFERED``). Other
+    messages write the waiting block first and flush at once, so a target sees every record
+    before the STATE that covers it, and a run killed mid-way loses only uncommitted records.
+    Every write goes out whole, exactly once, a stop signal waiting for it (stop.py)."""
 
     def __init__(self) -> None:
         super().__init__()
