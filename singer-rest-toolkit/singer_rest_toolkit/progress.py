@@ -23,12 +23,9 @@ FETCH_AHEAD = "fetch ahead"
 
 
 class SyncProgress:
-    """Counters every thread of one sync adds to, and the thread that logs them.
-
-    The split is of the main thread's time, the one that writes the records: the time it
-    waits for a fetch-ahead worker is shared between the rate limit and the API as the
-    workers' own waits are.
-    """
+    """Counters every thread of one sync adds to, and the thread that logs them. The split is
+    of the main thread's time, the one that writes the records: its waits for a fetch-ahead
+    worker are shared between the rate limit and the API as the workers' own waits are."""
 
     def __init__(self, tap_name: str, logger: logging.Logger, interval_s: float) -> None:
         self.tap_name = tap_name

@@ -36,10 +36,6 @@ def past(value: Any, end: datetime) -> bool:
         return False
 
 
-def _as_is(record: dict[str, Any]) -> dict[str, Any]:
-    return record
-
-
 class ConformedRecords(FastRecordMessages, abc.ABC):
     """``post_process``: a child record carries its parent's keys, then the record is
     conformed to the schema and its replication value checked, as decided once per sync."""
@@ -78,7 +74,7 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
         """The conformer of the stream's schema, then the replication value's checks;
         nothing for a stream read only for its children (nothing is written)."""
         if not self.selected:
-            return _as_is
+            return lambda record: record
         schema = self.effective_schema
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:

@@ -90,10 +90,9 @@ _QUIET.disabled = True
 
 
 def starting_replication_value(stream: Stream) -> Any:
-    """The starting replication value the SDK will write as ``stream``'s sync begins (its
-    one context), worked out now by the SDK's own code on a copy of the stream's state:
-    the state is left as it is, and the SDK's log line is written in the stream's turn only.
-    """
+    """The starting replication value the SDK will write as ``stream``'s sync begins (its one
+    context), worked out now by the SDK's own code on a copy of the state: the state is left
+    as it is, and the SDK's log line is written in the stream's turn only."""
     bookmarks = stream.tap_state.get("bookmarks") or {}
     manager = StreamStateManager(
         tap_name=stream.tap_name,

@@ -18,12 +18,10 @@ warn_unmapped_properties = _typing._warn_unmapped_properties
 
 
 class SecretSafeValidation(Tap):
-    """The SDK's settings validation without the value of a secret setting in its messages.
-
-    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about with a
-    config) validates through; its messages read ``<value> is not of type 'string' in
-    config['password']``. After it passes, :meth:`check_settings` runs the tap's own checks.
-    """
+    """The SDK's settings validation without the value of a secret setting in its messages
+    (``<value> is not of type 'string' in config['password']``), then the tap's own checks.
+    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about) validates
+    through."""
 
     def check_settings(self) -> None:
         """The tap's own checks; raise ConfigValidationError naming the setting."""
