@@ -81,7 +81,7 @@ def sync_once(vendor: str, base: str, stream_name: str, pages: list[bytes]) -> t
     started = time.perf_counter()
     stream.sync()
     elapsed = time.perf_counter() - started
-    tap.stop_progress()
+    tap.progress.stop()
     return elapsed, count
 
 

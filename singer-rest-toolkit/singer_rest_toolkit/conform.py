@@ -1,16 +1,9 @@
 """The SDK's recursive type conformance, compiled once per schema instead of per record.
 
-The SDK conforms every record by walking its schema again for every value: on wide or
-nested streams that walk was the largest cost per record. Here the same decisions are made
-once per property, up front, and applied with plain dict lookups. The rules are the SDK's,
-in the SDK's order, and the SDK's own helpers answer the schema tests and convert any value
-that is not a plain JSON scalar, so a record comes out exactly as the SDK would write it:
-
-- keys absent from the schema are dropped (kept when ``additionalProperties`` is set) and
-  reported in the SDK's one warning;
-- objects with ``properties`` and uniform lists are conformed recursively;
-- NaN and infinite numbers become null; a boolean-only property turns any other value into
-  ``value != 0`` (APIs send 0/1); other values (datetime, bytes...) go to the SDK.
+The SDK walks the schema again for every value: on wide or nested streams that walk was the
+largest cost per record. Here the SDK's rules (sdk_internals/validation.py), in its order, are
+decided once per property and applied with dict lookups; values that are not plain JSON
+scalars go to the SDK's own helper, so a record comes out exactly as the SDK would write it.
 """
 
 from __future__ import annotations
@@ -81,16 +74,10 @@ def _sdk_object(schema: dict[str, Any], path: str) -> ObjectConformer:
 def _list(schema: dict[str, Any], path: str) -> Conformer:
     """``_conform_uniform_list``: objects recursively (same path), others as primitives."""
     item_schema = schema["items"]
-    item_is_object = bool(is_object_type(item_schema))
-    as_object = (
-        (
-            _object(item_schema, path)
-            if "properties" in item_schema
-            else _sdk_object(item_schema, path)
-        )
-        if item_is_object
-        else None
-    )
+    as_object: ObjectConformer | None = None
+    if is_object_type(item_schema):
+        compiled = "properties" in item_schema
+        as_object = (_object if compiled else _sdk_object)(item_schema, path)
     as_primitive = _primitive(item_schema)
 
     def conform(values: list[Any], unmapped: Unmapped) -> list[Any]:
@@ -188,11 +175,10 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
 class RecordConformer:
     """``conform_record_data_types(level=RECURSIVE)`` for one schema, compiled once.
 
-    Dropped keys are reported in the SDK's own warning. Top-level keys the schema does not
-    declare but keeps (``additionalProperties``) are passed on as sent and reported once per
-    stream and key set: a target that makes its columns from the schema would not load them,
-    and a field the API adds must never vanish without a word.
-    """
+    Dropped keys are reported in the SDK's own warning. Top-level keys the schema keeps
+    undeclared (``additionalProperties``) are reported once per stream and key set: a target
+    that makes its columns from the schema would not load them, and a field the API adds must
+    never vanish without a word."""
 
     def __init__(self, stream_name: str, schema: dict[str, Any], logger: logging.Logger) -> None:
         self.schema = schema

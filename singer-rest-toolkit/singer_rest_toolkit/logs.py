@@ -1,15 +1,6 @@
 """What a run logs for the person who reads it: start, progress, warnings, errors and the
-summary. The rest is there when asked for.
-
-- The SDK's METRIC lines (one per request, page and partition) appear when the
-  ``metrics_log_level`` setting is INFO or DEBUG, at the DEBUG log level, under
-  ``meltano --log-format=json`` (or ``key_value``: logs for machines), or when a logging
-  configuration given through ``SINGER_SDK_LOG_CONFIG`` sets the ``singer_sdk.metrics``
-  logger to INFO or DEBUG.
-- On the console, below WARNING, other libraries' lines (pyrate-limiter's bucket set-up),
-  backoff's "Backing off" (the retry warning already says it) and the SDK's per-page,
-  per-partition and set-up lines are left out, except at the DEBUG log level. The first
-  partition of each child stream still says that the stream began.
+summary. The SDK's METRIC lines, other libraries' INFO lines and the SDK's per-page and set-up
+lines appear only when asked for (the toolkit README's "Logs" says how).
 
 The SDK lines are matched on their message templates; tests/test_quiet_logs.py fails if an SDK
 release changes them.
@@ -25,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from typing_extensions import override
 
 METRICS_LOGGER = "singer_sdk.metrics"
 METRICS_SETTING = "metrics_log_level"
@@ -80,28 +72,18 @@ class MetricsFilter(logging.Filter):
 
     shown = False
 
-    @classmethod
-    def installed(cls) -> MetricsFilter:
-        """The one filter of the metrics logger (added on first use)."""
-        logger = logging.getLogger(METRICS_LOGGER)
-        found = next((f for f in logger.filters if isinstance(f, cls)), None)
-        if found is None:
-            found = cls()
-            logger.addFilter(found)
-        return found
-
     def show_if_asked(self, config: Mapping[str, Any]) -> None:
-        """Decide from the tap's settings and the environment (see the module's docstring)."""
+        """Decide from the tap's settings and the environment (the README's "Logs")."""
+        machine_format = os.environ.get(MELTANO_LOG_FORMAT_ENV, "").lower() in MACHINE_FORMATS
         asked = (
             level_number(config.get(METRICS_SETTING)),
             sdk_config_metrics_level(),
             logging.DEBUG if debug_logging() else None,
-            logging.INFO
-            if os.environ.get(MELTANO_LOG_FORMAT_ENV, "").lower() in MACHINE_FORMATS
-            else None,
+            logging.INFO if machine_format else None,
         )
         self.shown = any(level is not None and level <= logging.INFO for level in asked)
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         return self.shown
 
@@ -115,6 +97,7 @@ class ConsoleFilter(logging.Filter):
         self.own = (tap_name, *OWN_LOGGERS)
         self.first_partitions: dict[str, logging.LogRecord] = {}
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING or debug_logging():
             return True
@@ -128,18 +111,18 @@ class ConsoleFilter(logging.Filter):
         return True
 
 
-def is_console(handler: logging.Handler) -> bool:
-    """A handler that writes to this process's stderr or stdout (not a file, not a test's
-    capture)."""
-    stream = getattr(handler, "stream", None)
-    return stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)
-
-
 def quiet_console(tap_name: str) -> MetricsFilter:
-    """Filter the console's handlers and the metrics logger (once per process); the caller
-    then decides on the METRIC lines with :meth:`MetricsFilter.show_if_asked` once the
-    settings are read. Called before the SDK's first line."""
+    """Filter the console's handlers (those writing to this process's stderr or stdout, not a
+    file or a test's capture) and the metrics logger, once per process; the caller then
+    decides on the METRIC lines once the settings are read. Called before the SDK's first line."""
     for handler in logging.getLogger().handlers:
-        if is_console(handler) and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
+        stream = getattr(handler, "stream", None)
+        console = stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)
+        if console and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
             handler.addFilter(ConsoleFilter(tap_name))
-    return MetricsFilter.installed()
+    metrics = logging.getLogger(METRICS_LOGGER)
+    found = next((f for f in metrics.filters if isinstance(f, MetricsFilter)), None)
+    if found is None:
+        found = MetricsFilter()
+        metrics.addFilter(found)
+    return found

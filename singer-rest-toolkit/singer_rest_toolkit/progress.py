@@ -23,12 +23,9 @@ FETCH_AHEAD = "fetch ahead"
 
 
 class SyncProgress:
-    """Counters every thread of one sync adds to, and the thread that logs them.
-
-    The split is of the main thread's time, the one that writes the records: the time it
-    waits for a fetch-ahead worker is shared between the rate limit and the API as the
-    workers' own waits are.
-    """
+    """Counters every thread of one sync adds to, and the thread that logs them. The split is
+    of the main thread's time, the one that writes the records: its waits for a fetch-ahead
+    worker are shared between the rate limit and the API as the workers' own waits are."""
 
     def __init__(self, tap_name: str, logger: logging.Logger, interval_s: float) -> None:
         self.tap_name = tap_name
@@ -46,8 +43,8 @@ class SyncProgress:
 
     @contextmanager
     def waiting(self, kind: str) -> Iterator[None]:
-        """Count the time the calling thread spends inside the block as waiting for ``kind``
-        (a request sent inside it when ``kind`` is the API)."""
+        """The calling thread's time inside the block counted as waiting for ``kind`` (a
+        request sent inside it when ``kind`` is the API)."""
         started = time.monotonic()
         try:
             yield
@@ -90,20 +87,6 @@ class SyncProgress:
             self.elapsed(),
         )
 
-    def log_summary(self) -> None:
-        """One line: where the sync's time went."""
-        pace, api, work = self.split()
-        self.logger.info(
-            "time: %.1f s in all: %.1f s waiting for the rate limit, %.1f s waiting for the "
-            "API, %.1f s working (%s records, %s requests)",
-            self.elapsed(),
-            pace,
-            api,
-            work,
-            f"{self.records:,}",
-            f"{self.requests:,}",
-        )
-
     def start(self) -> None:
         """Log progress every :attr:`interval_s` from a thread of its own, until :meth:`stop`
         (or until this object is dropped: the thread holds it only weakly). The first
@@ -116,10 +99,7 @@ class SyncProgress:
         stop, interval, this = self._stop, self.interval_s, weakref.ref(self)
 
         def report() -> None:
-            while not stop.wait(interval):
-                progress = this()
-                if progress is None:
-                    return
+            while not stop.wait(interval) and (progress := this()) is not None:
                 progress.log_progress()
                 del progress
 
@@ -132,4 +112,14 @@ class SyncProgress:
             return
         self._stop.set()
         if self.requests or self.records:
-            self.log_summary()
+            pace, api, work = self.split()
+            self.logger.info(
+                "time: %.1f s in all: %.1f s waiting for the rate limit, %.1f s waiting for the "
+                "API, %.1f s working (%s records, %s requests)",
+                self.elapsed(),
+                pace,
+                api,
+                work,
+                f"{self.records:,}",
+                f"{self.requests:,}",
+            )

@@ -6,10 +6,8 @@ schema says so, is counted and warned about once."""
 from __future__ import annotations
 
 import abc
-import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
@@ -38,51 +36,6 @@ def past(value: Any, end: datetime) -> bool:
         return False
 
 
-class ReplicationValues:
-    """One stream's records' replication values (``key``), checked as they are written."""
-
-    def __init__(self, stream_name: str, key: str, logger: logging.Logger) -> None:
-        self.stream_name = stream_name
-        self.key = key
-        self.logger = logger
-        self.not_instants = 0
-        """Records whose replication value is not a date-time."""
-        self._example: Any = None
-
-    def checked(self, conform: RecordStep, end: datetime | None) -> RecordStep:
-        """``conform`` followed by the checks; records past ``end`` dropped."""
-        key = self.key
-
-        def check(row: dict[str, Any]) -> dict[str, Any] | None:
-            value = row.get(key)
-            if value is not None and not is_instant(value):
-                self.not_instants += 1
-                self._example = value
-            record = conform(row)
-            if end is not None and record is not None and past(record.get(key), end):
-                return None  # past end_date: neither written nor in the bookmark
-            return record
-
-        return check
-
-    def warn(self) -> None:
-        """One warning, with a count, if records had a replication value that is not a
-        date-time: the bookmark cannot be trusted to move as they say."""
-        if self.not_instants:
-            self.logger.warning(
-                "%s: %s record(s) had a %s that is not a date-time (e.g. %s); they were "
-                "written as sent, but the bookmark may not reflect them",
-                self.stream_name,
-                f"{self.not_instants:,}",
-                self.key,
-                short(repr(self._example))[:60],
-            )
-
-
-def _as_is(record: dict[str, Any]) -> dict[str, Any]:
-    return record
-
-
 class ConformedRecords(FastRecordMessages, abc.ABC):
     """``post_process``: a child record carries its parent's keys, then the record is
     conformed to the schema and its replication value checked, as decided once per sync."""
@@ -91,6 +44,9 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
     _conformer: RecordConformer | None = None
     _conform: RecordStep | None = None
     """What post_process does to each record, decided at each sync's first record."""
+    not_instants = 0
+    """Records whose replication value is not a date-time, though the schema says so."""
+    _not_instant: Any = None
 
     @property
     @abc.abstractmethod
@@ -101,7 +57,6 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        """A child record carries its parent's keys; the record conformed to the schema."""
         self._progress.records += 1
         if context and self.parent_stream_type is not None:
             for key, value in context.items():
@@ -119,19 +74,36 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
         """The conformer of the stream's schema, then the replication value's checks;
         nothing for a stream read only for its children (nothing is written)."""
         if not self.selected:
-            return _as_is
+            return lambda record: record
         schema = self.effective_schema
         conformer = self._conformer
         if conformer is None or conformer.schema is not schema:
             conformer = self._conformer = RecordConformer(self.name, schema, self.logger)
-        if self.replication_values is None:
-            return conformer
-        return self.replication_values.checked(conformer, self.settings.end_date)
-
-    @cached_property
-    def replication_values(self) -> ReplicationValues | None:
-        """The replication value's checks, for a stream whose key is a date-time."""
-        key = self.replication_key
+        key, end = self.replication_key, self.settings.end_date
         if key is None or not self.is_timestamp_replication_key:
-            return None
-        return ReplicationValues(self.name, key, self.logger)
+            return conformer
+
+        def checked(row: dict[str, Any]) -> dict[str, Any] | None:
+            value = row.get(key)
+            if value is not None and not is_instant(value):
+                self.not_instants += 1
+                self._not_instant = value
+            record = conformer(row)
+            if end is not None and record is not None and past(record.get(key), end):
+                return None  # past end_date: neither written nor in the bookmark
+            return record
+
+        return checked
+
+    def warn_not_instants(self) -> None:
+        """One warning, with a count, if records had a replication value that is not a
+        date-time: the bookmark cannot be trusted to move as they say."""
+        if self.not_instants:
+            self.logger.warning(
+                "%s: %s record(s) had a %s that is not a date-time (e.g. %s); they were "
+                "written as sent, but the bookmark may not reflect them",
+                self.name,
+                f"{self.not_instants:,}",
+                self.replication_key,
+                short(repr(self._not_instant))[:60],
+            )

@@ -1,15 +1,14 @@
-"""A sync stopped by SIGTERM or SIGINT: a non-zero exit (128 + the signal's number, as a shell
-reports a process the signal ended), within seconds whatever the workers are doing, and output
+"""A sync stopped by SIGTERM or SIGINT: a non-zero exit (:func:`exit_code`, as a shell reports
+a process the signal ended), within seconds whatever the workers are doing, and output
 a target can trust.
 
-The handler raises :class:`SyncStopped` on the main thread wherever the sync is (a request, a
-wait for a worker, the record loop), except while stdout is being written: a write cut short
-leaves a partial line, and a later flush of the same block writes its records twice. There the
-stop waits until the write is done (:func:`deferred`). The CLI then writes a last STATE, which
-covers only records written (each stream writes its waiting records before the stop reaches
-the CLI), logs one line and ends the process without waiting for workers blocked in a request.
-A reader that stops reading altogether cannot hold the process: after :data:`GRACE_S` it ends
-without the last STATE.
+The handler raises :class:`SyncStopped` on the main thread wherever the sync is, except while
+stdout is being written: a write cut short leaves a partial line, and a later flush of the same
+block writes its records twice. There the stop waits until the write is done (:func:`deferred`).
+The CLI then writes a last STATE, which covers only records written (each stream writes its
+waiting records before the stop reaches the CLI), logs one line and ends the process without
+waiting for workers blocked in a request. A reader that stops reading altogether cannot hold
+the process: after :data:`GRACE_S` it ends without the last STATE.
 """
 
 from __future__ import annotations
@@ -26,8 +25,8 @@ from typing import NoReturn
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 GRACE_S = 4.0
-"""Seconds a stopped sync has to write its last records and STATE before the process ends
-anyway (stdout no longer read)."""
+"""Seconds a stopped sync has to write its last records and STATE (stdout no longer read)."""
+_LOG_WAIT_S = 0.5
 
 
 def exit_code(signum: int) -> int:
@@ -57,6 +56,11 @@ class _Stop:
     writing = 0
     """Writes of stdout under way on the main thread (see :func:`deferred`)."""
 
+    def raise_once(self) -> None:
+        if self.signum is not None and not self.writing and not self.raised:
+            self.raised = True
+            raise SyncStopped(self.signum)
+
 
 _stop = _Stop()
 
@@ -69,8 +73,8 @@ def requested() -> int | None:
 @contextmanager
 def handled(logger: logging.Logger) -> Iterator[None]:
     """SIGTERM and SIGINT handled as a stop while the CLI runs, then as before (a CLI run
-    inside another program, a test, gives that program its handlers back). Not on another
-    thread than the main one: only the main thread may handle signals."""
+    inside another program, a test, gives that program its handlers back). Only the main
+    thread may handle signals: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -82,8 +86,7 @@ def handled(logger: logging.Logger) -> Iterator[None]:
         watchdog = threading.Timer(GRACE_S, _give_up, (signum, logger))
         watchdog.daemon = True
         watchdog.start()
-        if not _stop.writing:
-            _raise()
+        _stop.raise_once()
 
     previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
     try:
@@ -91,13 +94,6 @@ def handled(logger: logging.Logger) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _raise() -> None:
-    if not _stop.raised:
-        _stop.raised = True
-        assert _stop.signum is not None
-        raise SyncStopped(_stop.signum)
 
 
 @contextmanager
@@ -108,8 +104,7 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _stop.writing -= 1
-    if _stop.signum is not None and not _stop.writing:
-        _raise()
+    _stop.raise_once()
 
 
 def end(signum: int) -> NoReturn:
@@ -138,6 +133,3 @@ def _give_up(signum: int, logger: logging.Logger) -> None:
     line.start()
     line.join(_LOG_WAIT_S)
     os._exit(exit_code(signum))
-
-
-_LOG_WAIT_S = 0.5

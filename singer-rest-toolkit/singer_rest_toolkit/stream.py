@@ -51,18 +51,16 @@ class StreamHost(Protocol):
     @property
     def scheduler(self) -> Scheduler: ...
 
-    def pacer_for(self, family: str) -> Pacer: ...
+    @property
+    def pacers(self) -> dict[str, Pacer]: ...
 
     def thread_session(self) -> requests.Session: ...
 
 
 class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC):
-    """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`.
-
-    A vendor's base stream sets ``url_base``, its headers, ``get_http_request``,
-    ``get_new_paginator`` and ``parse_response``, and tells :meth:`vendor_message` (the
-    error body) and :meth:`check_body` (a 2xx body that cannot be right).
-    """
+    """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`. A vendor's
+    base stream sets ``url_base``, its headers, ``get_http_request``, ``get_new_paginator``,
+    ``parse_response``, :meth:`vendor_message` and :meth:`check_body`."""
 
     unavailable_hint: ClassVar[str] = "Deselect the '{name}' stream"
     """After a 403/404's error line: what to check, or how to deselect the stream."""
@@ -73,9 +71,7 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     max_page_size: ClassVar[int | None] = None
     """The largest page the endpoint is documented to accept; None when undocumented (then
     the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    """Records are conformed in :meth:`post_process` instead, by the SDK's rules compiled
-    once per schema (conform.py)."""
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # conform.py's, in post_process
 
     def __init__(self, tap: StreamHost) -> None:
         super().__init__(tap=tap)  # type: ignore[arg-type]
@@ -84,7 +80,6 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
         self.max_tries: int | None = None  # instead of max_retries (a discovery sample)
         first = tap.settings.first_page_size(self.max_page_size, tap.default_page_size)
         self.page_size = PageSize(self.name, self.page_size_param, first, self.logger)
-        """What ``page_size_param`` asks for: lowered when the API refuses or caps it."""
         self._building = threading.local()  # the page whose request a thread builds
 
     @property
@@ -101,7 +96,6 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         return self.request_records(context)
 
-    # --- request ----------------------------------------------------------------------------
     @property
     @override
     def authenticator(self) -> RenewingAuthenticator:
@@ -124,7 +118,6 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
         request.headers.setdefault("User-Agent", self.user_agent)
         return self.requests_session.prepare_request(request)
 
-    # --- the exchange (exchange.py) ---------------------------------------------------------
     @cached_property
     def exchange(self) -> Exchange:
         """This stream's requests: pace, token, retries, error lines, page size."""
@@ -132,7 +125,7 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
         return Exchange(
             self,
             authenticator=tap.authenticator,
-            pacer=tap.pacer_for(self.api_family),
+            pacer=tap.pacers[self.api_family],
             page_size=self.page_size,
             progress=tap.progress,
             max_retries=self.settings.max_retries,
@@ -185,7 +178,6 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     def validate_response(self, response: requests.Response) -> None:
         self.exchange.check(response)
 
-    # --- the vendor's reading of its responses ------------------------------------------------
     def request_label(self, response: requests.Response) -> str:
         """``GET /path`` of the request behind ``response`` (never its query string)."""
         return request_label(response)
@@ -212,8 +204,7 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
         return self.exchange.error_line(response)
 
     def check_body(self, response: requests.Response, body: Any) -> None:
-        """Raise RetriableAPIError (a glitch worth asking again) or FatalAPIError for a 2xx
-        body that cannot be right."""
+        """Raise RetriableAPIError (worth asking again) or FatalAPIError for a wrong 2xx body."""
 
     def page_fill(self, body: Any) -> tuple[int, bool] | None:
         """(records on the page, whether a next page follows) of a 2xx body; None when the

@@ -4,8 +4,10 @@ checks, and the machinery its streams share (pace, sessions, authenticator, pref
 from __future__ import annotations
 
 import abc
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any, ClassVar, NoReturn
 
@@ -37,12 +39,9 @@ from singer_rest_toolkit.writer import BufferedWriter
 
 
 class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
-    """A Singer tap over one vendor's REST API.
-
-    A subclass declares its settings (``config_jsonschema``, with the shared ones of
-    settings.py) and their typed :attr:`settings`, :meth:`check_settings`, its
-    :attr:`authenticator` and :meth:`discover_streams`.
-    """
+    """A Singer tap over one vendor's REST API. A subclass declares its settings
+    (``config_jsonschema``, with the shared ones of settings.py) and their typed
+    :attr:`settings`, :meth:`check_settings`, its :attr:`authenticator` and streams."""
 
     message_writer_class = BufferedWriter
     url_settings: ClassVar[str] = "the api_url setting"
@@ -54,10 +53,11 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
     """API families other than the main one (``MAIN_API``), each paced at its own ceiling;
     a stream names its family in ``api_family``."""
     streams_ahead: ClassVar[int] = 4
-    """Top-level streams whose listings are fetched while the one before them is written,
-    when the main family fetches in parallel: a cursor-paged listing waits a round trip per
-    page, so one stream alone cannot keep a pace busy. Beyond a small memory budget, what
-    they fetch waits in a temporary file until its turn."""
+    """Top-level streams fetched while the one before them is written, when the main family
+    fetches in parallel: a cursor-paged listing waits a round trip per page, so one stream alone
+    cannot keep a pace busy. Beyond a small memory budget, they wait in a temporary file."""
+    minimums: ClassVar[dict[str, int]] = {}
+    """Integer settings of this tap and their least value (the request settings' are known)."""
 
     # --- the CLI ------------------------------------------------------------------------------
     @override
@@ -85,99 +85,37 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
         catalog: IO[str] | None = None,
     ) -> None:
         """Run the CLI as the SDK's ``Tap.invoke`` does, the sync inside the scheduler
-        (:meth:`run_sync`); a failing or unreachable API, or a bad state, ends in one line.
-
-        The traceback is still logged at DEBUG (``LOGLEVEL=DEBUG``) for bug reports.
-        """
+        (:meth:`run_sync`); a failing or unreachable API, or a bad input file, ends in one
+        line (:func:`one_line_failures`)."""
         with stop.handled(cls.logger):
             super(Tap, cls).invoke(about=about, about_format=about_format)
             cls.print_version(print_fn=cls.logger.info)
-            files: dict[str, Any] = {}
-            paths: dict[str, str] = {}
-            tap: RestTap | None = None
-            try:
+            with one_line_failures(cls.logger, cls.url_settings) as paths:
+                files: dict[str, Any] = {}
                 for option, handle in (("state", state), ("catalog", catalog)):
                     if handle is not None:  # a file click opened: checked before the tap is built
-                        try:
-                            paths[f"--{option}"], files[option] = read_input_file(
-                                option, handle, cls.logger
-                            )
-                        except BadInputFileError as exc:
-                            cls.fail(exc.line(), exc)
+                        paths[f"--{option}"], files[option] = read_input_file(
+                            option, handle, cls.logger
+                        )
                 tap = cls(
                     config=config.config if config is not None else {},
                     parse_env_config=config is not None and config.parse_env,
                     validate_config=True,
                     **files,
                 )
-                tap.run_sync()
-            except stop.SyncStopped as stopped:
-                if tap is None:
-                    cls.logger.error(
-                        "stopped by %s before the sync began: nothing written",
-                        stop.signal_name(stopped.signum),
-                    )
-                    stop.end(stopped.signum)
-                tap.stopped(stopped.signum)
-            except StreamsSkippedError as exc:  # every other stream was synced, its state written
-                names = ", ".join(line.split(":", 1)[0] for line in exc.lines)
-                cls.logger.error(
-                    "%d stream(s) skipped, not available to this account (the others were synced): %s",
-                    len(exc.lines),
-                    names,
-                )
-                for line in exc.lines:
-                    cls.logger.error("%s", line)
-                raise SystemExit(1) from None
-            except BadInputFileError as exc:
-                cls.fail(exc.line(paths), exc)
-            except requests.RequestException as exc:
-                cls.fail(unreachable_line(exc, cls.url_settings), exc)
-            except ONE_LINE_ERRORS as exc:
-                cls.fail(str(exc), exc)
+                try:
+                    tap.run_sync()
+                except stop.SyncStopped as stopped:
+                    end_stopped_sync(tap, stopped.signum)
 
     def __init__(self, **kwargs: Any) -> None:
+        self._sessions = threading.local()  # one per thread: see thread_session
         metrics = quiet_console(self.name)  # before the SDK's first line
         super().__init__(**kwargs)
         metrics.show_if_asked(self.config)
         check_against_streams(self)  # before the sync writes anything
 
-    def stopped(self, signum: int) -> NoReturn:
-        """End a sync a stop signal interrupted (stop.py): a last STATE, which covers only
-        records written (each stream wrote its waiting records as the stop passed through
-        it), one line, and the exit code of the signal."""
-        writer = self.message_writer
-        buffered = writer if isinstance(writer, BufferedWriter) else None
-        state = self.state
-        try:
-            if buffered is not None:
-                buffered.write_block()  # empty by now: each stream wrote its own
-            self.state_writer.write_state(state)
-        except OSError as exc:  # the reader is gone
-            last = f"no last STATE: stdout is closed ({exc.strerror or type(exc).__name__})"
-        else:
-            bookmarks = len(state.get("bookmarks") or {})
-            last = (
-                f"the last STATE covers only records written ({bookmarks} stream "
-                "bookmark(s)): a run from it goes on from there"
-            )
-        written = "?" if buffered is None else f"{buffered.records_written:,}"
-        self.logger.error(
-            "stopped by %s after %s records; %s", stop.signal_name(signum), written, last
-        )
-        stop.end(signum)
-
-    @classmethod
-    def fail(cls, line: str, exc: Exception) -> NoReturn:
-        """Log ``line`` as the one error line and exit 1."""
-        cls.logger.debug("traceback of the failure", exc_info=exc)
-        cls.logger.error("%s", line)
-        raise SystemExit(1)
-
     # --- settings -----------------------------------------------------------------------------
-    minimums: ClassVar[dict[str, int]] = {}
-    """Integer settings of this tap and their least value (the request settings' are known)."""
-
     @override
     def check_settings(self) -> None:
         """The checks every tap shares; a tap adds its own and then calls this."""
@@ -197,88 +135,70 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
     # --- the sync ---------------------------------------------------------------------------
     @cached_property
     def progress(self) -> SyncProgress:
-        """The sync's counters (records, requests, time spent waiting), logged every
-        ``progress_interval_seconds`` from the first request on."""
-        interval = self.settings.progress_interval_seconds
-        return SyncProgress(self.name, self.logger, float(interval))
+        """The sync's counters, logged every ``progress_interval_seconds`` from the first request."""
+        return SyncProgress(self.name, self.logger, float(self.settings.progress_interval_seconds))
 
-    def stop_progress(self) -> None:
-        """End the progress lines with where the time went."""
-        self.progress.stop()
+    @property
+    def rest_streams(self) -> list[RestStream[Any]]:
+        """The tap's streams (all of them :class:`RestStream`)."""
+        return [stream for stream in self.streams.values() if isinstance(stream, RestStream)]
 
     def unavailable_streams(self) -> list[str]:
         """The error line of each stream skipped as unavailable to this account."""
-        return [
-            stream.unavailable
-            for stream in self.streams.values()
-            if isinstance(stream, RestStream) and stream.unavailable is not None
-        ]
+        return [s.unavailable for s in self.rest_streams if s.unavailable is not None]
+
+    def run_sync(self) -> None:
+        """The SDK's ``sync_all`` inside the scheduler: no fetch ahead outlives it, whatever
+        the exit. Streams skipped as unavailable fail the run once every other was synced."""
+        for stream in self.rest_streams:
+            stream.schema_written = False  # each sync writes each SCHEMA once
+        try:
+            with self.scheduler:
+                self.sync_all()
+        finally:
+            self.progress.stop()
+            for stream in self.rest_streams:
+                stream.warn_not_instants()
+        skipped = self.unavailable_streams()
+        if skipped:
+            raise StreamsSkippedError(skipped)
 
     # --- what the streams share ---------------------------------------------------------------
     @cached_property
-    def _pacers(self) -> dict[str, Pacer]:
-        """One pace per API family, at its setting (default: its documented ceiling)."""
+    def families(self) -> dict[str, tuple[int, int]]:
+        """(requests per second, workers) of each API family, from the settings."""
+        families: dict[str, ApiFamily | None] = {MAIN_API: None, **self.api_families}
+        return {name: self.settings.family(family) for name, family in families.items()}
+
+    @cached_property
+    def pacers(self) -> dict[str, Pacer]:
+        """The pace of every request of each API family, worker threads' included."""
         return {
-            name: Pacer(self._family(name)[0], headroom_ms=self.pace_headroom_ms)
-            for name in (MAIN_API, *self.api_families)
+            name: Pacer(rate, headroom_ms=self.pace_headroom_ms)
+            for name, (rate, _) in self.families.items()
         }
-
-    def _family(self, name: str) -> tuple[int, int]:
-        """(requests per second, workers) of the API family ``name``, from the settings."""
-        return self.settings.family(None if name == MAIN_API else self.api_families[name])
-
-    def pacer_for(self, family: str) -> Pacer:
-        """The pace of every request of ``family``, worker threads' included."""
-        return self._pacers[family]
 
     @property
     def pacer(self) -> Pacer:
         """The main family's pace, which token requests also wait for."""
-        return self.pacer_for(MAIN_API)
+        return self.pacers[MAIN_API]
 
     @cached_property
     def scheduler(self) -> Scheduler:
         """The worker pools and every listing fetched ahead (scheduler.py)."""
         return Scheduler(
             self.name,
-            workers={name: self._family(name)[1] for name in (MAIN_API, *self.api_families)},
+            workers={name: workers for name, (_, workers) in self.families.items()},
             streams_ahead=self.streams_ahead,
             progress=self.progress,
-            top_level=self._synced_top_level,
+            top_level=lambda: [
+                stream
+                for stream in self.rest_streams
+                if stream.parent_stream_type is None
+                and (stream.selected or stream.has_selected_descendents)
+                and stream.unavailable is None
+            ],
         )
-
-    def _synced_top_level(self) -> list[RestStream[Any]]:
-        """The top-level streams this sync reads, in order."""
-        return [
-            stream
-            for stream in self.streams.values()
-            if isinstance(stream, RestStream)
-            and stream.parent_stream_type is None
-            and (stream.selected or stream.has_selected_descendents)
-            and stream.unavailable is None
-        ]
-
-    def run_sync(self) -> None:
-        """The SDK's ``sync_all`` inside the scheduler: no fetch ahead outlives it, whatever
-        the exit. Streams skipped as unavailable fail the run once every other was synced."""
-        streams = [s for s in self.streams.values() if isinstance(s, RestStream)]
-        for stream in streams:
-            stream.schema_written = False  # each sync writes each SCHEMA once
-        try:
-            with self.scheduler:
-                self.sync_all()
-        finally:
-            self.stop_progress()
-            for stream in streams:
-                if stream.replication_values is not None:
-                    stream.replication_values.warn()
-        skipped = self.unavailable_streams()
-        if skipped:
-            raise StreamsSkippedError(skipped)
-
-    @cached_property
-    def _sessions(self) -> threading.local:
-        return threading.local()
 
     def thread_session(self) -> requests.Session:
         """The calling thread's HTTP session (connection pool): sessions are not thread-safe."""
@@ -291,3 +211,66 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
     @abc.abstractmethod
     def authenticator(self) -> RenewingAuthenticator:
         """The one authenticator every stream (and worker) shares (a ``cached_property``)."""
+
+
+@contextmanager
+def one_line_failures(logger: logging.Logger, url_settings: str) -> Iterator[dict[str, str]]:
+    """A failed CLI run ends in one error line and exit 1; its traceback is logged at DEBUG
+    (``LOGLEVEL=DEBUG``) for bug reports. Yields the paths of the input files read, which
+    a bad one's line names."""
+    paths: dict[str, str] = {}
+    try:
+        yield paths
+    except stop.SyncStopped as stopped:  # a sync under way ends in end_stopped_sync
+        logger.error(
+            "stopped by %s before the sync began: nothing written",
+            stop.signal_name(stopped.signum),
+        )
+        stop.end(stopped.signum)
+    except StreamsSkippedError as exc:  # every other stream was synced, its state written
+        names = ", ".join(line.split(":", 1)[0] for line in exc.lines)
+        logger.error(
+            "%d stream(s) skipped, not available to this account (the others were synced): %s",
+            len(exc.lines),
+            names,
+        )
+        for line in exc.lines:
+            logger.error("%s", line)
+        raise SystemExit(1) from None
+    except BadInputFileError as exc:
+        _fail(logger, exc.line(paths), exc)
+    except requests.RequestException as exc:
+        _fail(logger, unreachable_line(exc, url_settings), exc)
+    except ONE_LINE_ERRORS as exc:
+        _fail(logger, str(exc), exc)
+
+
+def _fail(logger: logging.Logger, line: str, exc: Exception) -> NoReturn:
+    """Log ``line`` as the one error line, the traceback at DEBUG, and exit 1."""
+    logger.debug("traceback of the failure", exc_info=exc)
+    logger.error("%s", line)
+    raise SystemExit(1)
+
+
+def end_stopped_sync(tap: RestTap, signum: int) -> NoReturn:
+    """End a sync a stop signal interrupted (stop.py): a last STATE, which covers only
+    records written (each stream wrote its waiting records as the stop passed through
+    it), one line, and the exit code of the signal."""
+    writer = tap.message_writer
+    buffered = writer if isinstance(writer, BufferedWriter) else None
+    state = tap.state
+    try:
+        if buffered is not None:
+            buffered.write_block()  # empty by now: each stream wrote its own
+        tap.state_writer.write_state(state)
+    except OSError as exc:  # the reader is gone
+        last = f"no last STATE: stdout is closed ({exc.strerror or type(exc).__name__})"
+    else:
+        bookmarks = len(state.get("bookmarks") or {})
+        last = (
+            f"the last STATE covers only records written ({bookmarks} stream "
+            "bookmark(s)): a run from it goes on from there"
+        )
+    written = "?" if buffered is None else f"{buffered.records_written:,}"
+    tap.logger.error("stopped by %s after %s records; %s", stop.signal_name(signum), written, last)
+    stop.end(signum)

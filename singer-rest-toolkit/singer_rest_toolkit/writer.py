@@ -19,15 +19,11 @@ _NULL_END = b"null}"
 
 
 class BufferedWriter(MsgSpecWriter):
-    """RECORDs leave in blocks of :data:`BLOCK_BYTES` (one write system call per RECORD was a
-    large share of a small-record sync, and ``sys.stdout`` is unbuffered under
-    ``PYTHONUNBUFFERED``); SCHEMA, STATE and the other messages write the waiting block first
-    and flush at once, so a target sees every record before the STATE that covers it, and a run
-    killed mid-way loses only records no STATE has committed (they are read again).
-
-    Every write goes out whole, exactly once: a short write (a signal arriving mid-way) is
-    followed by the rest, never by the whole again, and a stop signal waits for the write
-    (stop.py)."""
+    """RECORDs leave in blocks of :data:`BLOCK_BYTES` (a write system call per RECORD was a large
+    share of a small-record sync; ``sys.stdout`` is unbuffered under ``PYTHONUNBUFFERED``). Other
+    messages write the waiting block first and flush at once, so a target sees every record
+    before the STATE that covers it, and a run killed mid-way loses only uncommitted records.
+    Every write goes out whole, exactly once, a stop signal waiting for it (stop.py)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,23 +41,11 @@ class BufferedWriter(MsgSpecWriter):
             _write_all(self.format_message(message))
             sys.stdout.flush()
 
-    def write_record(
-        self, stream: str, record: dict[str, Any], version: int | None, time_extracted: datetime
-    ) -> None:
-        """A RECORD message, as ``RecordMessage(...).to_dict()`` gives it, without the object."""
-        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = time_extracted
-        self._append(message)
-
     def record_writer(self, stream: str, version: int | None) -> Callable[[dict[str, Any]], None]:
-        """:meth:`write_record` for one stream and version, stamped with the time of the call.
-
-        The same bytes, without a message dict per record: the message's head and the key
-        before ``time_extracted`` are encoded once, and the record and the instant (the SDK's
-        ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them.
-        """
+        """A writer of ``stream``'s RECORDs, each stamped with the time of its call: the bytes
+        of ``RecordMessage(...).to_dict()``, without a message per record. The message's head
+        and the key before ``time_extracted`` are encoded once; the record and the instant (the
+        SDK's ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them."""
         head = encoder.encode({"type": "RECORD", "stream": stream, "record": None})
         message: dict[str, Any] = {} if version is None else {"version": version}
         tail = encoder.encode({**message, "time_extracted": None})

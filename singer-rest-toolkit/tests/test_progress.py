@@ -57,7 +57,7 @@ def test_progress_lines_and_a_time_split_that_adds_up(
     )
     caplog.set_level(logging.INFO)
     messages, error = sync(tap, ["parents", "children"])
-    tap.stop_progress()
+    tap.progress.stop()
     assert error is None, error
     requests = 1 + PARENTS
     records = sum(1 for m in messages if m["type"] == "RECORD")
@@ -90,5 +90,5 @@ def test_the_summary_is_logged_once_and_only_after_requests(
 ) -> None:
     tap = ExampleTap(config={"api_url": httpserver.url_for("")})
     caplog.set_level(logging.INFO)
-    tap.stop_progress()  # nothing was fetched: no summary
+    tap.progress.stop()  # nothing was fetched: no summary
     assert not [r for r in caplog.records if SUMMARY.search(r.getMessage())]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import decimal
 import inspect
+import json
 import logging
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from singer_rest_toolkit.sdk_internals.process_exit import NoSdkSignalHandlers
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
 from singer_rest_toolkit.sdk_internals.state import RecordBookmarks, WindowBookmarks
 from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
+from singer_rest_toolkit.writer import BufferedWriter
 
 SCHEMA = th.PropertiesList(
     th.Property("id", th.IntegerType),
@@ -208,16 +210,29 @@ def test_the_taps_own_checks_run_after_the_sdks_validation() -> None:
     assert ExampleTap.checked == ["checked-user"]
 
 
-def messages(stream: Stream, record: dict[str, Any], *, ours: bool) -> list[dict[str, Any]]:
-    method = (
-        FastRecordMessages._generate_record_messages if ours else Stream._generate_record_messages
-    )
-    out = []
-    for message in method(stream, copy.deepcopy(record)):
-        as_dict = message.to_dict()
-        as_dict.pop("time_extracted")
-        out.append(as_dict)
-    return out
+class BufferedTap(ExampleTap):
+    message_writer_class = BufferedWriter
+
+
+def written_records(
+    tap_class: type[Tap],
+    stream_maps: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    deselected: str | None = None,
+) -> list[dict[str, Any]]:
+    """The RECORD messages (less ``time_extracted``) a sync of two example records writes."""
+    tap = tap_class(config={"user": "u", "password": "p", "stream_maps": stream_maps})
+    stream = tap.streams["example"]
+    if deselected is not None:
+        stream.metadata["properties", deselected].selected = False
+        stream._mask = None
+    stream.get_records = lambda context: iter([{"id": 7, "name": "a"}, {"id": 3, "name": "b"}])  # type: ignore[method-assign]
+    capsys.readouterr()
+    list(stream._sync_records(None))
+    messages = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    records = [m for m in messages if m["type"] == "RECORD"]
+    assert all(m.pop("time_extracted") for m in records)
+    return records
 
 
 @pytest.mark.parametrize(
@@ -230,21 +245,18 @@ def messages(stream: Stream, record: dict[str, Any], *, ours: bool) -> list[dict
     ],
     ids=["no map", "map", "filter", "alias"],
 )
-def test_record_messages_are_the_sdks(stream_maps: dict[str, Any]) -> None:
-    tap = ExampleTap(config={"user": "u", "password": "p", "stream_maps": stream_maps})
-    stream = tap.streams["example"]
-    record = copy.deepcopy(RECORD)
-    assert messages(stream, record, ours=True) == messages(stream, record, ours=False)
+def test_record_messages_are_the_sdks(
+    stream_maps: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours = written_records(BufferedTap, stream_maps, capsys)  # the toolkit's record loop
+    assert ours == written_records(ExampleTap, stream_maps, capsys)  # the SDK's
+    assert ours
 
 
-def test_a_deselected_property_takes_the_sdks_own_path() -> None:
-    tap = ExampleTap(config={"user": "u", "password": "p"})
-    stream = tap.streams["example"]
-    stream.metadata[("properties", "name")].selected = False
-    stream._mask = None
-    ours = messages(stream, RECORD, ours=True)
-    assert ours == messages(stream, RECORD, ours=False)
-    assert "name" not in ours[0]["record"]
+def test_a_deselected_property_takes_the_sdks_own_path(capsys: pytest.CaptureFixture[str]) -> None:
+    ours = written_records(BufferedTap, {}, capsys, deselected="name")
+    assert ours == written_records(ExampleTap, {}, capsys, deselected="name")
+    assert [m["record"] for m in ours] == [{"id": 7}, {"id": 3}]
 
 
 def test_records_do_not_move_a_window_bookmark() -> None:

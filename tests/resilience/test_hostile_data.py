@@ -167,8 +167,8 @@ def test_odd_records_parse_without_crash_or_lost_keys(tap: str, stream_name: str
 
     def written(record: dict[str, Any]) -> list[dict[str, Any]]:
         """The RECORD lines a sync writes for ``record``, parsed back."""
-        # The stream's own RECORD messages (each tap overrides how it builds them), through
-        # the tap's writer; format_message returns the writer's reused buffer: decode it now.
+        # The stream's RECORD messages through the tap's writer; format_message returns the
+        # writer's reused buffer: decode it now.
         return [
             json.loads(writer.format_message(message))
             for message in stream._generate_record_messages(record)

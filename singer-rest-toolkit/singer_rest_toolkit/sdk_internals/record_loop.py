@@ -4,17 +4,15 @@ own loop kept for what it is not written for, and a parsed page held once."""
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Callable, Generator, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk import Stream
 from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform, StreamMap
-from singer_sdk.singerlib import RecordMessage, SelectionMask
 from typing_extensions import override
 
 from singer_rest_toolkit.sdk_internals.state import RecordBookmarks
@@ -27,17 +25,14 @@ if TYPE_CHECKING:
 class FastRecordMessages(Stream):
     """RECORD messages without the SDK's per-record walk and objects when nothing needs them.
 
-    When the catalog deselects no property, ``Stream._generate_record_messages`` still
-    copies and walks every record to prune nothing, then conforms it again (the toolkit's
-    streams conform in ``post_process``). ``Stream._sync_records`` then builds a message
-    object per record, serializes its dict and writes it on its own. Here, the same loop
-    writes each record's message straight into the writer's block; what only some streams
-    need (maximum record counts, partition keys, child streams, per-record bookmarks) is
-    decided once per sync, not per record. Any catalog that deselects a property, and
-    any sync the loop is not written for, takes the SDK's own path.
-    """
+    When the catalog deselects no property, ``Stream._generate_record_messages`` still copies
+    and walks every record to prune nothing and conforms it again (post_process did), then a
+    message object per record is built, serialized and written on its own. Here each record's
+    message goes straight into the writer's block, and what only some streams need (record
+    limits, partitions, child streams, per-record bookmarks) is decided once per sync. A
+    catalog that deselects a property, and any sync this loop is not written for, takes the
+    SDK's own path."""
 
-    _all_selected: tuple[SelectionMask, bool] | None = None
     schema_written = False
     """True once this sync wrote the stream's SCHEMA (see :meth:`_write_schema_message`)."""
 
@@ -50,38 +45,13 @@ class FastRecordMessages(Stream):
             self.schema_written = True
             super()._write_schema_message()
 
-    def _selects_every_property(self) -> bool:
-        mask = self.mask
-        if self._all_selected is None or self._all_selected[0] is not mask:
-            # A missing breadcrumb takes its parent's value, so all True means all selected.
-            self._all_selected = (mask, all(mask.values()))
-        return self._all_selected[1]
-
     def syncs_children(self) -> bool:
-        """False when ``generate_child_contexts`` is known to yield nothing for any record
-        (no child stream to sync): the loop then skips ``_process_record``."""
+        """False when no record has a child context to sync: ``_process_record`` is skipped."""
         return bool(self.child_streams)
 
-    @override
-    def _generate_record_messages(
-        self, record: dict[str, Any]
-    ) -> Generator[RecordMessage, None, None]:
-        if not self._selects_every_property():
-            yield from super()._generate_record_messages(record)
-            return
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
-
     def start_records(self) -> None:
-        """Called as each sync of the stream (or of one of its contexts) starts, before any
-        record: what post_process decides once per sync is decided again here."""
+        """As each sync (of the stream or a context) starts: decide again what post_process
+        decides once per sync."""
 
     @override
     def _sync_records(
@@ -90,22 +60,20 @@ class FastRecordMessages(Stream):
         self.start_records()
         writer = self._tap.message_writer
         if (
-            not write_messages
-            or not self.selected
-            or self.ABORT_AT_RECORD_COUNT is not None
-            or not isinstance(writer, BufferedWriter)
-            or not self._selects_every_property()
+            write_messages
+            and self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and isinstance(writer, BufferedWriter)
+            and all(self.mask.values())  # a missing breadcrumb takes its parent's value
         ):
-            try:
-                yield from super()._sync_records(context, write_messages=write_messages)
-            finally:
-                if isinstance(writer, BufferedWriter):
-                    writer.write_block()
-            return
+            records = self._write_records(context, writer)
+        else:
+            records = super()._sync_records(context, write_messages=write_messages)
         try:
-            yield from self._write_records(context, writer)
+            yield from records
         finally:
-            writer.write_block()
+            if isinstance(writer, BufferedWriter):
+                writer.write_block()
 
     def _write_records(
         self, context: Context | None, writer: BufferedWriter
@@ -115,18 +83,17 @@ class FastRecordMessages(Stream):
         record_index = 0
         context_list = [context] if context is not None else self.partitions
         maps = [
-            (None if _is_identity(stream_map) else stream_map.transform, stream_map.stream_alias)
+            (
+                None if _is_identity(stream_map) else stream_map.transform,
+                writer.record_writer(stream_map.stream_alias, self._stream_version),
+            )
             for stream_map in self.stream_maps
         ]
         # One map that returns the record itself (the default): no loop over maps per record.
-        write_one = (
-            writer.record_writer(maps[0][1], self._stream_version)
-            if len(maps) == 1 and maps[0][0] is None
-            else None
-        )
+        one = len(maps) == 1 and maps[0][0] is None
+        write = maps[0][1] if one else functools.partial(_write_mapped, maps)
         state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
-        state_every, version = self.STATE_MSG_FREQUENCY, self._stream_version
-        post_process, write_record = self.post_process, writer.write_record
+        state_every, post_process = self.STATE_MSG_FREQUENCY, self.post_process
         with record_counter, self.get_sync_timer() as timer:
             try:
                 for context_element in context_list or [{}]:
@@ -139,8 +106,13 @@ class FastRecordMessages(Stream):
                     process = bool(state_partition_context) or self.syncs_children()
                     increment = None if bookmarks is None else bookmarks.start(current_context)
                     for record_result in self.get_records(current_context):
-                        if isinstance(record_result, tuple):  # deprecated by the SDK
-                            raw, child_context = _deprecated_pair(record_result)
+                        if isinstance(record_result, tuple):  # deprecated by the SDK, honoured
+                            warnings.warn(
+                                "Yielding a tuple of (record, child_context) is deprecated",
+                                SingerSDKDeprecationWarning,
+                                stacklevel=2,
+                            )
+                            raw, child_context = record_result
                         else:
                             raw = record_result
                         record = post_process(raw, current_context)
@@ -152,10 +124,7 @@ class FastRecordMessages(Stream):
                                 child_context=child_context,
                                 partition_context=state_partition_context,
                             )
-                        if write_one is not None:
-                            write_one(record)
-                        else:
-                            _write_mapped(maps, record, write_record, version)
+                        write(record)
                         state_manager.is_flushed = False
                         if increment is not None:
                             increment(record)
@@ -180,29 +149,15 @@ COUNT_EVERY = 100
 periodic metric line may count up to this many records later)."""
 
 
-def _deprecated_pair(
-    result: tuple[dict[str, Any], Context | None],
-) -> tuple[dict[str, Any], Context | None]:
-    """A (record, child_context) pair from ``get_records``: deprecated by the SDK, honoured."""
-    warnings.warn(
-        "Yielding a tuple of (record, child_context) is deprecated",
-        SingerSDKDeprecationWarning,
-        stacklevel=3,
-    )
-    return result
-
-
 def _write_mapped(
-    maps: Sequence[tuple[Callable[[dict[str, Any]], Any] | None, str]],
+    maps: Sequence[tuple[Callable[[dict[str, Any]], Any] | None, Callable[[dict[str, Any]], None]]],
     record: dict[str, Any],
-    write_record: Callable[[str, dict[str, Any], int | None, datetime], None],
-    version: int | None,
 ) -> None:
     """The record through each stream map (an alias, a transform, a filter), in order."""
-    for transform, alias in maps:
+    for transform, write in maps:
         mapped = record if transform is None else transform(record)
         if mapped is not None:
-            write_record(alias, mapped, version, utc_now())
+            write(mapped)
 
 
 def _is_identity(stream_map: StreamMap) -> bool:

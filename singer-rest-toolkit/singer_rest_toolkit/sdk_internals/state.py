@@ -21,13 +21,12 @@ if TYPE_CHECKING:
 class RecordBookmarks:
     """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
 
-    The SDK's ``increment_state`` finds the context's state dict, converts both values with
-    ``to_json_compatible`` and compares them, for every record. When the stream and its state
-    manager are the SDK's own, and both the record's and the bookmark's values are strings
-    (``to_json_compatible`` returns a string as it is), the same assignment is made here on
-    the state dict found once per context; any other case (the first record, a value that is
-    not a string, a sorted stream's value going back) calls the SDK.
-    """
+    For every record, the SDK's ``increment_state`` finds the context's state dict, converts
+    both values with ``to_json_compatible`` and compares them. When the stream and its state
+    manager are the SDK's own and both values are strings (which ``to_json_compatible``
+    returns as they are), the same assignment is made here on the state dict found once per
+    context; any other case (the first record, a non-string, a sorted value going back) calls
+    the SDK."""
 
     @classmethod
     def of(cls, stream: Stream) -> RecordBookmarks | None:
@@ -52,8 +51,7 @@ class RecordBookmarks:
         self._check = manager._check_sorted
 
     def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
-        """The per-record bookmark update of one context (its state dict already exists:
-        the starting replication value was written to it)."""
+        """The per-record bookmark update of one context (whose state dict exists by now)."""
         stream = self._stream
         if not self._inline:
             return lambda record: stream._increment_stream_state(record, context=context)
@@ -92,10 +90,9 @@ _QUIET.disabled = True
 
 
 def starting_replication_value(stream: Stream) -> Any:
-    """The starting replication value the SDK will write as ``stream``'s sync begins (its
-    one context), worked out now by the SDK's own code on a copy of the stream's state:
-    the state is left as it is, and the SDK's log line is written in the stream's turn only.
-    """
+    """The starting replication value the SDK will write as ``stream``'s sync begins (its one
+    context), worked out now by the SDK's own code on a copy of the state: the state is left
+    as it is, and the SDK's log line is written in the stream's turn only."""
     bookmarks = stream.tap_state.get("bookmarks") or {}
     manager = StreamStateManager(
         tap_name=stream.tap_name,

@@ -5,39 +5,23 @@ from __future__ import annotations
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property as conform_primitive_property,
-)
-from singer_sdk.helpers._typing import (
-    _conform_record_data_types as conform_record_data_types,
-)
-from singer_sdk.helpers._typing import (
-    _is_exclusive_boolean_type as is_exclusive_boolean_type,
-)
-from singer_sdk.helpers._typing import (
-    _warn_unmapped_properties as warn_unmapped_properties,
-)
-from singer_sdk.helpers._typing import is_object_type, is_uniform_list
+from singer_sdk.helpers import _typing
 from typing_extensions import override
 
-__all__ = [
-    "SecretSafeValidation",
-    "conform_primitive_property",
-    "conform_record_data_types",
-    "is_exclusive_boolean_type",
-    "is_object_type",
-    "is_uniform_list",
-    "warn_unmapped_properties",
-]
+# The SDK's type conformance rules, for conform.py: no public module has them.
+conform_primitive_property = _typing._conform_primitive_property
+conform_record_data_types = _typing._conform_record_data_types
+is_exclusive_boolean_type = _typing._is_exclusive_boolean_type
+is_object_type = _typing.is_object_type
+is_uniform_list = _typing.is_uniform_list
+warn_unmapped_properties = _typing._warn_unmapped_properties
 
 
 class SecretSafeValidation(Tap):
-    """The SDK's settings validation without the value of a secret setting in its messages.
-
-    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about with a
-    config) validates through; its messages read ``<value> is not of type 'string' in
-    config['password']``. After it passes, :meth:`check_settings` runs the tap's own checks.
-    """
+    """The SDK's settings validation without the value of a secret setting in its messages
+    (``<value> is not of type 'string' in config['password']``), then the tap's own checks.
+    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about) validates
+    through."""
 
     def check_settings(self) -> None:
         """The tap's own checks; raise ConfigValidationError naming the setting."""
