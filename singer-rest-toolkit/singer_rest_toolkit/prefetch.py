@@ -156,8 +156,7 @@ class MemoryBudget:
             self._changed.notify_all()
 
     def wait_while(self, busy: Callable[[], bool]) -> None:
-        """Worker side: wait while ``busy()`` (checked again when bytes are given back, or
-        after a short while), counted in :attr:`stuck`."""
+        """Worker side: wait while ``busy()``, counted in :attr:`stuck`."""
         with self._changed:
             if not busy():
                 return
@@ -322,8 +321,8 @@ class Prefetcher:
     def take(
         self, stream_name: str, context: Mapping[str, Any] | None, *, started_only: bool = False
     ) -> Listing | None:
-        """The listing fetched for this context, or None: fetch it inline (none was
-        submitted, or no worker can start it, or, with ``started_only``, none has yet)."""
+        """The listing fetched for this context; None: fetch it inline (none was submitted,
+        no worker can start it, or, with ``started_only``, none has yet)."""
         key = context_key(stream_name, context)
         if key is None:
             return None

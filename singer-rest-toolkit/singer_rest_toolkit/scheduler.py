@@ -104,7 +104,7 @@ class Scheduler:
         return self
 
     def __exit__(self, *_: object) -> None:
-        """Drop every listing fetched ahead and wait for the workers (Prefetcher.discard)."""
+        """Drop every listing fetched ahead and wait for the workers."""
         for pool in (*self._pools.values(), self._ahead):
             if pool is not None:
                 pool.discard()
