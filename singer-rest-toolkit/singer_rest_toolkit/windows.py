@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 _TToken = TypeVar("_TToken")
 
-__all__ = ["BadBookmarkError", "DateWindowStream", "bookmark_of", "windows"]
-
 
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[datetime, datetime]]:
     """Consecutive half-open windows of ``size`` covering ``[start, end)``."""
