@@ -146,14 +146,15 @@ class MemoryBudget:
             if not listing.cancelled:
                 self.held += size
                 self._shares[listing] += size
-                self._changed.notify_all()
+                if size < 0:
+                    self._changed.notify()  # one waiting worker goes on
             return True
 
     def release(self, listing: Listing) -> None:
         """Give back everything ``listing`` holds (it was dropped, or read to its end)."""
         with self._changed:
             self.held -= self._shares.pop(listing, 0)
-            self._changed.notify_all()
+            self._changed.notify()
 
     def wait_while(self, busy: Callable[[], bool]) -> None:
         """Worker side: wait while ``busy()``, counted in :attr:`stuck`."""
