@@ -1,9 +1,8 @@
 """What a sync fetches ahead, and when: the one owner of the worker pools and their listings.
 
 A tap has one :class:`Scheduler`, entered once around the SDK's ``sync_all`` and closed on
-every exit path (no request outlives the sync). Streams ask it for their listings
-(:meth:`Scheduler.listing`, :meth:`Scheduler.windows`); it hides round trips three ways,
-each through a pool of prefetch.py:
+every exit path (no request outlives the sync). Streams ask it for their listings; it hides
+round trips three ways, each through a pool of prefetch.py:
 
 - child listings: while the main thread walks a parent's records, the pool of each child's
   API family fetches the listings of the next parents;
@@ -11,8 +10,8 @@ each through a pool of prefetch.py:
 - next streams: as the first top-level stream begins, the listings of the others are fetched
   by a pool of their own (``streams_ahead`` workers), beyond a memory budget onto disk.
 
-What does not change: records and STATE are written by the main thread in the order of a
-sequential run, and an error is raised where a sequential run meets it.
+Records and STATE are still written by the main thread in the order of a sequential run, and
+an error is raised where a sequential run meets it.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk.exceptions import FatalAPIError
@@ -33,7 +33,7 @@ from typing_extensions import override
 from singer_rest_toolkit.dates import parse_instant, utc_now
 from singer_rest_toolkit.exchange import ONE_LINE_ERRORS, UnavailableStreamError
 from singer_rest_toolkit.pacing import MAIN_API
-from singer_rest_toolkit.prefetch import Listing, Prefetcher, Record, RecordsOnly
+from singer_rest_toolkit.prefetch import Fetch, Listing, Prefetcher, Record
 from singer_rest_toolkit.progress import FETCH_AHEAD, SyncProgress
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
 from singer_rest_toolkit.sdk_internals.state import starting_replication_value
@@ -55,12 +55,12 @@ class Plan:
 
     starting_value: Any
     """The starting replication value the SDK will write (worked out now, on a copy)."""
-    fetch: Callable[[Any], Iterable[Record]]
-    """Fetches the listing (or, with :attr:`windows`, one window)."""
+    fetch: Fetch
+    """Fetches the listing (or, with :attr:`now`, one window)."""
     now: datetime | None = None
     """For date windows: the instant the windows end at."""
     windows: tuple[dict[str, Any], ...] = ()
-    """For date windows: the request context of each window fetched ahead."""
+    """For date windows: the request context of each window."""
 
 
 class Scheduler:
@@ -104,10 +104,7 @@ class Scheduler:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Drop every listing fetched ahead and wait for the workers (Prefetcher.discard)."""
+        """Drop every listing fetched ahead and wait for the workers."""
         for pool in (*self._pools.values(), self._ahead):
             if pool is not None:
                 pool.discard()
@@ -121,7 +118,6 @@ class Scheduler:
         """What was planned for ``stream``'s listing before its sync began (one context)."""
         return self._plans.get(stream.name)
 
-    # --- listings -----------------------------------------------------------------------------
     def listing(
         self, stream: ScheduledStream, context: Any, *, top_level: bool
     ) -> Iterator[Record]:
@@ -140,86 +136,70 @@ class Scheduler:
             else:
                 own = self.pool(stream.api_family)
                 listing = own.take(stream.name, context) if own is not None else None
-            if listing is not None and (listing.children_queued or not pools):
-                yield from listing.records()
-                return
             records = listing.records() if listing is not None else stream.fetch_records(context)
-            if not pools:
-                yield from records
-                return
-            reader = max(pools, key=lambda pool: pool.ahead)
-            yield from reader.read_ahead(
-                records, lambda batch: self.submit_children(stream, batch, context)
-            )
+            if pools and (listing is None or listing.children is None):
+                submit = partial(self.submit_children, stream, context=context)
+                records = max(pools, key=lambda pool: pool.ahead).read_ahead(records, submit)
+            yield from records
         finally:
             if top_level:
                 self._end_tree(stream)
 
-    def submit_children(self, stream: ScheduledStream, records: list[Record], context: Any) -> bool:
-        """Queue the child listings of ``records`` in their pools; False if there are none.
+    def submit_children(self, stream: ScheduledStream, records: list[Record], context: Any) -> None:
+        """Queue the child listings of ``records`` in their pools (a worker queues those of
+        the pages it fetches, too).
 
         Contexts are computed as the SDK will compute them; a record whose context cannot be
         computed is skipped here: the SDK meets the same error when it reaches the record.
         """
-        pools = [(child, self.pool(child.api_family)) for child in stream.children_to_sync()]
-        children = [(child, pool) for child, pool in pools if pool is not None]
+        children = [
+            (child, pool, partial(self.submit_children, child) if child.syncs_children() else None)
+            for child in stream.children_to_sync()
+            if (pool := self.pool(child.api_family)) is not None
+        ]
         if not children:
-            return False
+            return
         for record in records:
             try:
                 contexts = list(stream.generate_child_contexts(record, context))
             except Exception:  # noqa: S112 - see the docstring
                 continue
             for child_context in contexts:
-                if child_context is not None:
-                    for child, pool in children:
-                        pool.submit(_Child(child, self), child_context, child.page_size_now)
-        return True
+                for child, pool, grandchildren in children if child_context is not None else ():
+                    fetch, page_size = child.fetch_records, child.page_size.current
+                    pool.submit(child.name, child_context, fetch, page_size, grandchildren)
 
     def windows(
-        self,
-        stream: ScheduledStream,
-        contexts: list[dict[str, Any]],
-        fetch: Callable[[dict[str, Any]], Iterable[Record]],
-        *,
-        ahead: int,
-        inline: bool,
-        planned: bool,
+        self, stream: ScheduledStream, contexts: list[dict[str, Any]], fetch: Fetch, *, ahead: int
     ) -> Iterator[Iterable[Record]]:
         """Each window's records, in order. The windows are independent listings: with
         workers to spare, the next ``ahead`` are fetched while one is written, so a run waits
-        for the API once per worker, not per window. Windows a worker began before the sync
-        did are read from there (``planned``: the sync the plan was made for). ``inline``: fetch
-        each in its turn (a child stream, or a worker thread: a worker waiting for other
-        workers could wait for ever)."""
-        windows = RecordsOnly(windows_of(stream.name), fetch)
-        plan = self._plans.get(stream.name)
-        count = len(plan.windows) if plan is not None and planned else 0
+        for the API once per worker, not per window. Windows a worker of the next streams
+        began before the sync did are read from there. A child stream, or a worker thread,
+        fetches each in its turn: a worker waiting for other workers could wait for ever."""
+        name = windows_of(stream.name)
         fetched = {
             index: listing
-            for index in range(min(count, len(contexts)))
-            if (listing := self._take_ahead(windows.name, contexts[index]))
+            for index, window in enumerate(contexts)
+            if (listing := self._take_ahead(name, window))
         }
         pool = self.pool(stream.api_family)
-        if pool is None or len(contexts) < 2 or inline:
+        if stream.parent_stream_type is not None or not _on_main_thread() or len(contexts) < 2:
             pool = None
-        submitted, finished = 0, False
+        submitted = 0
         try:
             for index, window in enumerate(contexts):
                 while pool is not None and submitted < min(index + 1 + ahead, len(contexts)):
                     if submitted not in fetched:
-                        pool.submit(windows, contexts[submitted], stream.page_size_now)
+                        pool.submit(name, contexts[submitted], fetch, stream.page_size.current)
                     submitted += 1
                 listing = fetched.pop(index, None)
                 if listing is None and pool is not None:
-                    listing = pool.take(windows.name, window)
+                    listing = pool.take(name, window)
                 yield listing.records() if listing is not None else fetch(window)
-            finished = True
-        finally:
+        finally:  # after a window that failed; the pool's windows are dropped with the tree
             for listing in fetched.values():
-                listing.cancel()  # windows after one that failed
-            if not finished and pool is not None:
-                pool.discard()  # the windows fetched ahead of one that failed
+                listing.cancel()
 
     # --- the next streams of the sync ---------------------------------------------------------
     def _fetch_streams_ahead(self, current: ScheduledStream) -> None:
@@ -243,12 +223,11 @@ class Scheduler:
                 del self._plans[stream.name]
                 continue
             self._plans[stream.name] = plan
-            if plan.windows:
-                windows = RecordsOnly(windows_of(stream.name), plan.fetch)
-                for window in plan.windows:
-                    pool.submit(windows, window, stream.page_size_now)
-            else:
-                pool.submit(RecordsOnly(stream.name, plan.fetch), None, stream.page_size_now)
+            page_size = stream.page_size.current
+            if plan.now is None:
+                pool.submit(stream.name, None, plan.fetch, page_size)
+            for window in plan.windows:
+                pool.submit(windows_of(stream.name), window, plan.fetch, page_size)
 
     def _take_ahead(self, name: str, context: Mapping[str, Any] | None = None) -> Listing | None:
         """The listing of ``name`` a worker of the next-streams pool has started, or None
@@ -268,10 +247,8 @@ class Scheduler:
 
 
 class ScheduledStream(FastRecordMessages, abc.ABC):
-    """A stream whose listings come from its tap's :class:`Scheduler`: which listings it
-    reads and from where, what can be fetched before its turn; a stream this account cannot
-    read is skipped in its turn, and an error the CLI reports in one line is not logged by
-    the SDK as well."""
+    """A stream whose listings come from its tap's :class:`Scheduler`, and what of it can be
+    fetched before its turn; one this account cannot read is skipped in its turn."""
 
     api_family: ClassVar[str] = MAIN_API
     """The API family of the endpoint: its pace and worker pool (``RestTap.api_families``)."""
@@ -304,11 +281,6 @@ class ScheduledStream(FastRecordMessages, abc.ABC):
     @abc.abstractmethod
     def scheduler(self) -> Scheduler:
         """The tap's scheduler."""
-
-    @property
-    def page_size_now(self) -> int:
-        """The page size the stream asks for now."""
-        return self.page_size.current
 
     def children_to_sync(self) -> list[ScheduledStream]:
         """Child streams the SDK will sync for each record of this stream."""
@@ -355,25 +327,19 @@ class ScheduledStream(FastRecordMessages, abc.ABC):
         no state (one context, a known starting value not later than now)."""
         if self.partitions is not None:
             return None
-        starting = self._starting_value_now()
-        return None if starting is None else Plan(starting[0], self.fetch_records)
-
-    def plan_windows(self, plan: Plan) -> Plan | None:
-        """No windows: the listing is fetched whole."""
-        return plan
-
-    def _starting_value_now(self) -> tuple[Any] | None:
-        """The starting replication value the SDK will write (in a tuple: it may be None),
-        worked out now; None when there is none to trust yet."""
         if self.replication_method != REPLICATION_INCREMENTAL:
-            return (None,)
+            return Plan(None, self.fetch_records)
         try:
             value = starting_replication_value(self)
             if value and parse_instant(str(value)) > utc_now():
                 return None  # a bookmark from the future: warned about in the stream's turn
         except Exception:  # raised again in the stream's own turn
             return None
-        return (value,)
+        return Plan(value, self.fetch_records)
+
+    def plan_windows(self, plan: Plan) -> Plan | None:
+        """No windows: the listing is fetched whole."""
+        return plan
 
     @override
     def get_starting_replication_key_value(self, context: Context | None) -> Any | None:
@@ -398,30 +364,11 @@ class ScheduledStream(FastRecordMessages, abc.ABC):
             yield from super().generate_child_contexts(record, context)
 
 
-class _Child:
-    """A child listing as a pool fetches it: its records, and the listings of its own
-    children queued from the worker as its pages arrive."""
-
-    def __init__(self, stream: ScheduledStream, scheduler: Scheduler) -> None:
-        self.name = stream.name
-        self._stream = stream
-        self._scheduler = scheduler
-
-    def fetch_records(self, context: Any) -> Iterable[Record]:
-        return self._stream.fetch_records(context)
-
-    def submit_children(self, records: list[Record], context: Any) -> bool:
-        return self._scheduler.submit_children(self._stream, records, context)
-
-    def has_children_to_sync(self) -> bool:
-        return bool(self._stream.children_to_sync())
-
-
 def windows_of(name: str) -> str:
     """The name the windows of stream ``name`` are fetched under."""
     return f"{name} windows"
 
 
-def on_main_thread() -> bool:
+def _on_main_thread() -> bool:
     """True on the thread that writes the records."""
     return threading.current_thread() is threading.main_thread()

@@ -11,7 +11,7 @@ from typing_extensions import override
 
 from singer_rest_toolkit.bookmarks import BadBookmarkError, bookmark_of
 from singer_rest_toolkit.dates import iso_z, parse_instant, utc_now
-from singer_rest_toolkit.scheduler import Plan, on_main_thread
+from singer_rest_toolkit.scheduler import Plan
 from singer_rest_toolkit.sdk_internals.state import WindowBookmarks
 from singer_rest_toolkit.stream import RestStream
 
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 
 _TToken = TypeVar("_TToken")
-
-__all__ = ["BadBookmarkError", "DateWindowStream", "bookmark_of", "windows"]
 
 
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[datetime, datetime]]:
@@ -89,8 +87,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             start = max(start, start_date)
         if self.align_to_days:
             start = datetime.combine(start.date(), time(), tzinfo=UTC)
-        # The APIs' precision: a window's bounds are exactly what its parameters say.
-        start = start.replace(microsecond=start.microsecond // 1000 * 1000)
+        start = _millis(start)
         end = now + self.lookahead()
         until = self.settings.end_date
         return start, end if until is None else min(end, until), bookmark
@@ -108,7 +105,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
     def plan_windows(self, plan: Plan) -> Plan | None:
         """The windows of this stream's sync, to fetch before it begins (they change no
         state: the bookmark moves as the sync writes them)."""
-        now = _now()
+        now = _millis(utc_now())
         try:
             start, end, _ = self.sync_range(None, now)
         except BadBookmarkError:
@@ -118,19 +115,25 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Each window's records, then the window's end (never past now) as the bookmark."""
-        ahead = self.rest_tap.scheduler.plan(self) if not context else None
-        now = ahead.now if ahead is not None and ahead.now is not None else _now()
+        """Each window's records, then the window's end (never past now) as the bookmark.
+        With workers to spare (``max_parallel_requests``) the next windows are fetched while
+        one is written (scheduler.py)."""
+        ahead = self.scheduler.plan(self) if not context else None
+        now = ahead.now if ahead is not None and ahead.now is not None else _millis(utc_now())
         start, end, saved = self.sync_range(context, now)
         if saved is not None and saved >= now:
             # A bookmark from the future, read as now: the windows' ends replace it.
             self.get_context_state(context).pop("replication_key_value", None)
             saved = None
         plan = list(windows(start, end, self.window_size))
+        listings = self.scheduler.windows(
+            self,
+            self._window_contexts(context, plan),
+            self.request_records,
+            ahead=self.windows_ahead,
+        )
         keeps_all = type(self).in_window is DateWindowStream.in_window
-        for (window_start, window_end), records in zip(
-            plan, self._window_listings(context, plan), strict=True
-        ):
+        for (window_start, window_end), records in zip(plan, listings, strict=True):
             if keeps_all:
                 yield from records  # every record kept: no call per record
             else:
@@ -149,21 +152,6 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             for start, end in plan
         ]
 
-    def _window_listings(
-        self, context: Context | None, plan: list[tuple[datetime, datetime]]
-    ) -> Iterator[Iterable[dict[str, Any]]]:
-        """Each window's records, in order: with workers to spare (``max_parallel_requests``)
-        the next ones are fetched while one is written (scheduler.py). Only a top-level
-        stream on the main thread fetches ahead."""
-        return self.rest_tap.scheduler.windows(
-            self,
-            self._window_contexts(context, plan),
-            self.request_records,
-            ahead=self.windows_ahead,
-            inline=self.parent_stream_type is not None or not on_main_thread(),
-            planned=not context,
-        )
-
     def _save_bookmark(self, context: Context | None, done: datetime) -> None:
         """Move the bookmark to ``done`` and emit STATE at once."""
         assert self.replication_key is not None
@@ -175,7 +163,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         self.finalize_state_progress_markers(self.get_context_state(context))
 
 
-def _now() -> datetime:
-    """Now, to the APIs' precision (milliseconds)."""
-    now = utc_now()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+def _millis(instant: datetime) -> datetime:
+    """``instant`` to the APIs' precision (milliseconds): a window's bounds are exactly what
+    its parameters say."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)

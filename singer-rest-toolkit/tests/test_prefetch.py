@@ -101,24 +101,18 @@ class Long:
                 before_request()  # as the exchange does before each page's request
             yield {"n": context["n"], "i": i}
 
-    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
-        return False
-
-    def has_children_to_sync(self) -> bool:
-        return False
-
 
 @pytest.fixture
 def prefetcher() -> Iterator[Prefetcher]:
-    pool = Prefetcher(workers=1, page_size=PAGE, name="test", buffered=PAGE)
+    pool = Prefetcher(workers=1, name="test", buffered=PAGE)
     yield pool
     pool.discard()
 
 
 def test_a_listing_no_worker_can_start_is_fetched_by_the_caller(prefetcher: Prefetcher) -> None:
     stream = Long()
-    assert prefetcher.submit(stream, {"n": 1})
-    assert prefetcher.submit(stream, {"n": 2})
+    assert prefetcher.submit("long", {"n": 1}, stream.fetch_records, PAGE)
+    assert prefetcher.submit("long", {"n": 2}, stream.fetch_records, PAGE)
     # The one worker fills listing 1's queue and waits: listing 2 would never start.
     assert prefetcher.take("long", {"n": 2}) is None, "handed back, to be fetched inline"
     first = prefetcher.take("long", {"n": 1})
@@ -129,8 +123,8 @@ def test_a_listing_no_worker_can_start_is_fetched_by_the_caller(prefetcher: Pref
 
 def test_a_listing_waits_for_a_free_worker(prefetcher: Prefetcher) -> None:
     stream = Long()
-    assert prefetcher.submit(stream, {"n": 2})
-    assert prefetcher.submit(stream, {"n": 3})
+    assert prefetcher.submit("long", {"n": 2}, stream.fetch_records, PAGE)
+    assert prefetcher.submit("long", {"n": 3}, stream.fetch_records, PAGE)
     for n in (2, 3):
         listing = prefetcher.take("long", {"n": n})
         assert listing is not None, "a free worker fetches it: the caller waits"
@@ -203,12 +197,6 @@ class Paged:
                 self.requested += 1
                 yield from json_body(session.get(f"{self.url}/{n}", timeout=10))
 
-    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
-        return False
-
-    def has_children_to_sync(self) -> bool:
-        return False
-
 
 def test_a_listing_read_later_holds_no_more_than_the_pools_budget_in_bytes(
     httpserver: HTTPServer,
@@ -223,7 +211,7 @@ def test_a_listing_read_later_holds_no_more_than_the_pools_budget_in_bytes(
     stream = Paged(httpserver, pages)
     pool = Prefetcher(workers=2, name="test")
     try:
-        assert pool.submit(stream, None, page_size=len(page))
+        assert pool.submit("paged", None, stream.fetch_records, len(page))
         deadline = time.monotonic() + 10
         while pool.budget.held < POOL_BUFFERED_BYTES and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -238,3 +226,16 @@ def test_a_listing_read_later_holds_no_more_than_the_pools_budget_in_bytes(
         pool.discard()
     assert records == page * pages, "every page, in order, once read"
     assert pool.budget.held == 0
+
+
+def test_a_listing_nobody_took_gives_its_memory_back_when_dropped(
+    prefetcher: Prefetcher,
+) -> None:
+    stream = Long()
+    assert prefetcher.submit("long", {"n": 2}, stream.fetch_records, PAGE)
+    deadline = time.monotonic() + 10
+    while prefetcher.budget.held == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert prefetcher.budget.held > 0, "fetched ahead, and never taken (e.g. a stream map)"
+    prefetcher.discard()
+    assert prefetcher.budget.held == 0

@@ -257,18 +257,12 @@ class Exact:
     def fetch_records(self, context: Any) -> Iterable[dict[str, Any]]:
         return ({"i": i, "amount": Decimal(f"{i}.10")} for i in range(self.size))
 
-    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
-        return False
-
-    def has_children_to_sync(self) -> bool:
-        return False
-
 
 def test_a_listing_beyond_its_memory_budget_waits_on_disk_not_for_its_reader() -> None:
     size = 20_000
-    pool = Prefetcher(workers=1, page_size=1_000, name="test", buffered=2_000, spill=True)
+    pool = Prefetcher(workers=1, name="test", buffered=2_000, spill=True)
     try:
-        assert pool.submit(Exact(size), None)
+        assert pool.submit("exact", None, Exact(size).fetch_records, 1_000)
         listing = pool.take("exact", None)
         assert listing is not None
         assert listing.future is not None

@@ -92,9 +92,9 @@ def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     submit = Prefetcher.submit
 
-    def counting(self: Prefetcher, stream: Any, context: Any, page_size: int | None) -> bool:
-        seen.append(stream.name)
-        return submit(self, stream, context, page_size)
+    def counting(self: Prefetcher, name: str, context: Any, *args: Any) -> bool:
+        seen.append(name)
+        return submit(self, name, context, *args)
 
     monkeypatch.setattr(Prefetcher, "submit", counting)
     return seen

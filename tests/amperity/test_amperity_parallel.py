@@ -244,12 +244,6 @@ class FakeStream:
         self.started[context["index"]].set()
         yield from self._fetch(context)
 
-    def submit_children(self, records: list[dict[str, Any]], context: Any) -> bool:
-        return False
-
-    def has_children_to_sync(self) -> bool:
-        return False
-
 
 def test_read_ahead_calls_back_early_and_raises_in_place() -> None:
     seen: list[int] = []
@@ -259,7 +253,7 @@ def test_read_ahead_calls_back_early_and_raises_in_place() -> None:
         msg = "page 2 failed"
         raise RuntimeError(msg)
 
-    prefetcher = Prefetcher(workers=2, page_size=1, name="test-fetch")
+    prefetcher = Prefetcher(workers=2, name="test-fetch")
     reader = prefetcher.read_ahead(source(), seen.extend)
     assert next(reader) == 1
     assert seen == [1, 2, 3], "the next items are read (and submitted) before they are used"
@@ -274,10 +268,10 @@ def test_prefetcher_skips_listings_the_sdk_did_not_ask_for() -> None:
             yield {"index": context["index"], "n": n}
 
     stream = FakeStream(fetch)
-    prefetcher = Prefetcher(workers=2, page_size=2, name="test-fetch")
+    prefetcher = Prefetcher(workers=2, name="test-fetch")
     try:
         for index in range(4):
-            prefetcher.submit(stream, {"index": index})
+            prefetcher.submit(stream.name, {"index": index}, stream.fetch_records, 2)
         assert prefetcher.take(stream.name, {"index": 9}) is None, "unknown: fetched inline"
         assert stream.started[2].wait(5)
         listing = prefetcher.take(stream.name, {"index": 2})  # 0 and 1 skipped (e.g. a map)
@@ -301,9 +295,9 @@ def test_a_worker_error_is_raised_after_the_listings_records() -> None:
         raise FatalAPIError(msg)
 
     stream = FakeStream(fetch)
-    prefetcher = Prefetcher(workers=2, page_size=1, name="test-fetch")
+    prefetcher = Prefetcher(workers=2, name="test-fetch")
     try:
-        prefetcher.submit(stream, {"index": 0})
+        prefetcher.submit(stream.name, {"index": 0}, stream.fetch_records, 1)
         assert stream.started[0].wait(5)
         listing = prefetcher.take(stream.name, {"index": 0})
         assert listing is not None
