@@ -1,6 +1,6 @@
 """The two ways to authenticate: OAuth2 client credentials, or a token from the Amperity UI.
 
-Both implement the toolkit's RenewingAuthenticator protocol (singer_rest_toolkit.auth).
+Both derive from the toolkit's RenewingAuthenticator (singer_rest_toolkit.auth).
 """
 
 from __future__ import annotations
