@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from repo_support import BIN
-from resilience.test_bad_config import GOOD
+from resilience.test_bad_config import GOOD, config_file
 
 URL_SETTINGS = {
     "tap-amilia": ("api_url",),
@@ -21,10 +20,9 @@ URL_SETTINGS = {
 @pytest.mark.parametrize("tap", sorted(GOOD))
 def test_unreachable_api_fails_in_one_line_naming_the_url_setting(tap: str, tmp_path: Path) -> None:
     # GOOD points every URL at 127.0.0.1:9, a port nothing listens on.
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps({**GOOD[tap], "max_retries": 2}), encoding="utf-8")
+    config = config_file(tmp_path, {**GOOD[tap], "max_retries": 2})
     result = subprocess.run(
-        [str(BIN / tap), "--config", str(config_file)],
+        [str(BIN / tap), "--config", config],
         capture_output=True,
         text=True,
         timeout=120,
