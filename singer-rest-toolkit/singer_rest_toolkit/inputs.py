@@ -3,11 +3,9 @@
 A file the tap cannot run with ends the run in one line naming the file, the place in it and
 what is wrong (:class:`BadInputFileError`); where running on is safe, a warning says what is
 ignored. The shapes are JSON Schemas of what the SDK reads and writes itself
-(``singer_sdk.helpers._state``): every state the SDK writes passes, partitions, progress
-markers and signposts included. Three steps, each where the SDK reads the files:
-:func:`check_config_file` as ``--config`` is parsed, :func:`read_input_file` before the tap is
-built, :func:`check_against_streams` once its streams have the catalog applied and before the
-sync writes anything.
+(``singer_sdk.helpers._state``): every state the SDK writes passes. Checked where the SDK reads
+them: :func:`check_config_file` as ``--config`` is parsed, :func:`read_input_file` before the
+tap is built, :func:`check_against_streams` once its streams have the catalog applied.
 """
 
 from __future__ import annotations
@@ -30,8 +28,7 @@ if TYPE_CHECKING:
     from singer_sdk.singerlib import Catalog
 
 STATE_WRAPPERS = ("value", "singer_state")
-"""Keys a state may arrive wrapped in: a STATE message's ``value``, Meltano's stored
-``singer_state``. Such a file is read as the state it wraps, with a warning."""
+"""Keys a state may arrive wrapped in: a STATE message's ``value``, Meltano's ``singer_state``."""
 BOOKMARK_VALUES = (
     "replication_key_value",
     "replication_key_signpost",
@@ -93,29 +90,20 @@ JSON_SCHEMA = an_object(
 )
 """The parts of a JSON Schema the SDK and targets read (a metaschema validation would cost
 about 0.1 s per stream at every start)."""
+ENTRY_METADATA = an_object(
+    {"breadcrumb": {"type": "array", "items": {"type": "string"}}, "metadata": METADATA},
+    "breadcrumb",
+    "metadata",
+)
+HAS_PROPERTIES = an_object({"properties": {"type": "object", "minProperties": 1}}, "properties")
 CATALOG_STREAM = Draft202012Validator(
     an_object(
         {
             **dict.fromkeys(("stream", "stream_alias", "replication_key"), TEXT),
             "replication_method": {"enum": REPLICATION_METHODS},
             "key_properties": TEXTS,
-            "schema": {
-                "allOf": [
-                    JSON_SCHEMA,
-                    an_object({"properties": {"type": "object", "minProperties": 1}}, "properties"),
-                ]
-            },
-            "metadata": {
-                "type": "array",
-                "items": an_object(
-                    {
-                        "breadcrumb": {"type": "array", "items": {"type": "string"}},
-                        "metadata": METADATA,
-                    },
-                    "breadcrumb",
-                    "metadata",
-                ),
-            },
+            "schema": {"allOf": [JSON_SCHEMA, HAS_PROPERTIES]},
+            "metadata": {"type": "array", "items": ENTRY_METADATA},
         },
         "schema",
     )
@@ -194,32 +182,31 @@ def _what(error: ValidationError) -> str:
     return "must not be empty"  # minItems, minProperties, minLength
 
 
-def _loaded(option: str, handle: IO[str]) -> Any:
-    try:
-        return json.loads(handle.read(), parse_float=Decimal)
-    except ValueError as exc:
-        raise BadInputFileError(option, f"not valid JSON ({exc})") from None
-
-
 def check_config_file(path: str) -> None:
     """A ``--config`` file is readable, JSON, and an object of settings."""
     try:
         with open(path, encoding="utf-8") as handle:
-            _check("--config", CONFIG, _loaded("--config", handle))
+            read_input_file("config", handle, logging.getLogger(__name__))
     except OSError as exc:
         raise BadInputFileError("--config", exc.strerror or str(exc), path) from None
-    except BadInputFileError as exc:
-        raise BadInputFileError("--config", exc.problem, path) from None
 
 
 def read_input_file(name: str, handle: IO[str], logger: logging.Logger) -> tuple[str, Any]:
-    """Read the ``state`` or ``catalog`` file click opened (``name``) and check its structure.
+    """Read the ``config``, ``state`` or ``catalog`` file ``handle`` and check its structure.
     Returns its path and what the SDK is to read (a wrapped state unwrapped)."""
     option = f"--{name}"
     path = str(getattr(handle, "name", ""))
     try:
-        value = _loaded(option, handle)
-        return path, checked_state(value, logger) if name == "state" else checked_catalog(value)
+        value = json.loads(handle.read(), parse_float=Decimal)
+    except ValueError as exc:
+        raise BadInputFileError(option, f"not valid JSON ({exc})", path) from None
+    try:
+        if name == "state":
+            return path, checked_state(value, logger)
+        if name == "catalog":
+            return path, checked_catalog(value)
+        _check(option, CONFIG, value)
+        return path, value
     except BadInputFileError as exc:
         raise BadInputFileError(option, exc.problem, path) from None
 
@@ -259,13 +246,11 @@ def checked_catalog(catalog: Any) -> Any:
     """The catalog, refused in one line where the SDK could not read it (its keys are checked
     once the streams have it applied: :func:`check_against_streams`)."""
     _check("--catalog", CATALOG, catalog)
-    seen: set[str] = set()
-    for entry in catalog["streams"]:
-        name = entry["tap_stream_id"]
-        if name in seen:
-            raise BadInputFileError("--catalog", f"stream {name!r} is listed twice")
-        seen.add(name)
-        _check("--catalog", CATALOG_STREAM, entry, name)
+    names = [entry["tap_stream_id"] for entry in catalog["streams"]]
+    for number, entry in enumerate(catalog["streams"]):
+        if names[number] in names[:number]:
+            raise BadInputFileError("--catalog", f"stream {names[number]!r} is listed twice")
+        _check("--catalog", CATALOG_STREAM, entry, names[number])
     return catalog
 
 
@@ -376,17 +361,18 @@ def _check_stream_bookmarks(stream: Stream, entry: dict[str, Any]) -> None:
     for bookmark in foreign:
         for name in ("replication_key", *BOOKMARK_VALUES):
             bookmark.pop(name, None)
+    schema = (stream.effective_schema.get("properties") or {}).get(key) or {}
     for bookmark in bookmarks:
         for name in ("replication_key_value", "replication_key_signpost"):
             value = bookmark.get(name)
-            if value in (None, "") or _readable(stream, value):  # "": none, as for the SDK
+            if value in (None, "") or _readable(schema, value):  # "": none, as for the SDK
                 continue
             shown = value[:57] + "..." if isinstance(value, str) and len(value) > 60 else value
             problem = (
                 str(bad_bookmark(stream, shown))
-                if _is_date_time(stream)
+                if _is_date_time(schema)
                 else f"{stream.name}: the {name} {_shown(value)} in the state is not "
-                f"{_type_names(_key_schema(stream))}; fix or remove this stream's entry in the state"
+                f"{_type_names(schema)}; fix or remove this stream's entry in the state"
             )
             raise BadInputFileError("--state", problem)
 
@@ -396,23 +382,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _key_schema(stream: Stream) -> Mapping[str, Any]:
-    """The declared schema of the stream's replication key."""
-    properties = stream.effective_schema.get("properties") or {}
-    return properties.get(stream.replication_key or "") or {}
-
-
-def _is_date_time(stream: Stream) -> bool:
-    schema = _key_schema(stream)
+def _is_date_time(schema: Mapping[str, Any]) -> bool:
     formats = {option.get("format") for option in [schema, *(schema.get("anyOf") or [])]}
     return bool(formats & {"date-time", "date"})  # both read by parse_instant
 
 
-def _readable(stream: Stream, value: Any) -> bool:
-    """True if the stream can start from the replication value ``value``."""
-    if _is_date_time(stream):
-        return isinstance(value, str) and is_instant(value)
-    types = _types(_key_schema(stream))
+def _readable(schema: Mapping[str, Any], value: str | Decimal | int) -> bool:
+    """True if a stream whose replication key has ``schema`` can start from ``value``."""
+    if _is_date_time(schema):
+        return is_instant(value)
+    types = _types(schema)
     if isinstance(value, str):
         return not types or "string" in types
     return bool(types & {"integer", "number"})
