@@ -26,15 +26,11 @@ def bad_bookmark(stream: Stream, value: Any) -> BadBookmarkError:
 
 
 def bookmark_of(stream: Stream, context: Context | None, now: datetime) -> datetime | None:
-    """The stream's bookmark in the state, or None on a first run.
-
-    A bookmark later than ``now`` (clock skew, a hand-edited or foreign state) would skip
-    everything up to it: it is read as ``now``, with a warning. One that is not a date-time
-    raises BadBookmarkError naming the stream and the state.
-    """
+    """The stream's bookmark in the state, or None on a first run. One later than ``now``
+    (clock skew, a hand-edited or foreign state) would skip everything up to it: it is read
+    as ``now``, with a warning; one that is not a date-time raises BadBookmarkError."""
     value = stream.get_starting_replication_key_value(context)
-    configured = stream.config.get("start_date")
-    if not value or value == configured:  # the SDK falls back to start_date
+    if not value or value == stream.config.get("start_date"):  # the SDK falls back to it
         return None
     try:
         bookmark = parse_instant(str(value))

@@ -22,8 +22,7 @@ ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 def invalid(message: str) -> ConfigValidationError:
     """The SDK's settings error, with ``message`` as its one line; under Meltano the line
     names the environment whose settings were merged (``MELTANO_ENVIRONMENT``)."""
-    environment = os.environ.get("MELTANO_ENVIRONMENT")
-    if environment:
+    if environment := os.environ.get("MELTANO_ENVIRONMENT"):
         message = f"{message} (Meltano environment '{environment}')"
     return ConfigValidationError(message, errors=[message])
 
@@ -34,8 +33,7 @@ def is_set(config: Mapping[str, Any], name: str) -> bool:
 
 
 def shown_url(value: str) -> str:
-    """``value`` without the parts that may hold a secret (``user:password@``, query string,
-    fragment), for error messages."""
+    """``value`` for an error line, without what may hold a secret (userinfo, query, fragment)."""
     parsed = urlsplit(value)
     if not parsed.scheme or not parsed.hostname:
         return "(not an absolute URL)"
@@ -74,16 +72,16 @@ def check_pattern(
 def check_url(name: str, value: str) -> None:
     """An absolute https URL (http only for localhost), without query or fragment."""
     parsed = urlsplit(value)
+    shown = shown_url(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise invalid(f"{name} must be an absolute https:// URL: {shown_url(value)}")
+        raise invalid(f"{name} must be an absolute https:// URL: {shown}")
     try:
         parsed.port  # noqa: B018 - raises on a port out of range
     except ValueError:
-        raise invalid(f"{name} has an invalid port: {shown_url(value)}") from None
+        raise invalid(f"{name} has an invalid port: {shown}") from None
     if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
         raise invalid(
-            f"{name} must be an https:// URL (http is allowed only for localhost): "
-            f"{shown_url(value)}"
+            f"{name} must be an https:// URL (http is allowed only for localhost): {shown}"
         )
     if parsed.query or parsed.fragment:  # not echoed: a query string may hold a secret
         raise invalid(f"{name} must not have a query string or fragment")

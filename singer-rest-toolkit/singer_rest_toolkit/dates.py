@@ -17,22 +17,17 @@ def as_utc(value: datetime) -> datetime:
 
 
 def parse_instant(value: str) -> datetime:
-    """An ISO-8601 date or date-time (7 fractional digits and ``Z`` allowed) as aware UTC.
-
-    Raises ValueError for anything else.
-    """
+    """An ISO-8601 date or date-time (7 fractional digits and ``Z`` allowed) as aware UTC;
+    ValueError for anything else."""
     return as_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
 
 
 def is_instant(value: Any) -> bool:
     """True for a datetime or a string :func:`parse_instant` reads."""
-    if isinstance(value, datetime):
-        return True
     try:
-        parse_instant(value)
+        return isinstance(value, datetime) or bool(parse_instant(value))
     except (TypeError, ValueError, AttributeError):
         return False
-    return True
 
 
 def iso_z(value: datetime) -> str:

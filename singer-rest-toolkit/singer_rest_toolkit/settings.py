@@ -96,12 +96,8 @@ def family_settings(family: ApiFamily, *, pace: str, parallel: str) -> list[th.P
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
-    """The settings the toolkit reads, typed. A vendor tap subclasses it with its own.
-
-    Built once by :meth:`from_config`: each field is the configured value, else the default
-    of its declaration in the tap's schema. A field with a default here is one a tap may not
-    declare at all; the value here is then fixed, not a default of a setting.
-    """
+    """The settings the toolkit reads, typed; a vendor tap subclasses it with its own. A field
+    with a default here is one a tap may not declare at all: its value is then fixed."""
 
     max_requests_per_second: int
     request_timeout: int
@@ -128,13 +124,8 @@ class Settings:
             name: setting.get("default") if config.get(name) is None else config[name]
             for name, setting in schema.get("properties", {}).items()
         }
-        values: dict[str, Any] = {"declared": declared}
-        for field in dataclasses.fields(cls):
-            if field.name in declared:
-                values[field.name] = declared[field.name]
-            elif field.default is dataclasses.MISSING and field.name != "declared":
-                msg = f"{cls.__name__}.{field.name} is not a declared setting"
-                raise TypeError(msg)
+        fields = [field.name for field in dataclasses.fields(cls)]
+        values = {name: declared[name] for name in fields if name in declared}
         for name in ("start_date", "end_date"):
             if values.get(name):
                 try:
@@ -142,7 +133,7 @@ class Settings:
                 except ValueError:
                     msg = f"{name} must be an ISO-8601 date or date-time: {values[name]!r}"
                     raise invalid(msg) from None
-        return cls(**values)
+        return cls(**values, declared=declared)  # a field no setting declares: TypeError
 
     def check_dates(self) -> None:
         """``start_date`` is not in the future, ``end_date`` not before it."""
@@ -158,8 +149,7 @@ class Settings:
         """(requests per second, workers) of ``family``; None: the main API."""
         if family is None:
             return self.max_requests_per_second, self.max_parallel_requests
-        declared = self.declared
-        return int(declared[family.rate_setting]), int(declared[family.parallel_setting])
+        return int(self.declared[family.rate_setting]), int(self.declared[family.parallel_setting])
 
     def first_page_size(self, documented: int | None, trial: int) -> int:
         """The page size a stream asks for first: the ``page_size`` setting (not above a
