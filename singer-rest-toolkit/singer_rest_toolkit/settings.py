@@ -23,34 +23,13 @@ REQUEST_MINIMUMS = {
     "progress_interval_seconds": 1,
 }
 HELP = {
-    "request_timeout": (
-        "Seconds one request may take in all (connecting and the whole answer) before it is retried"
-    ),
+    "request_timeout": "Seconds one request may take in all (connecting and the whole answer) before it is retried",
     "max_retries": "Tries per request in all, for 429, 5xx, timeouts and malformed bodies",
-    "max_retry_seconds": (
-        "Seconds one request may spend retrying in all, from its first failure: a "
-        "Retry-After longer than what is left stops the run at once, in one line"
-    ),
-    "skip_unavailable_streams": (
-        "A stream whose endpoint answers 403/404 to its first request (not available "
-        "to this account) is skipped: the others are synced, then the run fails naming "
-        "it. false: stop at once"
-    ),
-    "progress_interval_seconds": (
-        "Seconds between progress lines in the log (records, requests, elapsed); the "
-        "last line splits the sync's time into rate limit, API and work"
-    ),
-    "metrics_log_level": (
-        "Level of the SDK's metrics logger: INFO or DEBUG logs its METRIC lines (request "
-        "durations, request and record counts). They are also logged at the DEBUG log "
-        "level, under meltano --log-format=json, and when SINGER_SDK_LOG_CONFIG sets "
-        "the singer_sdk.metrics logger to INFO"
-    ),
-    "end_date": (
-        "Latest instant (UTC) the date-ranged and incremental streams read: nothing after "
-        "it is requested or written and no bookmark passes it (a backfill of a past range); "
-        "default: none, read up to now"
-    ),
+    "max_retry_seconds": "Seconds one request may spend retrying in all, from its first failure: a Retry-After longer than what is left stops the run at once, in one line",
+    "skip_unavailable_streams": "A stream whose endpoint answers 403/404 to its first request (not available to this account) is skipped: the others are synced, then the run fails naming it. false: stop at once",
+    "progress_interval_seconds": "Seconds between progress lines in the log (records, requests, elapsed); the last line splits the sync's time into rate limit, API and work",
+    "metrics_log_level": "Level of the SDK's metrics logger: INFO or DEBUG logs its METRIC lines (request durations, request and record counts). They are also logged at the DEBUG log level, under meltano --log-format=json, and when SINGER_SDK_LOG_CONFIG sets the singer_sdk.metrics logger to INFO",
+    "end_date": "Latest instant (UTC) the date-ranged and incremental streams read: nothing after it is requested or written and no bookmark passes it (a backfill of a past range); default: none, read up to now",
 }
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
