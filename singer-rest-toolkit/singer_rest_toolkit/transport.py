@@ -1,15 +1,11 @@
-"""The HTTP session of every request a tap sends, data and token calls alike: an overall
-deadline per request, connection failures that no retry can heal reported at once, and
-redirects that never carry a credential to another host.
+"""The HTTP session of every request a tap sends: an overall deadline per request, connection
+failures that no retry can heal reported at once, no credential redirected to another host.
 
-Why no watcher thread: urllib3's ``Timeout(total=...)`` bounds connecting plus the wait for
-the answer, but then each read only by itself (urllib3 says so), so a server sending one byte
-a second holds a request for ever. The body is therefore read here one system call at a time
-(``read1``), each given what is left of the deadline as its socket timeout: nothing else runs,
-and a blocked read returns by the deadline, so a shutdown waits no longer either. (The status
-line and headers are read by http.client, each read bounded by the time left when they were
-awaited: a server trickling its headers, not its body, is bounded per read only.)
-"""
+urllib3's ``Timeout(total=...)`` bounds connecting and the wait for the answer, but then each
+read only by itself: a server sending one byte a second would hold a request for ever. So the
+body is read one system call at a time (``read1``), each given what is left of the deadline as
+its socket timeout: no watcher thread, and a shutdown waits no longer than the deadline either.
+(Headers are read by http.client, each read bounded only by the time left when awaited.)"""
 
 from __future__ import annotations
 
@@ -26,16 +22,15 @@ from typing_extensions import override
 from urllib3 import Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
-READ_BYTES = 64 * 1024
-"""At most this much is read per system call of a body."""
+READ_BYTES = 64 * 1024  # at most, per system call of a body
 MAX_REDIRECTS = 10
 DEFAULT_PORTS = {"http": 80, "https": 443}
 BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class UnreachableError(requests.RequestException):
-    """A connection that failed in a way no retry heals (refused, unknown host, TLS spoken to
-    a plain-HTTP port or a certificate refused): not retried, reported in one line."""
+    """A connection no retry heals (refused, unknown host, a failed TLS handshake): not
+    retried, reported in one line."""
 
     def __init__(self, reason: str, request: requests.PreparedRequest) -> None:
         super().__init__(reason, request=request)
@@ -59,8 +54,8 @@ def origin(url: str) -> tuple[str, str]:
 
 
 def ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl module's error behind ``exc``: requests wraps urllib3's MaxRetryError, whose
-    ``reason`` is the connection's error, which may wrap the ssl module's."""
+    """The ssl module's error behind ``exc`` (requests wraps urllib3's MaxRetryError, whose
+    ``reason`` is the connection's error, which may wrap it)."""
     seen: Any = exc
     for _ in range(4):
         if isinstance(seen, ssl.SSLError):
@@ -96,8 +91,8 @@ class DeadlineBody:
         return getattr(self._raw, name)
 
     def stream(self, amt: int = READ_BYTES, decode_content: bool | None = None) -> Iterator[bytes]:
-        """What requests reads a body with: at most one system call per chunk, each ending by
-        the deadline at the latest; past it the connection is closed and the request times out."""
+        """What requests reads a body with: one system call per chunk, each ending by the
+        deadline; past it the connection is closed and the request times out."""
         raw = self._raw
         while (left := self._deadline - time.monotonic()) > 0:
             connection = raw.connection  # None once the whole body is buffered
@@ -147,8 +142,8 @@ class DeadlineAdapter(HTTPAdapter):
 
 class TapSession(requests.Session):
     """A session whose requests end by their deadline and follow redirects on their own host
-    only. A redirect keeps the method and body (RFC 9110 allows it for 301 and 302; a token
-    POST turned into a GET would lose its credentials and look refused); 303 becomes a GET."""
+    only, keeping the method and body (RFC 9110 allows it for 301 and 302: a token POST turned
+    into a GET would lose its credentials and look refused); 303 becomes a GET."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,5 +1,5 @@
-"""Stream state: per-record bookmarks as the SDK moves them, date windows' bookmarks, and
-a starting value worked out ahead on a copy of the state."""
+"""Stream state: per-record bookmarks as the SDK moves them, date windows' bookmarks, and a
+starting value worked out ahead on a copy of the state."""
 
 from __future__ import annotations
 
@@ -19,14 +19,11 @@ if TYPE_CHECKING:
 
 
 class RecordBookmarks:
-    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
-
-    For every record, the SDK's ``increment_state`` finds the context's state dict, converts
-    both values with ``to_json_compatible`` and compares them. When the stream and its state
-    manager are the SDK's own and both values are strings (which ``to_json_compatible``
-    returns as they are), the same assignment is made here on the state dict found once per
-    context; any other case (the first record, a non-string, a sorted value going back) calls
-    the SDK."""
+    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline: when
+    the stream and its state manager are the SDK's own and both values are strings (which
+    ``to_json_compatible`` keeps as they are), the SDK's assignment is made on the state dict
+    found once per context; any other case (the first record, a non-string, a sorted value
+    going back) calls the SDK."""
 
     @classmethod
     def of(cls, stream: Stream) -> RecordBookmarks | None:
@@ -90,9 +87,8 @@ _QUIET.disabled = True
 
 
 def starting_replication_value(stream: Stream) -> Any:
-    """The starting replication value the SDK will write as ``stream``'s sync begins (its one
-    context), worked out now by the SDK's own code on a copy of the state: the state is left
-    as it is, and the SDK's log line is written in the stream's turn only."""
+    """The starting replication value the SDK will write as ``stream``'s sync begins, worked
+    out now by the SDK's own code on a copy of the state (its log line left to that turn)."""
     bookmarks = stream.tap_state.get("bookmarks") or {}
     manager = StreamStateManager(
         tap_name=stream.tap_name,
