@@ -15,7 +15,7 @@ from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from typing_extensions import override
 
-from singer_rest_toolkit.sdk_internals.state import RecordBookmarks
+from singer_rest_toolkit.sdk_internals.state import record_bookmarks
 from singer_rest_toolkit.writer import BufferedWriter
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class FastRecordMessages(Stream):
         # The default map returns the record itself: no loop over maps per record.
         one = len(maps) == 1 and maps[0][0] is None
         write = maps[0][1] if one else functools.partial(_write_mapped, maps)
-        state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
+        state_manager, bookmarks = self.state_manager, record_bookmarks(self)
         state_every, post_process = self.STATE_MSG_FREQUENCY, self.post_process
         with record_counter, self.get_sync_timer() as timer:
             try:
@@ -99,7 +99,7 @@ class FastRecordMessages(Stream):
                     self._write_starting_replication_value(current_context)
                     child_context = None if current_context is None else copy.copy(current_context)
                     process = bool(state_partition_context) or self.syncs_children()
-                    increment = None if bookmarks is None else bookmarks.start(current_context)
+                    increment = None if bookmarks is None else bookmarks(current_context)
                     for record_result in self.get_records(current_context):
                         if isinstance(record_result, tuple):  # deprecated by the SDK, honoured
                             warnings.warn(

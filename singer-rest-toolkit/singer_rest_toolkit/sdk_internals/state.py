@@ -18,42 +18,37 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class RecordBookmarks:
-    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline: when
-    the stream and its state manager are the SDK's own and both values are strings (which
-    ``to_json_compatible`` keeps as they are), the SDK's assignment is made on the state dict
-    found once per context; any other case (the first record, a non-string, a sorted value
-    going back) calls the SDK."""
+Increment = Callable[[dict[str, Any]], None]
 
-    @classmethod
-    def of(cls, stream: Stream) -> RecordBookmarks | None:
-        """None when records do not move the stream's bookmark (full table, date windows)."""
-        if (
-            stream.replication_method == REPLICATION_INCREMENTAL
-            and type(stream)._increment_stream_state is not WindowBookmarks._increment_stream_state
-        ):
-            return cls(stream)
+
+def record_bookmarks(stream: Stream) -> Callable[[Context | None], Increment] | None:
+    """``Stream._increment_stream_state`` per record of a context, the SDK's usual case done
+    inline: when the stream and its state manager are the SDK's own and both values are
+    strings (which ``to_json_compatible`` keeps as they are), the SDK's assignment is made on
+    the state dict found once per context; any other case (the first record, a non-string, a
+    sorted value going back) calls the SDK. None when records do not move the bookmark (full
+    table, date windows)."""
+    method = type(stream)._increment_stream_state
+    if (
+        stream.replication_method != REPLICATION_INCREMENTAL
+        or method is WindowBookmarks._increment_stream_state
+    ):
         return None
+    manager = stream.state_manager
+    inline = (
+        method is Stream._increment_stream_state
+        and type(manager).increment_state is StreamStateManager.increment_state
+        and bool(stream.replication_key)
+    )
+    key = stream.replication_key or ""
+    is_sorted = manager._is_sorted and manager.state_partitioning_keys is None
+    check = manager._check_sorted
 
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        manager = stream.state_manager
-        self._inline = (
-            type(stream)._increment_stream_state is Stream._increment_stream_state
-            and type(manager).increment_state is StreamStateManager.increment_state
-            and bool(stream.replication_key)
-        )
-        self._key = stream.replication_key or ""
-        self._sorted = manager._is_sorted and manager.state_partitioning_keys is None
-        self._check = manager._check_sorted
-
-    def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
-        """The per-record bookmark update of one context (whose state dict exists by now)."""
-        stream = self._stream
-        if not self._inline:
+    def start(context: Context | None) -> Increment:
+        """The update of one context (whose state dict exists by now)."""
+        if not inline:
             return lambda record: stream._increment_stream_state(record, context=context)
         state = stream.state_manager.get_context_state(context)
-        key, is_sorted, check = self._key, self._sorted, self._check
 
         def increment(record: dict[str, Any]) -> None:
             progress = state if is_sorted else state.get(PROGRESS_MARKERS)
@@ -70,6 +65,8 @@ class RecordBookmarks:
             stream._increment_stream_state(record, context=context)
 
         return increment
+
+    return start
 
 
 class WindowBookmarks(Stream):
