@@ -39,24 +39,18 @@ MAX_SHAPES = 1024
 
 def _primitive(schema: dict[str, Any]) -> tuple[Callable[[Any], Any], frozenset[type]]:
     """``conform_primitive_property`` with its schema tests done once, and the types of the
-    values it returns as they are (a boolean-only schema: ``value != 0`` is the value itself)."""
-    if is_exclusive_boolean_type(schema):
+    values it returns as they are (a boolean-only schema: ``value != 0`` is the value itself).
+    A number is tested before the schema, as the SDK does."""
+    boolean = is_exclusive_boolean_type(schema)
 
-        def boolean(value: Any) -> Any:
-            if type(value) in _JSON_SCALARS:
-                return None if value is None else value != 0
-            return conform_primitive_property(value, schema)
-
-        return boolean, _BOOLEANS
-
-    def scalar(value: Any) -> Any:
+    def primitive(value: Any) -> Any:
         if type(value) in _JSON_SCALARS:
-            return value
+            return value != 0 if boolean and value is not None else value
         if type(value) in _NUMBERS:
             return None if math.isnan(value) or math.isinf(value) else value
         return conform_primitive_property(value, schema)
 
-    return scalar, _JSON_SCALARS
+    return primitive, _BOOLEANS if boolean else _JSON_SCALARS
 
 
 def _sdk_object(schema: dict[str, Any], path: str) -> ObjectConformer:
