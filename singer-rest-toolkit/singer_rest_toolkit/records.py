@@ -12,7 +12,6 @@ from typing_extensions import override
 
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import as_utc, is_instant, parse_instant
-from singer_rest_toolkit.responses import short
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
 
 if TYPE_CHECKING:
@@ -101,5 +100,5 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
                 self.name,
                 f"{self.not_instants:,}",
                 self.replication_key,
-                short(repr(self._not_instant))[:60],
+                repr(self._not_instant)[:60],
             )

@@ -83,12 +83,7 @@ def not_json_reason(response: requests.Response, error: ValueError) -> str:
         return f"an HTML page ({body_excerpt(response)[:80]})"
     if not response.content.strip():
         return "an empty body"
-    return f"cut short or garbled after {len(response.content):,} bytes ({short(error)[:80]})"
-
-
-def short(text: object) -> str:
-    """``text`` cut to a length an error line can carry."""
-    return str(text)[:MAX_MESSAGE_CHARS]
+    return f"cut short or garbled after {len(response.content):,} bytes ({str(error)[:80]})"
 
 
 def error_message(
@@ -104,6 +99,6 @@ def error_message(
     except ValueError:
         return body_excerpt(response)
     found = next((body[key] for key in message_keys if body.get(key)), None)
-    message = short(found or response.reason or "no message")
+    message = str(found or response.reason or "no message")[:MAX_MESSAGE_CHARS]
     ids = [f"{key} {body[key]}" for key in id_keys if body.get(key) not in (None, "", 0)]
     return f"{message} ({', '.join(ids)})" if ids else message

@@ -48,11 +48,6 @@ def host_of(url: str) -> str:
     return f"{parts.hostname}:{parts.port or DEFAULT_PORTS.get(parts.scheme, '')}"
 
 
-def origin(url: str) -> tuple[str, str]:
-    """Scheme and ``host:port``: an https request redirected to http changes origin too."""
-    return urlsplit(url).scheme, host_of(url)
-
-
 def ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
     """The ssl module's error behind ``exc`` (requests wraps urllib3's MaxRetryError, whose
     ``reason`` is the connection's error, which may wrap it)."""
@@ -166,7 +161,8 @@ class TapSession(requests.Session):
         """Refuse a redirect to another origin; keep the body requests drops from a 301/302."""
         sent = response.request
         source, target = str(sent.url), str(prepared_request.url)
-        if origin(target) != origin(source):
+        # The origin: scheme too (an https request redirected to http changes it).
+        if (urlsplit(target).scheme, host_of(target)) != (urlsplit(source).scheme, host_of(source)):
             msg = (
                 f"refused a redirect (HTTP {response.status_code}) of {sent.method} "
                 f"{urlsplit(source).path} from {host_of(source)} to {host_of(target)}: "
