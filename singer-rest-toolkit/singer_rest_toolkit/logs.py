@@ -80,6 +80,9 @@ class MetricsFilter(logging.Filter):
         return self.shown
 
 
+_METRICS_FILTER = MetricsFilter()
+
+
 class ConsoleFilter(logging.Filter):
     """On the handlers that write to the console: below WARNING, only the tap's, the SDK's
     and the toolkit's lines, less the SDK's chatter (all of them at the DEBUG log level)."""
@@ -112,9 +115,5 @@ def quiet_console(tap_name: str) -> MetricsFilter:
         console = stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)
         if console and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
             handler.addFilter(ConsoleFilter(tap_name))
-    metrics = logging.getLogger(METRICS_LOGGER)
-    found = next((f for f in metrics.filters if isinstance(f, MetricsFilter)), None)
-    if found is None:
-        found = MetricsFilter()
-        metrics.addFilter(found)
-    return found
+    logging.getLogger(METRICS_LOGGER).addFilter(_METRICS_FILTER)  # a second add does nothing
+    return _METRICS_FILTER

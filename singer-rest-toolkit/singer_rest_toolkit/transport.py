@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,13 +75,13 @@ def unreachable(exc: requests.ConnectionError) -> str | None:
     return None
 
 
+@dataclass(eq=False)  # hashed by identity, as the response it wraps
 class DeadlineBody:
     """A urllib3 response whose body is streamed under the request's deadline."""
 
-    def __init__(self, raw: Any, deadline: float, request: requests.PreparedRequest) -> None:
-        self._raw = raw
-        self._deadline = deadline
-        self._request = request
+    _raw: Any
+    _deadline: float
+    _request: requests.PreparedRequest
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)
