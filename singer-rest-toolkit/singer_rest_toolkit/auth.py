@@ -132,8 +132,7 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             self.ensure_token()  # the token may have expired since the request was paced
-            token = self.access_token
-        r.headers["Authorization"] = f"Bearer {token}"
+            r.headers["Authorization"] = f"Bearer {self.access_token}"
         return r
 
     def update_access_token(self) -> None:

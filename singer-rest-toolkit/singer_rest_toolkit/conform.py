@@ -38,9 +38,8 @@ MAX_SHAPES = 1024
 
 
 def _primitive(schema: dict[str, Any]) -> tuple[Callable[[Any], Any], frozenset[type]]:
-    """``conform_primitive_property`` with its schema tests done once, and the types of the
-    values it returns as they are (a boolean-only schema: ``value != 0`` is the value itself).
-    A number is tested before the schema, as the SDK does."""
+    """``conform_primitive_property`` with its schema tests done once (a number before the
+    schema, as the SDK), and the types it keeps (for a boolean: ``value != 0`` is the value)."""
     boolean = is_exclusive_boolean_type(schema)
 
     def primitive(value: Any) -> Any:
@@ -87,8 +86,7 @@ def _list(schema: dict[str, Any], path: str) -> Conformer:
 
 
 def _property(schema: dict[str, Any], path: str) -> tuple[Conformer, frozenset[type]]:
-    """One property (a uniform list, an object with properties, or a primitive), and the types
-    of its values kept as they are, with no call."""
+    """One property (a uniform list, an object, a primitive) and the types it keeps as they are."""
     as_primitive, plain = _primitive(schema)
     as_list = _list(schema, path) if is_uniform_list(schema) else None
     as_object = _object(schema, path) if is_object_type(schema) and "properties" in schema else None

@@ -40,8 +40,7 @@ def level_number(name: object) -> int | None:
 
 
 def sdk_config_metrics_level() -> int | None:
-    """The level that the logging configuration in ``SINGER_SDK_LOG_CONFIG`` (a YAML or JSON
-    file, as the SDK reads it) gives the metrics logger, or None when it names no level."""
+    """The metrics logger's level in the ``SINGER_SDK_LOG_CONFIG`` file (YAML or JSON), or None."""
     path = os.environ.get("SINGER_SDK_LOG_CONFIG")
     if not path:
         return None
@@ -107,9 +106,8 @@ class ConsoleFilter(logging.Filter):
 
 
 def quiet_console(tap_name: str) -> MetricsFilter:
-    """Filter the console's handlers (those writing to this process's stderr or stdout, not a
-    file or a test's capture) and the metrics logger, once per process; the caller then
-    decides on the METRIC lines once the settings are read. Called before the SDK's first line."""
+    """Filter the console's handlers (writing to stderr or stdout, not a file or a test's capture)
+    and the metrics logger, before the SDK's first line; the METRIC lines are decided later."""
     for handler in logging.getLogger().handlers:
         stream = getattr(handler, "stream", None)
         console = stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)

@@ -74,15 +74,6 @@ class SyncProgress:
         api = waits[API, True] + ahead * (1 - pace_share)
         return pace, api, max(self.elapsed() - pace - api, 0.0)
 
-    def log_progress(self) -> None:
-        """One line: records, requests and elapsed time so far."""
-        self.logger.info(
-            "progress: %s records, %s requests, %.0f s elapsed",  # the logger is the tap's
-            f"{self.records:,}",
-            f"{self.requests:,}",
-            self.elapsed(),
-        )
-
     def start(self) -> None:
         """Log progress every :attr:`interval_s` from a thread of its own, until :meth:`stop`
         (or until this object is dropped: the thread holds it only weakly). The first
@@ -96,7 +87,12 @@ class SyncProgress:
 
         def report() -> None:
             while not stop.wait(interval) and (progress := this()) is not None:
-                progress.log_progress()
+                progress.logger.info(
+                    "progress: %s records, %s requests, %.0f s elapsed",  # the logger is the tap's
+                    f"{progress.records:,}",
+                    f"{progress.requests:,}",
+                    progress.elapsed(),
+                )
                 del progress
 
         weakref.finalize(self, stop.set)

@@ -66,8 +66,7 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
         self._conform = None  # selection or schema may have changed since the last sync
 
     def _record_conformance(self) -> RecordStep:
-        """The schema's conformer, then the replication value's checks; nothing for a stream
-        read only for its children (nothing is written)."""
+        """The schema's conformer, then the replication value's checks (none when not written)."""
         if not self.selected:
             return lambda record: record
         schema = self.effective_schema

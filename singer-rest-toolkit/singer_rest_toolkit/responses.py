@@ -92,8 +92,7 @@ def error_message(
     message_keys: tuple[str, ...] = ("message",),
     id_keys: tuple[str, ...] = (),
 ) -> str:
-    """``message (request_id x, trace_id y)`` from an error body; an excerpt of one that is not
-    a JSON object."""
+    """``message (request_id x, trace_id y)`` of an error body, or an excerpt of one not JSON."""
     try:
         body = json_object(response)
     except ValueError:

@@ -103,8 +103,7 @@ def deferred() -> Iterator[None]:
 
 
 def end(signum: int) -> NoReturn:
-    """End the process now with the stop's exit code, stdout and the log flushed, not waiting
-    for workers blocked in a request."""
+    """End the process now, stdout and the log flushed, not waiting for workers in a request."""
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a closed pipe: nothing more to do
             stream.flush()

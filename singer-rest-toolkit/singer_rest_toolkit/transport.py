@@ -30,8 +30,7 @@ BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class UnreachableError(requests.RequestException):
-    """A connection no retry heals (refused, unknown host, a failed TLS handshake): not
-    retried, reported in one line."""
+    """A connection no retry heals (refused, unknown host, a failed TLS handshake): one line."""
 
     def __init__(self, reason: str, request: requests.PreparedRequest) -> None:
         super().__init__(reason, request=request)

@@ -140,8 +140,7 @@ class FastRecordMessages(Stream):
 
 
 COUNT_EVERY = 100
-"""Records added to the SDK's record counter at once (a periodic metric line may count up to
-this many later; its total is exact)."""
+"""Records added to the SDK's record counter at once (its total stays exact)."""
 
 
 def _write_mapped(
