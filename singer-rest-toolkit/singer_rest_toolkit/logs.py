@@ -35,8 +35,7 @@ PARTITION_START = "Beginning sync of '%s' in %s mode with context keys: %s"
 
 def level_number(name: object) -> int | None:
     """The logging level named ``name`` (any case), or None."""
-    level = logging.getLevelName(str(name).strip().upper()) if name else None
-    return level if isinstance(level, int) else None
+    return logging.getLevelNamesMapping().get(str(name).strip().upper())
 
 
 def sdk_config_metrics_level() -> int | None:
