@@ -24,11 +24,10 @@ MAX_RENEWAL_MARGIN_S = 60.0
 
 
 class RenewingAuthenticator:
-    """An authenticator shared by every stream and worker thread of a tap; unless it renews
-    its credentials (:class:`TokenAuthenticator`), a 401 is final."""
+    """A tap's authenticator, shared by its streams and threads; a 401 is final unless it
+    renews its credentials (:class:`TokenAuthenticator`)."""
 
     rejection_hint = "the credentials were refused"
-    """What the user should check when the credentials are refused."""
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add the credentials."""
@@ -82,27 +81,22 @@ def raise_for_token_response(
     return heading
 
 
-def sent_token(response: requests.Response) -> str | None:
+def _sent_token(response: requests.Response) -> str | None:
     """The bearer token the request behind ``response`` carried."""
     header = response.request.headers.get("Authorization", "") if response.request else ""
     return header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
 
 
 class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
-    """A bearer token from the vendor's token endpoint, shared by every stream and worker.
+    """A bearer token from the vendor's token endpoint (a vendor supplies only
+    :meth:`request_token`), renewed a tenth of its lifetime (at most a minute) before it
+    expires and once after a 401; token requests are paced like the main API's.
 
-    A vendor supplies only :meth:`request_token`. Here, once for all: the token is renewed a
-    tenth of its lifetime (at most a minute) before it expires and once after a 401; token
-    requests wait for the main API's pace and go out on the calling thread's session; a
-    refused credential costs one token request and stops the run.
-
-    Thread safety: a lock makes "check, renew, read" one step, so threads that find the token
-    expired together get one new token, not one each. A 401 is judged by the token the
-    refused request carried: one sent with a token already replaced is retried with the
-    current one; only the current token is dropped, so one renewal serves every thread that
-    saw the 401. A token issued after a 401 and refused before any call accepted it means
-    the credentials themselves are refused.
-    """
+    A lock makes "check, renew, read" one step: threads that find the token expired together
+    get one new token. A 401 is judged by the token its request carried: one already replaced
+    is retried with the current one, so one renewal serves every thread that saw the 401; a
+    token issued after a 401 and refused before any call accepted it means the credentials
+    themselves are refused (one token request, then the run stops)."""
 
     rejection_hint = "a freshly issued token was refused too"
     logger: ClassVar[logging.Logger] = logging.getLogger("singer_rest_toolkit.auth")
@@ -116,10 +110,8 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
         self.access_token: str | None = None
         self._renew_at = 0.0
         self._renewing_after_401 = False
-        self._unproven: str | None = None
-        """A token issued after a 401 that no call has accepted yet."""
-        self._refused: str | None = None
-        """The error line of refused credentials: they stay refused for this run."""
+        self._unproven: str | None = None  # issued after a 401, not yet accepted by a call
+        self._refused: str | None = None  # refused credentials' error: for the whole run
 
     @abc.abstractmethod
     def request_token(self, session: requests.Session, timeout: float) -> tuple[str, float | None]:
@@ -140,8 +132,7 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         with self._lock:
             self.ensure_token()  # the token may have expired since the request was paced
-            token = self.access_token
-        r.headers["Authorization"] = f"Bearer {token}"
+            r.headers["Authorization"] = f"Bearer {self.access_token}"
         return r
 
     def update_access_token(self) -> None:
@@ -157,9 +148,9 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
                 self._refused = str(exc)
                 raise
             self.access_token = token
-            self._renew_at = math.inf if lifetime is None else time.monotonic() + lifetime
-            if lifetime is not None:  # early: no request leaves with a token about to lapse
-                self._renew_at -= min(MAX_RENEWAL_MARGIN_S, lifetime / 10)
+            lives = math.inf if lifetime is None else lifetime
+            # Early: no request leaves with a token about to lapse.
+            self._renew_at = time.monotonic() + lives - min(MAX_RENEWAL_MARGIN_S, lives / 10)
             if self._renewing_after_401:
                 self._unproven = token
                 self._renewing_after_401 = False
@@ -170,7 +161,7 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
     def renew_after_401(self, response: requests.Response) -> bool:
         """Drop the refused token so the retry gets a new one; False when it was itself issued
         after a 401 and never accepted (stop rather than loop)."""
-        sent = sent_token(response)
+        sent = _sent_token(response)
         with self._lock:
             if sent is None or sent != self.access_token:
                 return True  # an older token, already replaced (or being replaced): retry
@@ -186,7 +177,7 @@ class TokenAuthenticator(RenewingAuthenticator, abc.ABC):
         """Its token is proven: a later 401 again deserves one renewal."""
         if self._unproven is None:  # the usual case, without taking the lock
             return
-        sent = sent_token(response)
+        sent = _sent_token(response)
         with self._lock:
             if sent == self._unproven:
                 self._unproven = None

@@ -1,10 +1,9 @@
 """The SDK's recursive type conformance, compiled once per schema instead of per record.
 
-The SDK walks the schema again for every value: on wide or nested streams that walk was the
-largest cost per record. Here the SDK's rules (sdk_internals/validation.py), in its order, are
-decided once per property and applied with dict lookups; values that are not plain JSON
-scalars go to the SDK's own helper, so a record comes out exactly as the SDK would write it.
-"""
+The SDK walks the schema again for every value (the largest cost per record of a wide or
+nested stream). Here its rules (sdk_internals/validation.py), in its order, are decided once
+per property; values that are not plain JSON scalars go to the SDK's own helper, so a record
+comes out exactly as the SDK would write it."""
 
 from __future__ import annotations
 
@@ -33,29 +32,24 @@ ObjectConformer = Callable[[dict[str, Any], Unmapped], dict[str, Any]]
 _JSON_SCALARS: frozenset[type] = frozenset((str, int, bool, type(None)))
 _NUMBERS = frozenset((float, decimal.Decimal))
 _BOOLEANS: frozenset[type] = frozenset((bool, type(None)))
+_NO_TYPES: frozenset[type] = frozenset()
 MAX_SHAPES = 1024
 """Record shapes remembered per object schema (a stream's records share a few)."""
 
 
-def _primitive(schema: dict[str, Any]) -> Callable[[Any], Any]:
-    """``conform_primitive_property`` with its schema tests done once."""
-    if is_exclusive_boolean_type(schema):
+def _primitive(schema: dict[str, Any]) -> tuple[Callable[[Any], Any], frozenset[type]]:
+    """``conform_primitive_property`` with its schema tests done once (a number before the
+    schema, as the SDK), and the types it keeps (for a boolean: ``value != 0`` is the value)."""
+    boolean = is_exclusive_boolean_type(schema)
 
-        def boolean(value: Any) -> Any:
-            if type(value) in _JSON_SCALARS:
-                return None if value is None else value != 0
-            return conform_primitive_property(value, schema)
-
-        return boolean
-
-    def scalar(value: Any) -> Any:
+    def primitive(value: Any) -> Any:
         if type(value) in _JSON_SCALARS:
-            return value
+            return value != 0 if boolean and value is not None else value
         if type(value) in _NUMBERS:
             return None if math.isnan(value) or math.isinf(value) else value
         return conform_primitive_property(value, schema)
 
-    return scalar
+    return primitive, _BOOLEANS if boolean else _JSON_SCALARS
 
 
 def _sdk_object(schema: dict[str, Any], path: str) -> ObjectConformer:
@@ -78,7 +72,7 @@ def _list(schema: dict[str, Any], path: str) -> Conformer:
     if is_object_type(item_schema):
         compiled = "properties" in item_schema
         as_object = (_object if compiled else _sdk_object)(item_schema, path)
-    as_primitive = _primitive(item_schema)
+    as_primitive, _ = _primitive(item_schema)
 
     def conform(values: list[Any], unmapped: Unmapped) -> list[Any]:
         return [
@@ -91,11 +85,13 @@ def _list(schema: dict[str, Any], path: str) -> Conformer:
     return conform
 
 
-def _property(schema: dict[str, Any], path: str) -> Conformer:
-    """One property: a uniform list, an object with properties, or a primitive."""
+def _property(schema: dict[str, Any], path: str) -> tuple[Conformer, frozenset[type]]:
+    """One property (a uniform list, an object, a primitive) and the types it keeps as they are."""
+    as_primitive, plain = _primitive(schema)
     as_list = _list(schema, path) if is_uniform_list(schema) else None
     as_object = _object(schema, path) if is_object_type(schema) and "properties" in schema else None
-    as_primitive = _primitive(schema)
+    if as_list is None and as_object is None:
+        return lambda value, _: as_primitive(value), plain
 
     def conform(value: Any, unmapped: Unmapped) -> Any:
         if as_list is not None and isinstance(value, list):
@@ -104,43 +100,24 @@ def _property(schema: dict[str, Any], path: str) -> Conformer:
             return as_object(value, unmapped)
         return as_primitive(value)
 
-    return conform
+    return conform, _NO_TYPES
 
 
 def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
     """``conform_record_data_types`` at the RECURSIVE level for one object schema."""
     prefix = "" if parent is None else f"{parent}."
-    properties: dict[str, Conformer] = {
-        name: _property(property_schema, prefix + name)
-        for name, property_schema in schema["properties"].items()
-    }
-    # The values kept as they are, per property (most values): no call per value. A
-    # boolean-only property keeps a boolean or null (``value != 0`` is the value itself).
-    plain: dict[str, frozenset[type]] = {
-        name: _BOOLEANS if is_exclusive_boolean_type(property_schema) else _JSON_SCALARS
-        for name, property_schema in schema["properties"].items()
-        if not is_uniform_list(property_schema)
-        and not (is_object_type(property_schema) and "properties" in property_schema)
-    }
+    compiled = {name: _property(sub, prefix + name) for name, sub in schema["properties"].items()}
+    properties = {name: conform for name, (conform, _) in compiled.items()}
+    plain = {name: types for name, (_, types) in compiled.items()}  # most values: no call
     keep_others = bool(schema.get("additionalProperties"))
-    no_types: frozenset[type] = frozenset()
     # Per shape (keys and value types, in order), the properties whose values need a call;
     # None when a key is not declared (conform_each reports it).
     plans: dict[tuple[tuple[str, ...], tuple[type, ...]], tuple[str, ...] | None] = {}
 
-    def plan(names: tuple[str, ...], types: tuple[type, ...]) -> tuple[str, ...] | None:
-        if any(name not in properties for name in names):
-            return None
-        return tuple(
-            name
-            for name, kind in zip(names, types, strict=True)
-            if kind not in plain.get(name, no_types)
-        )
-
     def conform_each(value: dict[str, Any], unmapped: Unmapped) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for name, element in value.items():
-            if type(element) in plain.get(name, no_types):
+            if type(element) in plain.get(name, _NO_TYPES):
                 result[name] = element
                 continue
             conform_property = properties.get(name)
@@ -160,7 +137,10 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
         try:
             calls = plans[shape]
         except KeyError:
-            calls = plan(*shape)
+            names, types = shape
+            calls = None
+            if all(name in properties for name in names):
+                calls = tuple(n for n, t in zip(names, types, strict=True) if t not in plain[n])
             if len(plans) < MAX_SHAPES:
                 plans[shape] = calls
         if calls is None:
@@ -175,10 +155,9 @@ def _object(schema: dict[str, Any], parent: str | None) -> ObjectConformer:
 class RecordConformer:
     """``conform_record_data_types(level=RECURSIVE)`` for one schema, compiled once.
 
-    Dropped keys are reported in the SDK's own warning. Top-level keys the schema keeps
-    undeclared (``additionalProperties``) are reported once per stream and key set: a target
-    that makes its columns from the schema would not load them, and a field the API adds must
-    never vanish without a word."""
+    Dropped keys are reported in the SDK's own warning; top-level keys kept undeclared
+    (``additionalProperties``), once per key set: a target that makes its columns from the
+    schema would not load them, and a field the API adds must never vanish without a word."""
 
     def __init__(self, stream_name: str, schema: dict[str, Any], logger: logging.Logger) -> None:
         self.schema = schema

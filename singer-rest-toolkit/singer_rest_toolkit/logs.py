@@ -1,10 +1,6 @@
-"""What a run logs for the person who reads it: start, progress, warnings, errors and the
-summary. The SDK's METRIC lines, other libraries' INFO lines and the SDK's per-page and set-up
-lines appear only when asked for (the toolkit README's "Logs" says how).
-
-The SDK lines are matched on their message templates; tests/test_quiet_logs.py fails if an SDK
-release changes them.
-"""
+"""What a run logs for the person who reads it; the SDK's METRIC lines, other libraries' INFO
+lines and the SDK's per-page and set-up lines only when asked for (the toolkit README's "Logs").
+The SDK lines are matched on their message templates (tests/test_quiet_logs.py pins them)."""
 
 from __future__ import annotations
 
@@ -19,11 +15,7 @@ import yaml
 from typing_extensions import override
 
 METRICS_LOGGER = "singer_sdk.metrics"
-METRICS_SETTING = "metrics_log_level"
-SDK_LOG_CONFIG_ENV = "SINGER_SDK_LOG_CONFIG"
-MELTANO_LOG_FORMAT_ENV = "MELTANO_CLI_LOG_FORMAT"
-"""``meltano --log-format``, which Meltano passes to the plugins it runs."""
-MACHINE_FORMATS = ("json", "key_value")
+MELTANO_LOG_FORMAT_ENV = "MELTANO_CLI_LOG_FORMAT"  # ``meltano --log-format``, passed to plugins
 OWN_LOGGERS = ("singer_sdk", "singer_rest_toolkit")
 """Besides the tap's own logger and its children: whose INFO lines reach the console."""
 SDK_CHATTER = frozenset(
@@ -43,14 +35,12 @@ PARTITION_START = "Beginning sync of '%s' in %s mode with context keys: %s"
 
 def level_number(name: object) -> int | None:
     """The logging level named ``name`` (any case), or None."""
-    level = logging.getLevelName(str(name).strip().upper()) if name else None
-    return level if isinstance(level, int) else None
+    return logging.getLevelNamesMapping().get(str(name).strip().upper())
 
 
 def sdk_config_metrics_level() -> int | None:
-    """The level that the logging configuration in ``SINGER_SDK_LOG_CONFIG`` (a YAML or JSON
-    file, as the SDK reads it) gives the metrics logger, or None when it names no level."""
-    path = os.environ.get(SDK_LOG_CONFIG_ENV)
+    """The metrics logger's level in the ``SINGER_SDK_LOG_CONFIG`` file (YAML or JSON), or None."""
+    path = os.environ.get("SINGER_SDK_LOG_CONFIG")
     if not path:
         return None
     try:
@@ -74,9 +64,9 @@ class MetricsFilter(logging.Filter):
 
     def show_if_asked(self, config: Mapping[str, Any]) -> None:
         """Decide from the tap's settings and the environment (the README's "Logs")."""
-        machine_format = os.environ.get(MELTANO_LOG_FORMAT_ENV, "").lower() in MACHINE_FORMATS
+        machine_format = os.environ.get(MELTANO_LOG_FORMAT_ENV, "").lower() in ("json", "key_value")
         asked = (
-            level_number(config.get(METRICS_SETTING)),
+            level_number(config.get("metrics_log_level")),
             sdk_config_metrics_level(),
             logging.DEBUG if debug_logging() else None,
             logging.INFO if machine_format else None,
@@ -86,6 +76,9 @@ class MetricsFilter(logging.Filter):
     @override
     def filter(self, record: logging.LogRecord) -> bool:
         return self.shown
+
+
+_METRICS_FILTER = MetricsFilter()
 
 
 class ConsoleFilter(logging.Filter):
@@ -112,17 +105,12 @@ class ConsoleFilter(logging.Filter):
 
 
 def quiet_console(tap_name: str) -> MetricsFilter:
-    """Filter the console's handlers (those writing to this process's stderr or stdout, not a
-    file or a test's capture) and the metrics logger, once per process; the caller then
-    decides on the METRIC lines once the settings are read. Called before the SDK's first line."""
+    """Filter the console's handlers (writing to stderr or stdout, not a file or a test's capture)
+    and the metrics logger, before the SDK's first line; the METRIC lines are decided later."""
     for handler in logging.getLogger().handlers:
         stream = getattr(handler, "stream", None)
         console = stream is not None and stream in (sys.stderr, sys.stdout, sys.__stderr__)
         if console and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
             handler.addFilter(ConsoleFilter(tap_name))
-    metrics = logging.getLogger(METRICS_LOGGER)
-    found = next((f for f in metrics.filters if isinstance(f, MetricsFilter)), None)
-    if found is None:
-        found = MetricsFilter()
-        metrics.addFilter(found)
-    return found
+    logging.getLogger(METRICS_LOGGER).addFilter(_METRICS_FILTER)  # a second add does nothing
+    return _METRICS_FILTER

@@ -15,12 +15,8 @@ from typing_extensions import override
 
 
 class TokenPaginator(BaseAPIPaginator[str | None]):
-    """Follows the API's next-page token: stops when it is absent or empty, and goes on past
-    an empty page that still has one.
-
-    A token the API already sent during this listing means a loop: the stream stops loudly
-    rather than read pages twice or forever.
-    """
+    """Follows the API's next-page token, past an empty page that still has one, until it is
+    absent or empty. A token sent twice in one listing is a loop: the stream stops loudly."""
 
     def __init__(
         self,
@@ -73,18 +69,15 @@ NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w-]|\.\d)")
 class PageSize:
     """The page size one stream asks for, shared by its listings and worker threads.
 
-    It starts at the largest size the endpoint is documented to accept (or, where nothing is
-    documented, a larger size worth trying) and only goes down: when the API refuses a size
-    (a 400 naming the page-size parameter: the largest smaller number the message gives, else
-    half) or serves fewer records than asked while a next page follows (a silent cap: that
-    many). The first page served after that settles it, with one INFO line.
-    """
+    It starts at the largest size the endpoint documents (else a larger size worth trying)
+    and only goes down: to what a 400 naming the page-size parameter allows (the largest
+    smaller number the message gives, else half), or to a page's records when fewer than asked
+    come with a next page (a silent cap). The first page served after that settles it, with
+    one INFO line."""
 
     def __init__(self, stream_name: str, param: str, start: int, logger: logging.Logger) -> None:
-        self.param = param
-        """The query parameter that carries it (``limit``, ``perPage``, ...)."""
-        self.current = self._start = max(1, start)
-        """The size to ask for now."""
+        self.param = param  # the query parameter (``limit``, ``perPage``, ...)
+        self.current = self._start = max(1, start)  # the size to ask for now
         self._stream_name = stream_name
         self._logger = logger
         self._settled = False
@@ -92,8 +85,8 @@ class PageSize:
         self._asking = threading.local()
 
     def ask(self, sent: int | None = None) -> int:
-        """The size a request being built asks for: :attr:`current`, or ``sent`` (the size in
-        a next-page URL of the API) when smaller; it is the thread's :attr:`asked` from now."""
+        """The size a request being built asks for (the thread's :attr:`asked` from now):
+        :attr:`current`, or ``sent`` (in the API's next-page URL) when smaller."""
         size = self._asking.size = self.current if sent is None else min(sent, self.current)
         return size
 
@@ -108,9 +101,8 @@ class PageSize:
         return size
 
     def refused(self, asked: int, message: str) -> bool:
-        """The API answered a page of ``asked`` with a 400 saying ``message``: lower the size
-        and return True when the message names the page-size parameter and a smaller size is
-        left to try (the request is then asked again at :attr:`current`)."""
+        """A 400 saying ``message`` for a page of ``asked``: True, the size lowered, when the
+        message names the page-size parameter and a smaller size is left to try."""
         named = self.param.lower() in re.findall(r"[a-z]+", message.lower())  # a whole word
         if not named or asked <= 1:
             return False
@@ -121,8 +113,8 @@ class PageSize:
             return True
 
     def served(self, asked: int, records: int, more: bool) -> None:
-        """A page of ``records`` came back for a request of ``asked``; ``more`` when a next
-        page follows. Settles the size on the first page that says something about it."""
+        """A page of ``records`` for a request of ``asked`` (``more``: a next page follows);
+        the first page that says something about the size settles it."""
         if self._settled:
             return
         capped = more and 0 < records < asked

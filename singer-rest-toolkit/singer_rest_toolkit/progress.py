@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -16,8 +17,7 @@ if TYPE_CHECKING:
 RATE_LIMIT = "rate limit"
 API = "API"
 RETRY = "retry"
-"""Waiting before a retry other than a 429's (which counts as waiting for the rate limit);
-counted as waiting for the API."""
+"""Waiting before a retry other than a 429's: counted as waiting for the API, not a request."""
 FETCH_AHEAD = "fetch ahead"
 """The main thread waiting for a listing a worker fetches (workers wait for the other two)."""
 
@@ -31,10 +31,9 @@ class SyncProgress:
         self.tap_name = tap_name
         self.logger = logger
         self.interval_s = interval_s
-        self.records = 0
-        """Records read (added by the main thread only)."""
+        self.records = 0  # added to by the main thread only
         self.requests = 0
-        self._waits: dict[tuple[str, bool], float] = {}
+        self._waits: defaultdict[tuple[str, bool], float] = defaultdict(float)
         """Seconds waited, by (what for, on the main thread)."""
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -43,8 +42,7 @@ class SyncProgress:
 
     @contextmanager
     def waiting(self, kind: str) -> Iterator[None]:
-        """The calling thread's time inside the block counted as waiting for ``kind`` (a
-        request sent inside it when ``kind`` is the API)."""
+        """The calling thread's time inside the block counted as waiting for ``kind``."""
         started = time.monotonic()
         try:
             yield
@@ -52,12 +50,12 @@ class SyncProgress:
             self.waited(kind, time.monotonic() - started)
 
     def waited(self, kind: str, seconds: float) -> None:
-        """Add ``seconds`` of waiting for ``kind`` by the calling thread."""
+        """Add ``seconds`` of waiting for ``kind`` (for the API: one request) by this thread."""
         on_main = threading.current_thread() is threading.main_thread()
         if not self._reporting:
             self.start()
         with self._lock:
-            self._waits[kind, on_main] = self._waits.get((kind, on_main), 0.0) + seconds
+            self._waits[API if kind == RETRY else kind, on_main] += seconds
             if kind == API:
                 self.requests += 1
 
@@ -68,24 +66,13 @@ class SyncProgress:
     def split(self) -> tuple[float, float, float]:
         """The main thread's seconds waiting for the rate limit, for the API, and working."""
         with self._lock:
-            waits = dict(self._waits)
-        workers_pace = waits.get((RATE_LIMIT, False), 0.0)
-        workers_api = waits.get((API, False), 0.0) + waits.get((RETRY, False), 0.0)
+            waits = self._waits.copy()
+        workers_pace, workers_api = waits[RATE_LIMIT, False], waits[API, False]
         pace_share = workers_pace / (workers_pace + workers_api) if workers_pace else 0.0
-        ahead = waits.get((FETCH_AHEAD, True), 0.0)
-        pace = waits.get((RATE_LIMIT, True), 0.0) + ahead * pace_share
-        api = waits.get((API, True), 0.0) + waits.get((RETRY, True), 0.0)
-        api += ahead * (1 - pace_share)
+        ahead = waits[FETCH_AHEAD, True]
+        pace = waits[RATE_LIMIT, True] + ahead * pace_share
+        api = waits[API, True] + ahead * (1 - pace_share)
         return pace, api, max(self.elapsed() - pace - api, 0.0)
-
-    def log_progress(self) -> None:
-        """One line: records, requests and elapsed time so far."""
-        self.logger.info(
-            "progress: %s records, %s requests, %.0f s elapsed",  # the logger is the tap's
-            f"{self.records:,}",
-            f"{self.requests:,}",
-            self.elapsed(),
-        )
 
     def start(self) -> None:
         """Log progress every :attr:`interval_s` from a thread of its own, until :meth:`stop`
@@ -100,7 +87,12 @@ class SyncProgress:
 
         def report() -> None:
             while not stop.wait(interval) and (progress := this()) is not None:
-                progress.log_progress()
+                progress.logger.info(
+                    "progress: %s records, %s requests, %.0f s elapsed",  # the logger is the tap's
+                    f"{progress.records:,}",
+                    f"{progress.requests:,}",
+                    progress.elapsed(),
+                )
                 del progress
 
         weakref.finalize(self, stop.set)

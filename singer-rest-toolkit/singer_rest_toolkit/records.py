@@ -1,7 +1,5 @@
-"""A stream's records after its pages: the parent's keys, the schema's conformance
-(conform.py), then the replication value's checks: a record past ``end_date`` is dropped
-(neither written nor in the bookmark), and one whose value is not a date-time, though its
-schema says so, is counted and warned about once."""
+"""A stream's records after its pages: the parent's keys, the schema's conformance, then the
+replication value's checks (past ``end_date``: dropped; not a date-time: counted)."""
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ from typing_extensions import override
 
 from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.dates import as_utc, is_instant, parse_instant
-from singer_rest_toolkit.responses import short
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
 
 if TYPE_CHECKING:
@@ -37,15 +34,13 @@ def past(value: Any, end: datetime) -> bool:
 
 
 class ConformedRecords(FastRecordMessages, abc.ABC):
-    """``post_process``: a child record carries its parent's keys, then the record is
-    conformed to the schema and its replication value checked, as decided once per sync."""
+    """``post_process``: a child record carries its parent's keys, then is conformed and its
+    replication value checked, as decided at each sync's first record."""
 
     _progress: SyncProgress
     _conformer: RecordConformer | None = None
     _conform: RecordStep | None = None
-    """What post_process does to each record, decided at each sync's first record."""
-    not_instants = 0
-    """Records whose replication value is not a date-time, though the schema says so."""
+    not_instants = 0  # replication values not a date-time, though the schema says so
     _not_instant: Any = None
 
     @property
@@ -71,8 +66,7 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
         self._conform = None  # selection or schema may have changed since the last sync
 
     def _record_conformance(self) -> RecordStep:
-        """The conformer of the stream's schema, then the replication value's checks;
-        nothing for a stream read only for its children (nothing is written)."""
+        """The schema's conformer, then the replication value's checks (none when not written)."""
         if not self.selected:
             return lambda record: record
         schema = self.effective_schema
@@ -96,8 +90,8 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
         return checked
 
     def warn_not_instants(self) -> None:
-        """One warning, with a count, if records had a replication value that is not a
-        date-time: the bookmark cannot be trusted to move as they say."""
+        """One warning, with a count, of replication values that are not a date-time: the
+        bookmark cannot be trusted to move as they say."""
         if self.not_instants:
             self.logger.warning(
                 "%s: %s record(s) had a %s that is not a date-time (e.g. %s); they were "
@@ -105,5 +99,5 @@ class ConformedRecords(FastRecordMessages, abc.ABC):
                 self.name,
                 f"{self.not_instants:,}",
                 self.replication_key,
-                short(repr(self._not_instant))[:60],
+                repr(self._not_instant)[:60],
             )

@@ -16,11 +16,9 @@ from singer_rest_toolkit.sdk_internals.record_loop import forget_body
 
 MAX_MESSAGE_CHARS = 300
 _BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
-_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
-"""Numbers as the SDK reads them: integers as int, any other number as Decimal."""
+_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)  # numbers as the SDK reads them
 _UTF8 = frozenset(("utf-8", "utf8"))
-_parsed = threading.local()
-"""Per thread: bytes of the response bodies it parsed (what a fetch ahead holds is counted in them)."""
+_parsed = threading.local()  # per thread: bytes of the bodies it parsed (what a fetch ahead holds)
 
 
 def bytes_parsed() -> int:
@@ -41,11 +39,8 @@ def json_body(response: requests.Response) -> Any:
 
 
 def parse_json(response: requests.Response) -> Any:
-    """The body as ``response.json(parse_float=Decimal)`` reads it, by msgspec when it is UTF-8.
-
-    What msgspec refuses and the stdlib may still read (``NaN``, a lone surrogate escape, a
-    byte order mark, another encoding) goes to requests, so the result never differs.
-    """
+    """The body as ``response.json(parse_float=Decimal)`` reads it, by msgspec when it is UTF-8;
+    what msgspec refuses (``NaN``, a lone surrogate, a byte order mark) goes to requests."""
     if (response.encoding or "utf-8").lower() in _UTF8:
         try:
             return _DECODER.decode(response.content)
@@ -64,8 +59,8 @@ def json_object(response: requests.Response) -> dict[str, Any]:
 
 
 def keep_only(response: requests.Response, rest: Any) -> None:
-    """Once a page's records are taken, keep only ``rest`` of its body (what paging still
-    reads), so the page is not held in memory while the next one is fetched."""
+    """Keep only ``rest`` of a page's body (what paging still reads) once its records are
+    taken: the page is not held in memory while the next one is fetched."""
     _BODIES[response] = rest
     forget_body(response)
 
@@ -83,18 +78,12 @@ def body_excerpt(response: requests.Response) -> str:
 
 
 def not_json_reason(response: requests.Response, error: ValueError) -> str:
-    """Why a body is not JSON: an HTML page (and its words), an empty body, or a body cut
-    short or garbled (its length and the parser's complaint)."""
+    """Why a body is not JSON: an HTML page, an empty body, or a body cut short or garbled."""
     if "html" in response.headers.get("Content-Type", "") or response.content.lstrip()[:1] == b"<":
         return f"an HTML page ({body_excerpt(response)[:80]})"
     if not response.content.strip():
         return "an empty body"
-    return f"cut short or garbled after {len(response.content):,} bytes ({short(error)[:80]})"
-
-
-def short(text: object) -> str:
-    """``text`` cut to a length an error line can carry."""
-    return str(text)[:MAX_MESSAGE_CHARS]
+    return f"cut short or garbled after {len(response.content):,} bytes ({str(error)[:80]})"
 
 
 def error_message(
@@ -103,13 +92,12 @@ def error_message(
     message_keys: tuple[str, ...] = ("message",),
     id_keys: tuple[str, ...] = (),
 ) -> str:
-    """The vendor's message of an error body and the ids that trace it, as
-    ``message (request_id x, trace_id y)``; an excerpt of a body that is not a JSON object."""
+    """``message (request_id x, trace_id y)`` of an error body, or an excerpt of one not JSON."""
     try:
         body = json_object(response)
     except ValueError:
         return body_excerpt(response)
     found = next((body[key] for key in message_keys if body.get(key)), None)
-    message = short(found or response.reason or "no message")
+    message = str(found or response.reason or "no message")[:MAX_MESSAGE_CHARS]
     ids = [f"{key} {body[key]}" for key in id_keys if body.get(key) not in (None, "", 0)]
     return f"{message} ({', '.join(ids)})" if ids else message

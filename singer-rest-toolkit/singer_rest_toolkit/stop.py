@@ -1,14 +1,11 @@
-"""A sync stopped by SIGTERM or SIGINT: a non-zero exit (:func:`exit_code`, as a shell reports
-a process the signal ended), within seconds whatever the workers are doing, and output
-a target can trust.
+"""A sync stopped by SIGTERM or SIGINT: a non-zero exit (as a shell reports a process the
+signal ended), within seconds whatever the workers are doing, and output a target can trust.
 
 The handler raises :class:`SyncStopped` on the main thread wherever the sync is, except while
-stdout is being written: a write cut short leaves a partial line, and a later flush of the same
-block writes its records twice. There the stop waits until the write is done (:func:`deferred`).
-The CLI then writes a last STATE, which covers only records written (each stream writes its
-waiting records before the stop reaches the CLI), logs one line and ends the process without
-waiting for workers blocked in a request. A reader that stops reading altogether cannot hold
-the process: after :data:`GRACE_S` it ends without the last STATE.
+stdout is being written (:func:`deferred`): a write cut short leaves a partial line, and a later
+flush of the same block writes its records twice. The CLI then writes a last STATE (covering
+only records written), logs one line and ends without waiting for workers blocked in a request;
+a reader that stops reading cannot hold the process: after :data:`GRACE_S` it ends without it.
 """
 
 from __future__ import annotations
@@ -49,12 +46,11 @@ class SyncStopped(BaseException):
 
 
 class _Stop:
-    """The process's stop: the signal received, and whether output is being written."""
+    """The process's stop: the signal received, and the writes of stdout under way."""
 
     signum: int | None = None
     raised = False
     writing = 0
-    """Writes of stdout under way on the main thread (see :func:`deferred`)."""
 
     def raise_once(self) -> None:
         if self.signum is not None and not self.writing and not self.raised:
@@ -72,9 +68,8 @@ def requested() -> int | None:
 
 @contextmanager
 def handled(logger: logging.Logger) -> Iterator[None]:
-    """SIGTERM and SIGINT handled as a stop while the CLI runs, then as before (a CLI run
-    inside another program, a test, gives that program its handlers back). Only the main
-    thread may handle signals: elsewhere nothing changes."""
+    """SIGTERM and SIGINT handled as a stop while the CLI runs, then as before (a test gets its
+    handlers back). Only the main thread may handle signals: elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -108,8 +103,7 @@ def deferred() -> Iterator[None]:
 
 
 def end(signum: int) -> NoReturn:
-    """End the process now with the stop's exit code, stdout and the log flushed. Workers
-    blocked in a request are not waited for (their sockets close with the process)."""
+    """End the process now, stdout and the log flushed, not waiting for workers in a request."""
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a closed pipe: nothing more to do
             stream.flush()
@@ -118,8 +112,8 @@ def end(signum: int) -> NoReturn:
 
 
 def _give_up(signum: int, logger: logging.Logger) -> None:
-    """The watchdog: stdout took the whole grace period (nobody reads it). The line is logged
-    from a thread of its own: a log stream nobody reads either must not hold the exit."""
+    """The watchdog: nobody read stdout for the grace period. The line is logged from a thread
+    of its own: a log stream nobody reads either must not hold the exit."""
     line = threading.Thread(
         target=logger.error,
         args=(

@@ -1,21 +1,18 @@
-"""The HTTP session of every request a tap sends, data and token calls alike: an overall
-deadline per request, connection failures that no retry can heal reported at once, and
-redirects that never carry a credential to another host.
+"""The HTTP session of every request a tap sends: an overall deadline per request, connection
+failures that no retry can heal reported at once, no credential redirected to another host.
 
-Why no watcher thread: urllib3's ``Timeout(total=...)`` bounds connecting plus the wait for
-the answer, but then each read only by itself (urllib3 says so), so a server sending one byte
-a second holds a request for ever. The body is therefore read here one system call at a time
-(``read1``), each given what is left of the deadline as its socket timeout: nothing else runs,
-and a blocked read returns by the deadline, so a shutdown waits no longer either. (The status
-line and headers are read by http.client, each read bounded by the time left when they were
-awaited: a server trickling its headers, not its body, is bounded per read only.)
-"""
+urllib3's ``Timeout(total=...)`` bounds connecting and the wait for the answer, but then each
+read only by itself: a server sending one byte a second would hold a request for ever. So the
+body is read one system call at a time (``read1``), each given what is left of the deadline as
+its socket timeout: no watcher thread, and a shutdown waits no longer than the deadline either.
+(Headers are read by http.client, each read bounded only by the time left when awaited.)"""
 
 from __future__ import annotations
 
 import ssl
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,16 +23,14 @@ from typing_extensions import override
 from urllib3 import Timeout
 from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 
-READ_BYTES = 64 * 1024
-"""At most this much is read per system call of a body."""
+READ_BYTES = 64 * 1024  # at most, per system call of a body
 MAX_REDIRECTS = 10
 DEFAULT_PORTS = {"http": 80, "https": 443}
 BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 
 
 class UnreachableError(requests.RequestException):
-    """A connection that failed in a way no retry heals (refused, unknown host, TLS spoken to
-    a plain-HTTP port or a certificate refused): not retried, reported in one line."""
+    """A connection no retry heals (refused, unknown host, a failed TLS handshake): one line."""
 
     def __init__(self, reason: str, request: requests.PreparedRequest) -> None:
         super().__init__(reason, request=request)
@@ -53,14 +48,9 @@ def host_of(url: str) -> str:
     return f"{parts.hostname}:{parts.port or DEFAULT_PORTS.get(parts.scheme, '')}"
 
 
-def origin(url: str) -> tuple[str, str]:
-    """Scheme and ``host:port``: an https request redirected to http changes origin too."""
-    return urlsplit(url).scheme, host_of(url)
-
-
 def ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl module's error behind ``exc``: requests wraps urllib3's MaxRetryError, whose
-    ``reason`` is the connection's error, which may wrap the ssl module's."""
+    """The ssl module's error behind ``exc`` (requests wraps urllib3's MaxRetryError, whose
+    ``reason`` is the connection's error, which may wrap it)."""
     seen: Any = exc
     for _ in range(4):
         if isinstance(seen, ssl.SSLError):
@@ -84,20 +74,20 @@ def unreachable(exc: requests.ConnectionError) -> str | None:
     return None
 
 
+@dataclass(eq=False)  # hashed by identity, as the response it wraps
 class DeadlineBody:
     """A urllib3 response whose body is streamed under the request's deadline."""
 
-    def __init__(self, raw: Any, deadline: float, request: requests.PreparedRequest) -> None:
-        self._raw = raw
-        self._deadline = deadline
-        self._request = request
+    _raw: Any
+    _deadline: float
+    _request: requests.PreparedRequest
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)
 
     def stream(self, amt: int = READ_BYTES, decode_content: bool | None = None) -> Iterator[bytes]:
-        """What requests reads a body with: at most one system call per chunk, each ending by
-        the deadline at the latest; past it the connection is closed and the request times out."""
+        """What requests reads a body with: one system call per chunk, each ending by the
+        deadline; past it the connection is closed and the request times out."""
         raw = self._raw
         while (left := self._deadline - time.monotonic()) > 0:
             connection = raw.connection  # None once the whole body is buffered
@@ -147,8 +137,8 @@ class DeadlineAdapter(HTTPAdapter):
 
 class TapSession(requests.Session):
     """A session whose requests end by their deadline and follow redirects on their own host
-    only. A redirect keeps the method and body (RFC 9110 allows it for 301 and 302; a token
-    POST turned into a GET would lose its credentials and look refused); 303 becomes a GET."""
+    only, keeping the method and body (RFC 9110 allows it for 301 and 302: a token POST turned
+    into a GET would lose its credentials and look refused); 303 becomes a GET."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -171,7 +161,8 @@ class TapSession(requests.Session):
         """Refuse a redirect to another origin; keep the body requests drops from a 301/302."""
         sent = response.request
         source, target = str(sent.url), str(prepared_request.url)
-        if origin(target) != origin(source):
+        # The origin: scheme too (an https request redirected to http changes it).
+        if (urlsplit(target).scheme, host_of(target)) != (urlsplit(source).scheme, host_of(source)):
             msg = (
                 f"refused a redirect (HTTP {response.status_code}) of {sent.method} "
                 f"{urlsplit(source).path} from {host_of(source)} to {host_of(target)}: "

@@ -31,21 +31,17 @@ def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[d
 
 
 class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
-    """A date-ranged listing read in windows from the bookmark (minus the lookback) to now.
-
-    Each window's records are written before the bookmark moves to the window's end (never
-    past now), so an interrupted run resumed from its last STATE loses nothing; each run
-    starts ``lookback_days`` before the bookmark to pick up data changed after the fact.
-    """
+    """A date-ranged listing read in windows from the bookmark (minus ``lookback_days``, for
+    data changed after the fact) to now. Each window's records are written before the
+    bookmark moves to its end (never past now): a run resumed from its last STATE loses
+    nothing."""
 
     window_size: ClassVar[timedelta] = timedelta(days=7)
-    window_params: ClassVar[tuple[str, str]] = ("start", "end")
-    """Query parameters that carry a window's start and end."""
-    align_to_days: ClassVar[bool] = False
-    """True when records are per day: windows start at midnight UTC."""
+    window_params: ClassVar[tuple[str, str]] = ("start", "end")  # the query parameters
+    align_to_days: ClassVar[bool] = False  # records per day: windows start at midnight UTC
     windows_ahead: ClassVar[int] = 1
-    """Windows fetched while one is written (with a pool): one hides most round trips, and
-    each holds up to two chunks of records, so more would cost memory on a large tenant."""
+    """Windows fetched while one is written: one hides most round trips; each holds up to two
+    chunks of records, so more would cost memory on a large tenant."""
     is_sorted = True  # the bookmark only ever moves to a later completed window's end
     independent_requests = True
 
@@ -79,10 +75,8 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
         bookmark = bookmark_of(self, context, now)
         if bookmark is not None:
             start = bookmark - self.lookback()
-        elif start_date is not None:
-            start = start_date
         else:
-            start = now - self.first_run_history()
+            start = now - self.first_run_history() if start_date is None else start_date
         if start_date is not None:
             start = max(start, start_date)
         if self.align_to_days:
@@ -103,8 +97,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
 
     @override
     def plan_windows(self, plan: Plan) -> Plan | None:
-        """The windows of this stream's sync, to fetch before it begins (they change no
-        state: the bookmark moves as the sync writes them)."""
+        """The windows of this stream's sync, to fetch before it begins (no state changes)."""
         now = _millis(utc_now())
         try:
             start, end, _ = self.sync_range(None, now)
@@ -115,9 +108,8 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
 
     @override
     def fetch_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Each window's records, then the window's end (never past now) as the bookmark.
-        With workers to spare (``max_parallel_requests``) the next windows are fetched while
-        one is written (scheduler.py)."""
+        """Each window's records, then its end (never past now) as the bookmark; the next
+        windows are fetched while one is written (scheduler.py)."""
         ahead = self.scheduler.plan(self) if not context else None
         now = ahead.now if ahead is not None and ahead.now is not None else _millis(utc_now())
         start, end, saved = self.sync_range(context, now)
@@ -133,14 +125,18 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             ahead=self.windows_ahead,
         )
         keeps_all = type(self).in_window is DateWindowStream.in_window
+        key = self.replication_key
+        assert key is not None
         for (window_start, window_end), records in zip(plan, listings, strict=True):
             if keeps_all:
                 yield from records  # every record kept: no call per record
             else:
                 yield from (r for r in records if self.in_window(r, window_start, window_end))
             done = min(window_end, now)
-            if saved is None or done > saved:
-                self._save_bookmark(context, done)
+            if saved is None or done > saved:  # the bookmark moves, and STATE says so at once
+                state = {key: done.isoformat()}
+                self.state_manager.increment_state(state, context=context, replication_key=key)
+                self.finalize_state_progress_markers(self.get_context_state(context))
                 saved = done
 
     def _window_contexts(
@@ -152,18 +148,7 @@ class DateWindowStream(WindowBookmarks, RestStream[_TToken], abc.ABC):
             for start, end in plan
         ]
 
-    def _save_bookmark(self, context: Context | None, done: datetime) -> None:
-        """Move the bookmark to ``done`` and emit STATE at once."""
-        assert self.replication_key is not None
-        self.state_manager.increment_state(
-            {self.replication_key: done.isoformat()},
-            context=context,
-            replication_key=self.replication_key,
-        )
-        self.finalize_state_progress_markers(self.get_context_state(context))
-
 
 def _millis(instant: datetime) -> datetime:
-    """``instant`` to the APIs' precision (milliseconds): a window's bounds are exactly what
-    its parameters say."""
+    """``instant`` to the APIs' precision: a window's bounds are exactly what its parameters say."""
     return instant.replace(microsecond=instant.microsecond // 1000 * 1000)

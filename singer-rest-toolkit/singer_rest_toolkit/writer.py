@@ -21,9 +21,8 @@ _NULL_END = b"null}"
 class BufferedWriter(MsgSpecWriter):
     """RECORDs leave in blocks of :data:`BLOCK_BYTES` (a write system call per RECORD was a large
     share of a small-record sync; ``sys.stdout`` is unbuffered under ``PYTHONUNBUFFERED``). Other
-    messages write the waiting block first and flush at once, so a target sees every record
-    before the STATE that covers it, and a run killed mid-way loses only uncommitted records.
-    Every write goes out whole, exactly once, a stop signal waiting for it (stop.py)."""
+    messages write the waiting block first and flush at once: a target sees every record before
+    the STATE that covers it. Every write goes out whole, exactly once (stop.py waits for it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,7 +33,9 @@ class BufferedWriter(MsgSpecWriter):
     @override
     def write_message(self, message: Message) -> None:
         if isinstance(message, RecordMessage):
-            self._append(message.to_dict())
+            self._block.extend(self.format_message(message))  # encoded whole first: no partial line
+            if len(self._block) >= BLOCK_BYTES:
+                self.write_block()
             return
         self.write_block()
         with stop.deferred():
@@ -42,10 +43,9 @@ class BufferedWriter(MsgSpecWriter):
             sys.stdout.flush()
 
     def record_writer(self, stream: str, version: int | None) -> Callable[[dict[str, Any]], None]:
-        """A writer of ``stream``'s RECORDs, each stamped with the time of its call: the bytes
-        of ``RecordMessage(...).to_dict()``, without a message per record. The message's head
-        and the key before ``time_extracted`` are encoded once; the record and the instant (the
-        SDK's ``utc_now()``: ``datetime.now(timezone.utc)``) are encoded between them."""
+        """A writer of ``stream``'s RECORDs stamped with the time of the call: the bytes of
+        ``RecordMessage(...).to_dict()`` without a message per record (the head and the key
+        before ``time_extracted`` encoded once; the instant as the SDK's ``utc_now()``)."""
         head = encoder.encode({"type": "RECORD", "stream": stream, "record": None})
         message: dict[str, Any] = {} if version is None else {"version": version}
         tail = encoder.encode({**message, "time_extracted": None})
@@ -69,18 +69,6 @@ class BufferedWriter(MsgSpecWriter):
 
         return write
 
-    def _append(self, message: dict[str, Any]) -> None:
-        block = self._block
-        start = len(block)
-        try:
-            encoder.encode_into(message, block, -1)
-            block.extend(b"\n")
-        except BaseException:
-            del block[start:]  # no partial line
-            raise
-        if len(block) >= BLOCK_BYTES:
-            self.write_block()
-
     def write_block(self) -> None:
         """Write the RECORD lines waiting (a sync ending, or failing, writes them too)."""
         if self._block:
@@ -91,9 +79,8 @@ class BufferedWriter(MsgSpecWriter):
 
 
 def _write_all(data: bytearray) -> None:
-    """Write ``data`` to stdout, removing from it what is written: an unbuffered stdout (under
-    ``PYTHONUNBUFFERED``) may take part of it when a signal arrives, and an error leaves only
-    what was not written for a later write."""
+    """Write ``data`` to stdout, removing what is written: an unbuffered stdout may take part of
+    it when a signal arrives, and an error leaves only the rest for a later write."""
     write = sys.stdout.buffer.write
     while data:
         del data[: write(data) or 0]

@@ -32,7 +32,7 @@ from singer_rest_toolkit.conform import RecordConformer
 from singer_rest_toolkit.responses import json_body, keep_only
 from singer_rest_toolkit.sdk_internals.process_exit import NoSdkSignalHandlers
 from singer_rest_toolkit.sdk_internals.record_loop import FastRecordMessages
-from singer_rest_toolkit.sdk_internals.state import RecordBookmarks, WindowBookmarks
+from singer_rest_toolkit.sdk_internals.state import WindowBookmarks, record_bookmarks
 from singer_rest_toolkit.sdk_internals.validation import SecretSafeValidation
 from singer_rest_toolkit.writer import BufferedWriter
 
@@ -342,9 +342,9 @@ def test_per_record_bookmarks_are_the_sdks(
         settings = {"is_sorted": is_sorted, "check_sorted": check_sorted}
         stream = type("Sorting", (BookmarkedStream,), settings)(tap)
         stream._write_starting_replication_value(context)
-        bookmarks = RecordBookmarks.of(stream)
+        bookmarks = record_bookmarks(stream)
         assert bookmarks is not None
-        increment = bookmarks.start(context)
+        increment = bookmarks(context)
         states, errors = [], []
         for when in WHENS:
             record = {"id": 1, "when": when}
@@ -371,9 +371,9 @@ def test_an_overridden_bookmark_method_is_called_per_record() -> None:
             calls.append(latest_record)
 
     stream = Overridden(BookmarkTap(config={"user": "u", "password": "p"}))
-    bookmarks = RecordBookmarks.of(stream)
+    bookmarks = record_bookmarks(stream)
     assert bookmarks is not None
-    bookmarks.start(None)({"when": "2026-01-01T00:00:00Z"})
+    bookmarks(None)({"when": "2026-01-01T00:00:00Z"})
     assert calls == [{"when": "2026-01-01T00:00:00Z"}]
 
 

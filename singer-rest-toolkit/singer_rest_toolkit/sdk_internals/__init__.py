@@ -1,7 +1,3 @@
-"""Every use of a private SDK, requests or threading name, in one package, by purpose.
-
-Each piece is here because the public API has no hook for it; each has a test comparing its
-output with the SDK's own (this package's tests/test_sdk_equivalence.py), run at the lowest and the highest
-singer-sdk version this package allows (``make test-sdk-range``). Check these modules first
-on every SDK upgrade.
-"""
+"""Every use of a private SDK, requests or threading name, by purpose: each where the public
+API has no hook, each compared with the SDK's own output (tests/test_sdk_equivalence.py) at the
+lowest and highest singer-sdk allowed (``make test-sdk-range``). Check them on every upgrade."""

@@ -11,21 +11,17 @@ from typing_extensions import override
 
 
 def run_before_threads_join(hook: Callable[[], None]) -> None:
-    """Call ``hook`` at interpreter exit before worker pools are joined: ``concurrent.futures``
-    then runs every queued task, and a failed sync's fetches ahead must be dropped first
-    (``atexit`` runs too late for that)."""
+    """Call ``hook`` at interpreter exit before worker pools are joined (``atexit`` is too
+    late): ``concurrent.futures`` then runs every queued task, a failed sync's fetches ahead."""
     register = getattr(threading, "_register_atexit", None)
     if register is not None:
         register(hook)
 
 
 class NoSdkSignalHandlers(Tap):
-    """A tap that leaves SIGTERM and SIGINT alone as it is built.
-
-    The SDK's handler writes a STATE in the middle of whatever the main thread was writing (a
-    partial line), then exits 0: a killed sync looks like a good one, and the interrupted block
-    of records is flushed a second time on the way out. The CLI installs the toolkit's stop
-    instead (stop.py); a tap built inside another program leaves its signals alone."""
+    """A tap that leaves SIGTERM and SIGINT alone as it is built: the SDK's handler writes a
+    STATE in the middle of whatever the main thread was writing, flushes the interrupted block
+    again, and exits 0, so a killed sync looks like a good one. The CLI installs stop.py's."""
 
     @override
     def _setup_signal_handlers(self) -> None:

@@ -1,5 +1,5 @@
-"""The record loop: RECORD messages written straight into the writer's block, the SDK's
-own loop kept for what it is not written for, and a parsed page held once."""
+"""The record loop: RECORD messages written straight into the writer's block (the SDK's own
+loop for what it is not written for), and a parsed page held once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from singer_sdk.helpers._compat import SingerSDKDeprecationWarning
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 from typing_extensions import override
 
-from singer_rest_toolkit.sdk_internals.state import RecordBookmarks
+from singer_rest_toolkit.sdk_internals.state import record_bookmarks
 from singer_rest_toolkit.writer import BufferedWriter
 
 if TYPE_CHECKING:
@@ -25,22 +25,18 @@ if TYPE_CHECKING:
 class FastRecordMessages(Stream):
     """RECORD messages without the SDK's per-record walk and objects when nothing needs them.
 
-    When the catalog deselects no property, ``Stream._generate_record_messages`` still copies
-    and walks every record to prune nothing and conforms it again (post_process did), then a
-    message object per record is built, serialized and written on its own. Here each record's
-    message goes straight into the writer's block, and what only some streams need (record
-    limits, partitions, child streams, per-record bookmarks) is decided once per sync. A
-    catalog that deselects a property, and any sync this loop is not written for, takes the
-    SDK's own path."""
+    Even when the catalog deselects no property, ``Stream._generate_record_messages`` copies
+    and walks every record to prune nothing, conforms it again, and builds, serializes and
+    writes a message object per record. Here each record's message goes straight into the
+    writer's block, and what only some streams need (partitions, child streams, per-record
+    bookmarks) is decided once per sync; any other sync takes the SDK's own path."""
 
     schema_written = False
-    """True once this sync wrote the stream's SCHEMA (see :meth:`_write_schema_message`)."""
 
     @override
     def _write_schema_message(self) -> None:
-        """The SCHEMA once per sync. The SDK's ``sync(context)`` writes a child stream's
-        SCHEMA again for every parent record: the same message each time, and a target
-        flushes every buffer it holds at each one (1,700 flushes in one Amilia sync)."""
+        """The SCHEMA once per sync, not again for each parent record of a child stream (a
+        target flushes every buffer it holds at each one)."""
         if not self.schema_written:
             self.schema_written = True
             super()._write_schema_message()
@@ -50,8 +46,7 @@ class FastRecordMessages(Stream):
         return bool(self.child_streams)
 
     def start_records(self) -> None:
-        """As each sync (of the stream or a context) starts: decide again what post_process
-        decides once per sync."""
+        """As each sync (of the stream or a context) starts: post_process decides again."""
 
     @override
     def _sync_records(
@@ -89,10 +84,10 @@ class FastRecordMessages(Stream):
             )
             for stream_map in self.stream_maps
         ]
-        # One map that returns the record itself (the default): no loop over maps per record.
+        # The default map returns the record itself: no loop over maps per record.
         one = len(maps) == 1 and maps[0][0] is None
         write = maps[0][1] if one else functools.partial(_write_mapped, maps)
-        state_manager, bookmarks = self.state_manager, RecordBookmarks.of(self)
+        state_manager, bookmarks = self.state_manager, record_bookmarks(self)
         state_every, post_process = self.STATE_MSG_FREQUENCY, self.post_process
         with record_counter, self.get_sync_timer() as timer:
             try:
@@ -104,7 +99,7 @@ class FastRecordMessages(Stream):
                     self._write_starting_replication_value(current_context)
                     child_context = None if current_context is None else copy.copy(current_context)
                     process = bool(state_partition_context) or self.syncs_children()
-                    increment = None if bookmarks is None else bookmarks.start(current_context)
+                    increment = None if bookmarks is None else bookmarks(current_context)
                     for record_result in self.get_records(current_context):
                         if isinstance(record_result, tuple):  # deprecated by the SDK, honoured
                             warnings.warn(
@@ -145,8 +140,7 @@ class FastRecordMessages(Stream):
 
 
 COUNT_EVERY = 100
-"""Records added to the SDK's record counter at once (its total and final line are exact; a
-periodic metric line may count up to this many records later)."""
+"""Records added to the SDK's record counter at once (its total stays exact)."""
 
 
 def _write_mapped(
@@ -168,6 +162,6 @@ def _is_identity(stream_map: StreamMap) -> bool:
 
 
 def forget_body(response: requests.Response) -> None:
-    """Drop requests' cached copy of the body once it was parsed: the SDK holds the response
-    until the next page arrives, and a large page would otherwise stay alive twice."""
+    """Drop requests' copy of a parsed body: the SDK holds the response until the next page
+    arrives, and a large page would otherwise stay alive twice."""
     response._content = b""

@@ -1,5 +1,5 @@
-"""Stream state: per-record bookmarks as the SDK moves them, date windows' bookmarks, and
-a starting value worked out ahead on a copy of the state."""
+"""Stream state: per-record bookmarks as the SDK moves them, date windows' bookmarks, and a
+starting value worked out ahead on a copy of the state."""
 
 from __future__ import annotations
 
@@ -18,45 +18,37 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class RecordBookmarks:
-    """``Stream._increment_stream_state`` per record, the SDK's usual case done inline.
+Increment = Callable[[dict[str, Any]], None]
 
-    For every record, the SDK's ``increment_state`` finds the context's state dict, converts
-    both values with ``to_json_compatible`` and compares them. When the stream and its state
-    manager are the SDK's own and both values are strings (which ``to_json_compatible``
-    returns as they are), the same assignment is made here on the state dict found once per
-    context; any other case (the first record, a non-string, a sorted value going back) calls
-    the SDK."""
 
-    @classmethod
-    def of(cls, stream: Stream) -> RecordBookmarks | None:
-        """None when records do not move the stream's bookmark (full table, date windows)."""
-        if (
-            stream.replication_method == REPLICATION_INCREMENTAL
-            and type(stream)._increment_stream_state is not WindowBookmarks._increment_stream_state
-        ):
-            return cls(stream)
+def record_bookmarks(stream: Stream) -> Callable[[Context | None], Increment] | None:
+    """``Stream._increment_stream_state`` per record of a context, the SDK's usual case done
+    inline: when the stream and its state manager are the SDK's own and both values are
+    strings (which ``to_json_compatible`` keeps as they are), the SDK's assignment is made on
+    the state dict found once per context; any other case (the first record, a non-string, a
+    sorted value going back) calls the SDK. None when records do not move the bookmark (full
+    table, date windows)."""
+    method = type(stream)._increment_stream_state
+    if (
+        stream.replication_method != REPLICATION_INCREMENTAL
+        or method is WindowBookmarks._increment_stream_state
+    ):
         return None
+    manager = stream.state_manager
+    inline = (
+        method is Stream._increment_stream_state
+        and type(manager).increment_state is StreamStateManager.increment_state
+        and bool(stream.replication_key)
+    )
+    key = stream.replication_key or ""
+    is_sorted = manager._is_sorted and manager.state_partitioning_keys is None
+    check = manager._check_sorted
 
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        manager = stream.state_manager
-        self._inline = (
-            type(stream)._increment_stream_state is Stream._increment_stream_state
-            and type(manager).increment_state is StreamStateManager.increment_state
-            and bool(stream.replication_key)
-        )
-        self._key = stream.replication_key or ""
-        self._sorted = manager._is_sorted and manager.state_partitioning_keys is None
-        self._check = manager._check_sorted
-
-    def start(self, context: Context | None) -> Callable[[dict[str, Any]], None]:
-        """The per-record bookmark update of one context (whose state dict exists by now)."""
-        stream = self._stream
-        if not self._inline:
+    def start(context: Context | None) -> Increment:
+        """The update of one context (whose state dict exists by now)."""
+        if not inline:
             return lambda record: stream._increment_stream_state(record, context=context)
         state = stream.state_manager.get_context_state(context)
-        key, is_sorted, check = self._key, self._sorted, self._check
 
         def increment(record: dict[str, Any]) -> None:
             progress = state if is_sorted else state.get(PROGRESS_MARKERS)
@@ -74,6 +66,8 @@ class RecordBookmarks:
 
         return increment
 
+    return start
+
 
 class WindowBookmarks(Stream):
     """Records do not move the bookmark: a completed date window does (see windows.py)."""
@@ -90,9 +84,8 @@ _QUIET.disabled = True
 
 
 def starting_replication_value(stream: Stream) -> Any:
-    """The starting replication value the SDK will write as ``stream``'s sync begins (its one
-    context), worked out now by the SDK's own code on a copy of the state: the state is left
-    as it is, and the SDK's log line is written in the stream's turn only."""
+    """The starting replication value the SDK will write as ``stream``'s sync begins, worked
+    out now by the SDK's own code on a copy of the state (its log line left to that turn)."""
     bookmarks = stream.tap_state.get("bookmarks") or {}
     manager = StreamStateManager(
         tap_name=stream.tap_name,

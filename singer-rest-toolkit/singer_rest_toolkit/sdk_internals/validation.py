@@ -18,10 +18,8 @@ warn_unmapped_properties = _typing._warn_unmapped_properties
 
 
 class SecretSafeValidation(Tap):
-    """The SDK's settings validation without the value of a secret setting in its messages
-    (``<value> is not of type 'string' in config['password']``), then the tap's own checks.
-    ``Tap._validate_config`` is the one place every CLI mode (sync, discover, about) validates
-    through."""
+    """The SDK's settings validation (the one place every CLI mode goes through) without a
+    secret's value in its messages, then the tap's own checks."""
 
     def check_settings(self) -> None:
         """The tap's own checks; raise ConfigValidationError naming the setting."""
