@@ -6,12 +6,15 @@ pool's listings hold is bounded in bytes of response bodies, all listings togeth
 does not grow with the tenant: a worker waits before a request while the budget is spent,
 unless the main thread reads its listing. The main thread waits for a listing no worker has
 started only while a worker is free to start it, else it fetches the listing itself, so the
-budget never stalls the sync. With ``spill``, pages beyond the budget wait in a temporary
-file instead of stalling their worker (the next streams: their requests keep the pace busy).
+budget never stalls the sync. With ``spill``, every page waits in a temporary file and the
+budget bounds only the pages in flight (the next streams: their requests keep the pace busy
+however far ahead of their reader they are).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import pickle
 import queue
@@ -50,6 +53,22 @@ _fetching = threading.local()
 """The listing a worker thread is fetching, whichever pool the worker belongs to."""
 
 
+@functools.cache
+def fewer_malloc_arenas() -> None:
+    """At most two glibc malloc arenas, not eight per core: each worker thread would keep the
+    freed memory of the pages it parsed in an arena of its own, and the process would grow
+    with the number of workers. Elsewhere than glibc, nothing."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, TypeError):  # not glibc, or no C library to ask
+        return
+    mallopt(_M_ARENA_MAX, 2)
+
+
+_M_ARENA_MAX: Final = -8
+"""glibc's malloc.h."""
+
+
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
     """A fetch of a finished or failed sync stops before its next request."""
 
@@ -79,7 +98,7 @@ class _Spilled(NamedTuple):
 
 
 class SpillFile:
-    """The pages a listing fetched beyond its pool's memory budget, on disk until read.
+    """The pages of a listing of the next streams, on disk until read.
 
     Pickled, so records come back exactly as they were parsed (Decimals stay Decimals).
     Anonymous: the system frees it when it is closed, or when the process ends.
@@ -130,8 +149,9 @@ class MemoryBudget:
     def __init__(self, size: int) -> None:
         self.size = size
         self.held = 0
-        self.page = 0
-        """Bytes of the last page queued: what a request about to be sent reserves."""
+        self.pages: dict[str, int] = {}
+        """Bytes of the last page of each stream: what its next request reserves (a
+        stream's own, not another's: a pool fetches pages of very different sizes)."""
         self.stuck = 0
         """Workers waiting for room or for their reader: while one is, it fetches nothing else."""
         self._shares: Counter[Listing] = Counter()
@@ -219,6 +239,10 @@ class Listing:
                     page = []
             if page and not self._put_page(page, context, bytes_parsed() - parsed):
                 return
+            if not page:  # an empty last page: what its request reserved goes back
+                self._budget.take(self, -self._reserved)
+                self._reserved = 0
+                self._budget.pages[self.name] = max(bytes_parsed() - parsed, 1)
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._pages.put(exc)
@@ -233,24 +257,22 @@ class Listing:
         spill = self._spill
         if spill is None:  # its request was charged (wait_for_room): the page is in memory
             self._budget.take(self, size - self._reserved, anyway=True)
-            self._reserved = 0
-            self._budget.page = size
             self._pages.put(_Held(page, size))
-        elif self._budget.take(self, size):
-            self._pages.put(_Held(page, size))
-        else:
+        else:  # on disk: the charge of its request is given back
             self._budget.wait_while(lambda: spill.unread >= SPILL_BYTES and not self.cancelled)
             if not self.cancelled:
                 self._pages.put(spill.write(page))
+            self._budget.take(self, -self._reserved)
+        self._reserved = 0
+        if parsed:  # not the later parts of a large page: they carry none of its bytes
+            self._budget.pages[self.name] = size
         return not self.cancelled
 
     def wait_for_room(self) -> None:
         """Worker side, before a request: charge its page's estimated bytes, waiting while
         the budget is spent, unless the main thread reads this listing (it waits for this
-        page) or it is dropped. A spilling listing never waits: its pages go to disk."""
-        if self._spill is not None:
-            return
-        estimate = self._budget.page
+        page) or it is dropped."""
+        estimate = self._budget.pages.get(self.name, 0)
 
         def no_room() -> bool:
             taken = self._budget.take(self, estimate, anyway=self._reading)
@@ -418,6 +440,7 @@ class Prefetcher:
         )
         with self._lock:
             if self._pool is None:
+                fewer_malloc_arenas()
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
             self._live.add(listing)
             self._pending.setdefault(key, deque()).append(listing)

@@ -65,6 +65,17 @@ def keep_only(response: requests.Response, rest: Any) -> None:
     forget_body(response)
 
 
+def take_records(response: requests.Response, key: str) -> Any:
+    """``key`` of the page's JSON object (the body itself when it is not an object); the body
+    then keeps only the rest, what paging still reads (:func:`keep_only`)."""
+    body = json_body(response)
+    if isinstance(body, dict):
+        keep_only(response, {k: v for k, v in body.items() if k != key})
+        return body.get(key)
+    keep_only(response, [])
+    return body
+
+
 def request_label(response: requests.Response) -> str:
     """``GET /path`` of the request behind ``response`` (never its query string)."""
     method = response.request.method if response.request is not None else "GET"

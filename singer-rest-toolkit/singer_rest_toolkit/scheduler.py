@@ -8,7 +8,7 @@ round trips three ways, each through a pool of prefetch.py:
   API family fetches the listings of the next parents;
 - date windows: the next windows of a top-level stream are fetched while one is written;
 - next streams: as the first top-level stream begins, the listings of the others are fetched
-  by a pool of their own (``streams_ahead`` workers), beyond a memory budget onto disk.
+  by a pool of their own (``streams_ahead`` workers), onto disk.
 
 Records and STATE are still written by the main thread in the order of a sequential run, and
 an error is raised where a sequential run meets it.
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from singer_rest_toolkit.settings import Settings
 
 STREAMS_AHEAD_BYTES = 4 * 1024 * 1024
-"""Bytes (of response bodies) the streams fetched ahead may hold in memory, all together:
-the rest waits on disk."""
+"""Bytes (of response bodies) the requests of the streams fetched ahead may have in flight,
+all together: their pages wait on disk."""
 
 
 @dataclass(frozen=True)

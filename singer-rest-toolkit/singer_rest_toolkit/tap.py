@@ -55,7 +55,7 @@ class RestTap(NoSdkSignalHandlers, SecretSafeValidation, abc.ABC):
     streams_ahead: ClassVar[int] = 4
     """Top-level streams fetched while the one before them is written, when the main family
     fetches in parallel: a cursor-paged listing waits a round trip per page, so one stream alone
-    cannot keep a pace busy. Beyond a small memory budget, they wait in a temporary file."""
+    cannot keep a pace busy. Their pages wait in a temporary file."""
     minimums: ClassVar[dict[str, int]] = {}
     """Integer settings of this tap and their least value (the request settings' are known)."""
 

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.pagination import query_value, with_query_value
-from singer_rest_toolkit.responses import error_message, json_body, keep_only
+from singer_rest_toolkit.responses import error_message, json_body, take_records
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -234,14 +234,8 @@ class AmiliaStream(RestStream[ParseResult | None]):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The page's records (``Items`` or the bare array)."""
-        body = json_body(response)
-        records = [item for item in items_of(body) or [] if isinstance(item, dict)]
-        # The paginator still reads Paging, but nothing reads Items again.
-        keep_only(
-            response,
-            {k: v for k, v in body.items() if k != "Items"} if isinstance(body, dict) else [],
-        )
-        return records
+        items = take_records(response, "Items")
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream):

@@ -20,7 +20,7 @@ from singer_rest_toolkit.bookmarks import bookmark_of
 from singer_rest_toolkit.dates import iso_z, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
 from singer_rest_toolkit.responses import error_message as vendor_error
-from singer_rest_toolkit.responses import json_object
+from singer_rest_toolkit.responses import json_object, take_records
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -179,8 +179,8 @@ class AmperityStream(RestStream[str | None], abc.ABC):
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The records of ``data``."""
-        return [item for item in json_object(response)["data"] if isinstance(item, dict)]
+        """The records of ``data``, which the cached body then no longer holds."""
+        return [item for item in take_records(response, "data") or [] if isinstance(item, dict)]
 
 
 class ProfileApiStream(AmperityStream, abc.ABC):
