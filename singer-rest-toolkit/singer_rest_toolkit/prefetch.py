@@ -150,7 +150,7 @@ class MemoryBudget:
         self.size = size
         self.held = 0
         self.pages: dict[str, int] = {}
-        """Bytes of the last page of each stream: what its next request reserves (a
+        """Bytes of the largest page of each stream: what its next request reserves (a
         stream's own, not another's: a pool fetches pages of very different sizes)."""
         self.stuck = 0
         """Workers waiting for room or for their reader: while one is, it fetches nothing else."""
@@ -242,7 +242,7 @@ class Listing:
             if not page:  # an empty last page: what its request reserved goes back
                 self._budget.take(self, -self._reserved)
                 self._reserved = 0
-                self._budget.pages[self.name] = max(bytes_parsed() - parsed, 1)
+                self._budget.pages.setdefault(self.name, max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._pages.put(exc)
@@ -265,7 +265,7 @@ class Listing:
             self._budget.take(self, -self._reserved)
         self._reserved = 0
         if parsed:  # not the later parts of a large page: they carry none of its bytes
-            self._budget.pages[self.name] = size
+            self._budget.pages[self.name] = max(self._budget.pages.get(self.name, 0), size)
         return not self.cancelled
 
     def wait_for_room(self) -> None:
