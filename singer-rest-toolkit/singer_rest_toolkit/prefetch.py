@@ -264,8 +264,7 @@ class Listing:
                 self._pages.put(spill.write(page))
             self._budget.take(self, -self._reserved)
         self._reserved = 0
-        if parsed:  # not the later parts of a large page: they carry none of its bytes
-            self._budget.pages[self.name] = max(self._budget.pages.get(self.name, 0), size)
+        self._budget.pages[self.name] = max(self._budget.pages.get(self.name, 0), size)
         return not self.cancelled
 
     def wait_for_room(self) -> None:
