@@ -13,8 +13,6 @@ however far ahead of their reader they are).
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
 import pickle
 import queue
@@ -51,22 +49,6 @@ _POLL_S = 0.05
 _DONE: Final = object()
 _fetching = threading.local()
 """The listing a worker thread is fetching, whichever pool the worker belongs to."""
-
-
-@functools.cache
-def fewer_malloc_arenas() -> None:
-    """At most two glibc malloc arenas, not eight per core: each worker thread would keep the
-    freed memory of the pages it parsed in an arena of its own, and the process would grow
-    with the number of workers. Elsewhere than glibc, nothing."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError, TypeError):  # not glibc, or no C library to ask
-        return
-    mallopt(_M_ARENA_MAX, 2)
-
-
-_M_ARENA_MAX: Final = -8
-"""glibc's malloc.h."""
 
 
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
@@ -439,7 +421,6 @@ class Prefetcher:
         )
         with self._lock:
             if self._pool is None:
-                fewer_malloc_arenas()
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
             self._live.add(listing)
             self._pending.setdefault(key, deque()).append(listing)
