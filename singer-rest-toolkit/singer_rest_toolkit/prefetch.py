@@ -152,6 +152,12 @@ class MemoryBudget:
                     self._changed.notify()  # one waiting worker goes on
             return True
 
+    def learn(self, name: str, size: int) -> None:
+        """A page of stream ``name`` weighed ``size`` bytes (its largest is what its requests
+        reserve)."""
+        with self._changed:
+            self.pages[name] = max(self.pages.get(name, 0), size)
+
     def release(self, listing: Listing) -> None:
         """Give back everything ``listing`` holds (it was dropped, or read to its end)."""
         with self._changed:
@@ -224,7 +230,7 @@ class Listing:
             if not page:  # an empty last page: what its request reserved goes back
                 self._budget.take(self, -self._reserved)
                 self._reserved = 0
-                self._budget.pages.setdefault(self.name, max(bytes_parsed() - parsed, 1))
+                self._budget.learn(self.name, max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._pages.put(exc)
@@ -246,7 +252,7 @@ class Listing:
                 self._pages.put(spill.write(page))
             self._budget.take(self, -self._reserved)
         self._reserved = 0
-        self._budget.pages[self.name] = max(self._budget.pages.get(self.name, 0), size)
+        self._budget.learn(self.name, size)
         return not self.cancelled
 
     def wait_for_room(self) -> None:
