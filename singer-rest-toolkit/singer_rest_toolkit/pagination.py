@@ -13,6 +13,8 @@ from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
+from singer_rest_toolkit.responses import request_label
+
 
 class TokenPaginator(BaseAPIPaginator[str | None]):
     """Follows the API's next-page token, past an empty page that still has one, until it is
@@ -37,7 +39,7 @@ class TokenPaginator(BaseAPIPaginator[str | None]):
             if token in self._seen:
                 msg = (
                     f"{self._stream_name}: the API sent the same {self._token_name} twice for "
-                    f"GET {urlsplit(response.url).path}; stopping instead of reading pages again"
+                    f"{request_label(response)}; stopping instead of reading pages again"
                 )
                 raise FatalAPIError(msg)
             self._seen.add(token)

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -182,7 +181,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
         try:
             return record_list(json_object(response)["data"], self.records_key)
         except ValueError as exc:
-            msg = f"{self.name}: unexpected response to GET {urlsplit(response.url).path}: {exc}"
+            msg = f"{self.name}: unexpected response to {self.request_label(response)}: {exc}"
             raise FatalAPIError(msg) from None
 
 
@@ -239,7 +238,7 @@ class MetricsStream(AgyleTimeDateWindowStream, abc.ABC):
         if dates is None and (data is None or not any(v is not None for v in data.values())):
             return  # a window without activity: data null, {} or {"dates": null}
         if not isinstance(dates, list):
-            msg = f"{self.name}: unexpected response to GET {urlsplit(response.url).path}: no dates"
+            msg = f"{self.name}: unexpected response to {self.request_label(response)}: no dates"
             raise FatalAPIError(msg)
         for entry in dates:
             for user in entry.get("users") or []:
