@@ -13,6 +13,8 @@ however far ahead of their reader they are).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import pickle
 import queue
@@ -49,6 +51,24 @@ _POLL_S = 0.05
 _DONE: Final = object()
 _fetching = threading.local()
 """The listing a worker thread is fetching, whichever pool the worker belongs to."""
+
+
+@functools.cache
+def give_back_large_blocks() -> None:
+    """Blocks of 128 KiB and more (response bodies) come from and go back to the system at
+    once, in every thread. glibc otherwise raises that threshold to the largest block freed so
+    far, and each worker thread's arena keeps the freed bodies of the pages it parsed: the
+    process would grow with the size of the pages and the number of workers. Elsewhere than
+    glibc, nothing."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, TypeError):  # not glibc, or no C library to ask
+        return
+    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD: Final = -3
+"""glibc's malloc.h."""
 
 
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
@@ -134,6 +154,11 @@ class MemoryBudget:
         self.pages: dict[str, int] = {}
         """Bytes of the largest page of each stream: what its next request reserves (a
         stream's own, not another's: a pool fetches pages of very different sizes)."""
+        self.probing = False
+        """True while the pool's first request is in flight: until a page is weighed, the
+        size of its pages is unknown, and its other requests wait rather than all fetch
+        pages of unknown size at once (once one is weighed, a stream not weighed yet is
+        assumed small: most are the short listings of one parent)."""
         self.stuck = 0
         """Workers waiting for room or for their reader: while one is, it fetches nothing else."""
         self._shares: Counter[Listing] = Counter()
@@ -152,11 +177,15 @@ class MemoryBudget:
                     self._changed.notify()  # one waiting worker goes on
             return True
 
-    def learn(self, name: str, size: int) -> None:
+    def learn(self, name: str, size: int | None) -> None:
         """A page of stream ``name`` weighed ``size`` bytes (its largest is what its requests
-        reserve)."""
+        reserve); None: a request of it failed. Either ends the pool's first request."""
         with self._changed:
-            self.pages[name] = max(self.pages.get(name, 0), size)
+            if size is not None:
+                self.pages[name] = max(self.pages.get(name, 0), size)
+            if self.probing:
+                self.probing = False
+                self._changed.notify_all()
 
     def release(self, listing: Listing) -> None:
         """Give back everything ``listing`` holds (it was dropped, or read to its end)."""
@@ -233,6 +262,7 @@ class Listing:
                 self._budget.learn(self.name, max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
+            self._budget.learn(self.name, None)
             self._pages.put(exc)
 
     def _put_page(self, page: list[Record], context: Any, parsed: int) -> bool:
@@ -257,16 +287,24 @@ class Listing:
 
     def wait_for_room(self) -> None:
         """Worker side, before a request: charge its page's estimated bytes, waiting while
-        the budget is spent, unless the main thread reads this listing (it waits for this
-        page) or it is dropped."""
-        estimate = self._budget.pages.get(self.name, 0)
+        the budget is spent or the pool's first request is out (:attr:`MemoryBudget.probing`),
+        unless the main thread reads this listing (it waits for this page) or it is dropped."""
+        budget = self._budget
 
         def no_room() -> bool:
-            taken = self._budget.take(self, estimate, anyway=self._reading)
-            return not taken and not self.cancelled
+            if self.cancelled:
+                return False
+            if not budget.pages and not self._reading:
+                if budget.probing:
+                    return True
+                budget.probing = True
+            estimate = budget.pages.get(self.name, 0)
+            if not budget.take(self, estimate, anyway=self._reading):
+                return True
+            self._reserved += estimate
+            return False
 
-        self._budget.wait_while(no_room)
-        self._reserved += estimate
+        budget.wait_while(no_room)
 
     def records(self) -> Iterator[Record]:
         """Main thread: the listing's records in order, then its error if it failed."""
@@ -427,6 +465,7 @@ class Prefetcher:
         )
         with self._lock:
             if self._pool is None:
+                give_back_large_blocks()
                 self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
             self._live.add(listing)
             self._pending.setdefault(key, deque()).append(listing)
