@@ -20,6 +20,10 @@ SETTLE_S = 1.0
 """429s within this long of a slowdown answer requests sent before it: no second slowdown."""
 MIN_RATE = 0.5
 """The slowest pace after repeated 429s (requests per second)."""
+BURST = 2.0
+"""At the full pace, requests leave at most this many times as fast as the rate: a second's
+worth is spread over half a second rather than sent at once (workers released together), for
+a loaded server stamps the arrivals of a burst late and counts some in the next window."""
 
 
 class Pacer:
@@ -76,11 +80,12 @@ class Pacer:
             while True:
                 now = time.monotonic()
                 rate = self.rate(now)
-                due = self._last_sent + 1 / rate if rate < self.per_second else now
+                spacing = 1 / rate if rate < self.per_second else 1 / (BURST * rate)
+                due = self._last_sent + spacing
                 if now >= due and self.limiter.try_acquire("requests", blocking=False):
                     self._last_sent = now
                     return
-                time.sleep(min(max(due - now, POLL_S), SETTLE_S))
+                time.sleep(min(due - now if now < due else POLL_S, SETTLE_S))
 
 
 MAIN_API = "api"
