@@ -154,11 +154,6 @@ class MemoryBudget:
         self.pages: dict[str, int] = {}
         """Bytes of the largest page of each stream: what its next request reserves (a
         stream's own, not another's: a pool fetches pages of very different sizes)."""
-        self.probing = False
-        """True while the pool's first request is in flight: until a page is weighed, the
-        size of its pages is unknown, and its other requests wait rather than all fetch
-        pages of unknown size at once (once one is weighed, a stream not weighed yet is
-        assumed small: most are the short listings of one parent)."""
         self.stuck = 0
         """Workers waiting for room or for their reader: while one is, it fetches nothing else."""
         self._shares: Counter[Listing] = Counter()
@@ -177,15 +172,11 @@ class MemoryBudget:
                     self._changed.notify()  # one waiting worker goes on
             return True
 
-    def learn(self, name: str, size: int | None) -> None:
+    def learn(self, name: str, size: int) -> None:
         """A page of stream ``name`` weighed ``size`` bytes (its largest is what its requests
-        reserve); None: a request of it failed. Either ends the pool's first request."""
+        reserve)."""
         with self._changed:
-            if size is not None:
-                self.pages[name] = max(self.pages.get(name, 0), size)
-            if self.probing:
-                self.probing = False
-                self._changed.notify_all()
+            self.pages[name] = max(self.pages.get(name, 0), size)
 
     def release(self, listing: Listing) -> None:
         """Give back everything ``listing`` holds (it was dropped, or read to its end)."""
@@ -262,7 +253,6 @@ class Listing:
                 self._budget.learn(self.name, max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
-            self._budget.learn(self.name, None)
             self._pages.put(exc)
 
     def _put_page(self, page: list[Record], context: Any, parsed: int) -> bool:
@@ -287,24 +277,16 @@ class Listing:
 
     def wait_for_room(self) -> None:
         """Worker side, before a request: charge its page's estimated bytes, waiting while
-        the budget is spent or the pool's first request is out (:attr:`MemoryBudget.probing`),
-        unless the main thread reads this listing (it waits for this page) or it is dropped."""
-        budget = self._budget
+        the budget is spent, unless the main thread reads this listing (it waits for this
+        page) or it is dropped."""
+        estimate = self._budget.pages.get(self.name, 0)
 
         def no_room() -> bool:
-            if self.cancelled:
-                return False
-            if not budget.pages and not self._reading:
-                if budget.probing:
-                    return True
-                budget.probing = True
-            estimate = budget.pages.get(self.name, 0)
-            if not budget.take(self, estimate, anyway=self._reading):
-                return True
-            self._reserved += estimate
-            return False
+            taken = self._budget.take(self, estimate, anyway=self._reading)
+            return not taken and not self.cancelled
 
-        budget.wait_while(no_room)
+        self._budget.wait_while(no_room)
+        self._reserved += estimate
 
     def records(self) -> Iterator[Record]:
         """Main thread: the listing's records in order, then its error if it failed."""

@@ -4,7 +4,6 @@ sequential run meets it, and a listing no worker started is fetched by the main 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -240,41 +239,3 @@ def test_a_listing_nobody_took_gives_its_memory_back_when_dropped(
     assert prefetcher.budget.held > 0, "fetched ahead, and never taken (e.g. a stream map)"
     prefetcher.discard()
     assert prefetcher.budget.held == 0
-
-
-def test_a_pools_first_request_goes_alone_until_its_page_is_weighed() -> None:
-    """Before any page is weighed, the pool does not know what a request will bring: its
-    first request goes alone, then the others all at once."""
-    first_page = threading.Event()
-    in_flight: list[int] = []
-    flying = 0
-    lock = threading.Lock()
-
-    def fetch(context: dict[str, int]) -> Iterator[dict[str, Any]]:
-        nonlocal flying
-        before_request()
-        with lock:
-            flying += 1
-            in_flight.append(flying)
-        if context["n"] == 0:
-            first_page.wait(10)
-        else:
-            time.sleep(0.2)  # long enough for every released worker to be in flight together
-        with lock:
-            flying -= 1
-        yield {"n": context["n"]}
-
-    pool = Prefetcher(workers=4, name="test")
-    try:
-        for n in range(4):
-            assert pool.submit("first", {"n": n}, fetch, 1)
-        time.sleep(0.3)  # time enough for the other workers to start, were they not held back
-        assert in_flight == [1], "only the first request is out"
-        first_page.set()
-        listings = [pool.take("first", {"n": n}) for n in range(4)]
-        assert [list(listing.records()) for listing in listings if listing] == [
-            [{"n": n}] for n in range(4)
-        ]
-    finally:
-        pool.discard()
-    assert max(in_flight[1:]) == 3, "then the others went side by side"
