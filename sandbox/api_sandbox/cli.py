@@ -186,6 +186,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+SWITCH_INTERVAL_S = 0.001
+"""How long a thread building a page may hold the GIL while the event loop waits for it.
+
+Python's default (5 ms) is paid at every socket call the loop makes while page threads are
+busy: on a loaded machine the loop then stamped arrivals 100-340 ms late, into the next
+rate-limit window (a real API's front door counts a request when it arrives). At 1 ms the
+loop's longest stall in ``make demo`` fell from 0.34 s to under 0.05 s."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sandbox until interrupted."""
     args = parser().parse_args(argv)
@@ -228,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.scale,
         "system" if args.now is None else f"from {args.now.isoformat()}",
     )
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     web.run_app(
         sandbox.build(),
         sock=sock,
