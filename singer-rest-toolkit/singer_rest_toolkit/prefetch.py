@@ -1,14 +1,13 @@
 """The mechanics of fetching ahead (what is fetched and when: scheduler.py).
 
 A bounded pool of worker threads fills one queue of pages per listing; the main thread reads
-each in order, then its error if it failed, where a sequential run would have met it. What a
-pool's listings hold is bounded in bytes of response bodies, all listings together, so it
-does not grow with the tenant: a worker waits before a request while the budget is spent,
-unless the main thread reads its listing. The main thread waits for a listing no worker has
-started only while a worker is free to start it, else it fetches the listing itself, so the
-budget never stalls the sync. With ``spill``, every page waits in a temporary file and the
-budget bounds only the pages in flight (the next streams: their requests keep the pace busy
-however far ahead of their reader they are).
+each in order, then its error if it failed, where a sequential run would have met it. Every
+page waits in a temporary file, so what a pool holds in memory does not grow with the tenant
+or with how far ahead of their reader the workers are; the requests a pool has in flight are
+bounded in bytes of response bodies, all listings together: a worker waits before a request
+while the budget is spent, unless the main thread reads its listing. The main thread waits
+for a listing no worker has started only while a worker is free to start it, else it fetches
+the listing itself, so no wait stalls the sync.
 """
 
 from __future__ import annotations
@@ -40,10 +39,10 @@ QueueChildren = Callable[[list[Record], Any], object]
 CHUNK_RECORDS = 1_000
 """At most this many records per queued item: the main thread gets a large page's first
 records while the rest are parsed."""
-POOL_BUFFERED_BYTES = 512 * 1024
-"""Bytes of response bodies a pool's listings may hold ahead of the main thread, all
-together (parsed, about ten times as much). Enough pages that the next listings cost the
-main thread no round trip, not a tenant's worth."""
+IN_FLIGHT_BYTES = 2 * 1024 * 1024
+"""Bytes of response bodies a pool's requests may have in flight, all together (parsed,
+about ten times as much while a worker parses them): enough pages to hide a 200 ms answer
+behind the main thread's writing, not so many that a fast API swamps it."""
 SPILL_BYTES = 256 * 1024 * 1024
 """Bytes a listing may hold unread on disk: a larger stream ahead waits for its reader."""
 _POLL_S = 0.05
@@ -85,13 +84,6 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
     return stream_name, items
 
 
-class _Held(NamedTuple):
-    """A page held in memory and the bytes it weighs in the pool's budget."""
-
-    page: list[Record]
-    size: int
-
-
 class _Spilled(NamedTuple):
     """Where a page waits in a :class:`SpillFile`."""
 
@@ -100,7 +92,7 @@ class _Spilled(NamedTuple):
 
 
 class SpillFile:
-    """The pages of a listing of the next streams, on disk until read.
+    """The pages of a listing fetched ahead, on disk until read.
 
     Pickled, so records come back exactly as they were parsed (Decimals stay Decimals).
     Anonymous: the system frees it when it is closed, or when the process ends.
@@ -146,7 +138,8 @@ class SpillFile:
 
 
 class MemoryBudget:
-    """Bytes the listings of a pool hold in memory, all together, and each one's share."""
+    """Bytes of the pages a pool's requests have in flight, all listings together, and each
+    one's share."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -207,7 +200,6 @@ class Listing:
         budget: MemoryBudget,
         *,
         children: QueueChildren | None,
-        spill: bool,
         waited: Callable[[float], object],
     ) -> None:
         self.name = name
@@ -219,7 +211,7 @@ class Listing:
         self.started = threading.Event()
         self._budget = budget
         self._waited = waited
-        self._spill = SpillFile() if spill else None
+        self._spill = SpillFile()
         self._pages: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._reserved = 0
         """Bytes charged for the page of the request in flight."""
@@ -256,21 +248,18 @@ class Listing:
             self._pages.put(exc)
 
     def _put_page(self, page: list[Record], context: Any, parsed: int) -> bool:
-        """Queue ``page``, weighed as the ``parsed`` bytes of the bodies it came in (the first
-        part of a large page carries them all; at least a byte a record, for a source that
-        parses no body). False once the listing is dropped (its reader is gone)."""
+        """Queue ``page`` on disk and give back what its request reserved; its weight is the
+        ``parsed`` bytes of the bodies it came in (the first part of a large page carries
+        them all; at least a byte a record, for a source that parses no body). False once
+        the listing is dropped (its reader is gone)."""
         if self.children is not None:
             self.children(page, context)
         size = max(parsed, len(page))
         spill = self._spill
-        if spill is None:  # its request was charged (wait_for_room): the page is in memory
-            self._budget.take(self, size - self._reserved, anyway=True)
-            self._pages.put(_Held(page, size))
-        else:  # on disk: the charge of its request is given back
-            self._budget.wait_while(lambda: spill.unread >= SPILL_BYTES and not self.cancelled)
-            if not self.cancelled:
-                self._pages.put(spill.write(page))
-            self._budget.take(self, -self._reserved)
+        self._budget.wait_while(lambda: spill.unread >= SPILL_BYTES and not self.cancelled)
+        if not self.cancelled:
+            self._pages.put(spill.write(page))
+        self._budget.take(self, -self._reserved)
         self._reserved = 0
         self._budget.learn(self.name, size)
         return not self.cancelled
@@ -300,12 +289,8 @@ class Listing:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                if isinstance(item, _Spilled):
-                    assert self._spill is not None
-                    yield from self._spill.read(item)
-                elif isinstance(item, _Held):
-                    self._budget.take(self, -item.size)
-                    yield from item.page
+                assert isinstance(item, _Spilled)
+                yield from self._spill.read(item)
         finally:
             self.cancel()  # read to its end, or its reader is gone
 
@@ -314,8 +299,7 @@ class Listing:
         self.cancelled = True
         if self.future is not None:
             self.future.cancel()
-        if self._spill is not None:
-            self._spill.close()
+        self._spill.close()
         self._budget.release(self)
 
 
@@ -327,15 +311,13 @@ class Prefetcher:
         *,
         workers: int,
         name: str,
-        buffered: int | None = None,
-        spill: bool = False,
+        in_flight: int = IN_FLIGHT_BYTES,
         waited: Callable[[float], object] = lambda _: None,
     ) -> None:
         self.workers = workers
         self.ahead = 2 * workers
         """Parent records read ahead of the one emitted: a free worker always finds work."""
-        self.budget = MemoryBudget(buffered or POOL_BUFFERED_BYTES)
-        self._spill = spill
+        self.budget = MemoryBudget(in_flight)
         self._name = name
         self._waited = waited
         """Told the seconds the main thread waited for a worker (progress.py)."""
@@ -442,7 +424,6 @@ class Prefetcher:
             page_size,
             self.budget,
             children=children,
-            spill=self._spill,
             waited=self._waited,
         )
         with self._lock:

@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     from singer_rest_toolkit.pagination import PageSize
     from singer_rest_toolkit.settings import Settings
 
-STREAMS_AHEAD_BYTES = 4 * 1024 * 1024
-"""Bytes (of response bodies) the requests of the streams fetched ahead may have in flight,
-all together: their pages wait on disk."""
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -90,8 +86,6 @@ class Scheduler:
             Prefetcher(
                 workers=min(streams_ahead, main.workers),
                 name=f"{name}-streams-ahead",
-                buffered=STREAMS_AHEAD_BYTES,
-                spill=True,
                 waited=waited,
             )
             if main is not None and streams_ahead >= 1

@@ -260,7 +260,7 @@ class Exact:
 
 def test_a_listing_beyond_its_memory_budget_waits_on_disk_not_for_its_reader() -> None:
     size = 20_000
-    pool = Prefetcher(workers=1, name="test", buffered=2_000, spill=True)
+    pool = Prefetcher(workers=1, name="test", in_flight=2_000)
     try:
         assert pool.submit("exact", None, Exact(size).fetch_records, 1_000)
         listing = pool.take("exact", None)
