@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -284,12 +286,14 @@ class IngestJobsStream(AmperityDateWindowStream):
     """``GET /ingest/jobs`` in windows of at most 7 days (``created_from``/``created_to``).
 
     The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
-    usable), so a window's answer grows with the tenant: after a span that returned more than
-    a page's worth of jobs (``page_size``) the next spans are half as long (doubled again
-    after a sparse answer), so one crowded answer is read, not one per window; the crowded
-    answer itself is written, not asked for again. Half-open spans that tile the window lose
-    no job and read none twice. The bookmark is the end of the last completed
-    7-day window; each run re-reads one day before it, for jobs that were still running.
+    usable), so a window's answer grows with the tenant. Answers are kept near a page's worth
+    (``page_size``, at most 250 jobs): after a span that returned more, the next spans are
+    shorter in proportion (doubled again after a sparse answer); the crowded answer itself is
+    written, not asked for again. The run's first answer goes alone, so the windows fetched
+    side by side start at its density, not each with a crowded week. Half-open spans that
+    tile the window lose no job and read none twice. The bookmark is the end of the last
+    completed 7-day window; each run re-reads one day before it, for jobs that were still
+    running.
     """
 
     name = "ingest_jobs"
@@ -315,10 +319,15 @@ class IngestJobsStream(AmperityDateWindowStream):
     min_span: ClassVar[timedelta] = timedelta(minutes=1)
     """The shortest span a window is split into: more jobs started within it are read whole."""
 
+    max_page_size = 250  # not the API's (it takes none): a job carries its tables, 4x an event
+
     def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
         self._span = self.window_size
         """The span of the next request: shrunk by a crowded answer, grown by a sparse one."""
+        self._answers = itertools.count()
+        self._sized = threading.Event()
+        """Set once the run's first answer has sized the spans."""
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -329,20 +338,31 @@ class IngestJobsStream(AmperityDateWindowStream):
 
     def _spans(self, context: Context) -> Iterator[dict[str, Any]]:
         start, end = parse_instant(context["window_start"]), parse_instant(context["window_end"])
-        most = self.page_size.current
         while start < end:
-            stop = min(start + self._span, end)
-            span = {**context, "window_start": iso_z(start), "window_end": iso_z(stop)}
-            count = 0
-            for job in super().request_records(span):
-                count += 1
-                yield job
-            if count > most:  # already read whole: the spans after it are halved instead
-                half = (stop - start) / 2
-                self._span = max(half - half % timedelta(milliseconds=1), self.min_span)
-            elif count <= most // 4:
-                self._span = min(self._span * 2, self.window_size)
+            if next(self._answers) > 0:
+                self._sized.wait()
+            try:
+                stop, jobs = self._answer(context, start, end)
+            finally:
+                self._sized.set()
+            yield from jobs
             start = stop
+
+    def _answer(
+        self, context: Context, start: datetime, end: datetime
+    ) -> tuple[datetime, list[dict[str, Any]]]:
+        """The jobs of the next span from ``start`` (one unparted answer), and where it ends;
+        the spans after it are sized by how many jobs it held."""
+        stop = min(start + self._span, end)
+        span = {**context, "window_start": iso_z(start), "window_end": iso_z(stop)}
+        jobs = list(super().request_records(span))
+        most = self.page_size.current
+        if len(jobs) > most:  # already read whole: the spans after it are shorter instead
+            shorter = (stop - start) * most / len(jobs)
+            self._span = max(shorter - shorter % timedelta(milliseconds=1), self.min_span)
+        elif len(jobs) <= most // 4:
+            self._span = min(self._span * 2, self.window_size)
+        return stop, jobs
 
     @override
     def sync_range(
