@@ -25,7 +25,7 @@ HELP = {
     "api_version": "api-version header of the Amperity API streams",
     "profile_api_version": "api-version header of the Profile API streams (indexes, profiles)",
     "start_date": "Earliest date (UTC) for audit_events, workflow_runs and ingest_jobs on the first run; default: all history (ingest_jobs: the last 7 days)",
-    "page_size": "limit of each cursor-paged request; default: the largest documented (audit_events: 1000), else 1000, lowered by itself when the API refuses or caps it; ingest_jobs, which takes none, asks for spans of at most this many jobs (at most 250)",
+    "page_size": "limit of each cursor-paged request; default: the largest documented (audit_events: 1000), else 1000, lowered by itself when the API refuses or caps it; ingest_jobs, which takes none, asks for spans of at most this many jobs (at most 500)",
     "max_requests_per_second": "Client-side pacing of the Amperity API (documented limit 10 requests/s), token requests included",
     "max_parallel_requests": "Requests in flight at once for per-parent streams of the Amperity API (workflow_task_instances), the 7-day windows of ingest_jobs (the next ones fetched ahead) and the next streams of the sync (up to 4 fetched while one is written), within max_requests_per_second; 1 = one at a time",
     "profile_api_max_requests_per_second": "Client-side pacing of the Profile API (profile_indexes, index_profiles; documented limit 2000 requests/s across the tenant and its sandboxes): lower it to leave room for other clients",

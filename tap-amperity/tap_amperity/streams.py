@@ -287,7 +287,7 @@ class IngestJobsStream(AmperityDateWindowStream):
 
     The endpoint takes no ``limit``/``next_token`` (its ``next_token`` is documented as not
     usable), so a window's answer grows with the tenant. Answers are kept near a page's worth
-    (``page_size``, at most 250 jobs): after a span that returned more, the next spans are
+    (``page_size``, at most 500 jobs): after a span that returned more, the next spans are
     shorter in proportion (doubled again after a sparse answer); the crowded answer itself is
     written, not asked for again. The run's first answer goes alone, so the windows fetched
     side by side start at its density, not each with a crowded week. Half-open spans that
@@ -319,7 +319,7 @@ class IngestJobsStream(AmperityDateWindowStream):
     min_span: ClassVar[timedelta] = timedelta(minutes=1)
     """The shortest span a window is split into: more jobs started within it are read whole."""
 
-    max_page_size = 250  # not the API's (it takes none): a job carries its tables, 4x an event
+    max_page_size = 500  # not the API's (it takes none): a job carries its tables, 4x an event
 
     def __init__(self, tap: AmperityHost) -> None:
         super().__init__(tap=tap)
