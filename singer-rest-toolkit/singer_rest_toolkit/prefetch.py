@@ -240,9 +240,7 @@ class Listing:
             if page and not self._put_page(page, context, bytes_parsed() - parsed):
                 return
             if not page:  # an empty last page: what its request reserved goes back
-                self._budget.take(self, -self._reserved)
-                self._reserved = 0
-                self._budget.learn(self.name, max(bytes_parsed() - parsed, 1))
+                self._weighed(max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._pages.put(exc)
@@ -259,10 +257,15 @@ class Listing:
         self._budget.wait_while(lambda: spill.unread >= SPILL_BYTES and not self.cancelled)
         if not self.cancelled:
             self._pages.put(spill.write(page))
+        self._weighed(size)
+        return not self.cancelled
+
+    def _weighed(self, size: int) -> None:
+        """The page of the request in flight arrived, weighing ``size`` bytes: what the
+        request reserved goes back, and the stream's next requests reserve its largest page."""
         self._budget.take(self, -self._reserved)
         self._reserved = 0
         self._budget.learn(self.name, size)
-        return not self.cancelled
 
     def wait_for_room(self) -> None:
         """Worker side, before a request: charge its page's estimated bytes, waiting while
