@@ -50,6 +50,8 @@ VENDORS = ("amilia", "amperity", "agyletime")
 CEILINGS = {"amilia": 100, "amperity": 10, "amperity.profile_api": 2000}
 """Documented requests/s of each vendor's main API, and of Amperity's Profile API."""
 RUN_TIMEOUT_S = 240.0
+FULL_SYNC_TIMEOUT_S = 900.0
+"""A whole tenant at ten times the size is served by an unmemoized sandbox on shared cores."""
 METRIC = re.compile(r"METRIC: (\{.*\})")
 
 # --- vendor access: tap configs and the raw loop ---------------------------------------------
@@ -370,9 +372,15 @@ class TapRunner:
             self.catalog(config_path, streams),
         ]
 
-    def sync(self, config: dict[str, Any], streams: tuple[str, ...], count: str | None) -> Run:
+    def sync(
+        self,
+        config: dict[str, Any],
+        streams: tuple[str, ...],
+        count: str | None,
+        timeout_s: float = RUN_TIMEOUT_S,
+    ) -> Run:
         """Sync ``streams`` with stdout to /dev/null; records counted for ``count`` (None: all)."""
-        run, _, stderr = run_child(self.command(config, streams))
+        run, _, stderr = run_child(self.command(config, streams), timeout_s)
         run.records = int(metric_sum(stderr, "record_count", count))
         run.sync_seconds = metric_sum(stderr, "sync_duration", count)
         return run
@@ -633,7 +641,7 @@ def full_syncs(quick: bool, workdir: Path) -> list[FullSync]:
                 runner = TapRunner(vendor, workdir)
                 config = tap_config(vendor, sandbox.url(vendor), max_requests_per_second=UNPACED)
                 streams = runner.default_streams(config)
-                run = runner.sync(config, streams, None)
+                run = runner.sync(config, streams, None, FULL_SYNC_TIMEOUT_S)
             results.append(FullSync(vendor, scale, len(streams), run))
     return results
 
