@@ -23,7 +23,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Final, NamedTuple
+from typing import IO, Any, Final
 
 from singer_rest_toolkit import stop
 from singer_rest_toolkit.responses import bytes_parsed
@@ -84,49 +84,44 @@ def context_key(stream_name: str, context: Mapping[str, Any] | None) -> Key | No
     return stream_name, items
 
 
-class _Spilled(NamedTuple):
-    """Where a page waits in a :class:`SpillFile`."""
-
-    offset: int
-    size: int
-
-
 class SpillFile:
     """The pages of a listing fetched ahead, on disk until read.
 
     Pickled, so records come back exactly as they were parsed (Decimals stay Decimals).
-    Anonymous: the system frees it when it is closed, or when the process ends.
+    Anonymous: the system frees it when it is closed, or when the process ends. Read in the
+    order written (one worker writes a listing), so a page is known by its size alone.
     """
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._read_at = 0
         self.unread = 0
         """Bytes written and not yet read."""
 
-    def write(self, page: list[Record]) -> _Spilled:
-        """Worker side: append ``page``."""
+    def write(self, page: list[Record]) -> int:
+        """Worker side: append ``page``; its size."""
         data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             if self._closed:
                 raise FetchCancelled
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="fetched-ahead-")  # noqa: SIM115
-            where = _Spilled(self._file.tell(), len(data))
             self._file.write(data)
             self._file.flush()
             self.unread += len(data)
-        return where
+        return len(data)
 
-    def read(self, where: _Spilled) -> list[Record]:
-        """Reader side: the page written at ``where``."""
+    def read(self, size: int) -> list[Record]:
+        """Reader side: the next page, of ``size`` bytes."""
         assert self._file is not None
         page: list[Record] = pickle.loads(  # noqa: S301 - this process wrote it
-            os.pread(self._file.fileno(), where.size, where.offset)
+            os.pread(self._file.fileno(), size, self._read_at)
         )
+        self._read_at += size
         with self._lock:
-            self.unread -= where.size
+            self.unread -= size
         return page
 
     def close(self) -> None:
@@ -292,7 +287,7 @@ class Listing:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                assert isinstance(item, _Spilled)
+                assert isinstance(item, int)
                 yield from self._spill.read(item)
         finally:
             self.cancel()  # read to its end, or its reader is gone
