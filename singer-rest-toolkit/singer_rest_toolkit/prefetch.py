@@ -63,11 +63,7 @@ def give_back_large_blocks() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (AttributeError, OSError, TypeError):  # not glibc, or no C library to ask
         return
-    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-
-
-_M_MMAP_THRESHOLD: Final = -3
-"""glibc's malloc.h."""
+    mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD in glibc's malloc.h
 
 
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
@@ -211,7 +207,6 @@ class Listing:
         self._reserved = 0
         """Bytes charged for the page of the request in flight."""
         self.cancelled = False
-        """True once the listing is dropped."""
         self._reading = False
         """True once the main thread reads the listing (it waits for the next page)."""
 
@@ -417,13 +412,7 @@ class Prefetcher:
         key = context_key(name, context)
         if key is None or fetching_cancelled():
             return False  # a worker of a dropped listing queues nothing more
-        listing = Listing(
-            name,
-            page_size,
-            self.budget,
-            children=children,
-            waited=self._waited,
-        )
+        listing = Listing(name, page_size, self.budget, children=children, waited=self._waited)
         with self._lock:
             if self._pool is None:
                 give_back_large_blocks()
