@@ -72,9 +72,7 @@ class Scheduler:
         progress: SyncProgress,
         top_level: Callable[[], Sequence[ScheduledStream]],
     ) -> None:
-        def waited(seconds: float) -> None:
-            progress.waited(FETCH_AHEAD, seconds)
-
+        waited = partial(progress.waited, FETCH_AHEAD)
         self._pools = {
             family: Prefetcher(workers=n, name=f"{name}-{family}-fetch", waited=waited)
             if n > 1
@@ -82,15 +80,10 @@ class Scheduler:
             for family, n in workers.items()
         }
         main = self._pools[MAIN_API]
-        self._ahead = (
-            Prefetcher(
-                workers=min(streams_ahead, main.workers),
-                name=f"{name}-streams-ahead",
-                waited=waited,
-            )
-            if main is not None and streams_ahead >= 1
-            else None
-        )
+        self._ahead: Prefetcher | None = None
+        if main is not None and streams_ahead >= 1:
+            ahead = min(streams_ahead, main.workers)
+            self._ahead = Prefetcher(workers=ahead, name=f"{name}-streams-ahead", waited=waited)
         self._top_level = top_level
         self._plans: dict[str, Plan] = {}
 
@@ -177,9 +170,9 @@ class Scheduler:
             for index, window in enumerate(contexts)
             if (listing := self._take_ahead(name, window))
         }
-        pool = self.pool(stream.api_family)
-        if stream.parent_stream_type is not None or not _on_main_thread() or len(contexts) < 2:
-            pool = None
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        alone = stream.parent_stream_type is not None or not on_main_thread or len(contexts) < 2
+        pool = None if alone else self.pool(stream.api_family)
         submitted = 0
         try:
             for index, window in enumerate(contexts):
@@ -209,12 +202,11 @@ class Scheduler:
         self._plans.clear()  # what an earlier, failed sync worked out
         for stream in sorted(synced[1:], key=lambda stream: stream.independent_requests):
             plan = stream.plan_ahead()
+            if plan is not None:
+                self._plans[stream.name] = plan  # the stream's bookmark is read from here on
+                plan = stream.plan_windows(plan)
             if plan is None:
-                continue
-            self._plans[stream.name] = plan  # the stream's bookmark is read from here on
-            plan = stream.plan_windows(plan)
-            if plan is None:
-                del self._plans[stream.name]
+                self._plans.pop(stream.name, None)
                 continue
             self._plans[stream.name] = plan
             page_size = stream.page_size.current
@@ -361,8 +353,3 @@ class ScheduledStream(FastRecordMessages, abc.ABC):
 def windows_of(name: str) -> str:
     """The name the windows of stream ``name`` are fetched under."""
     return f"{name} windows"
-
-
-def _on_main_thread() -> bool:
-    """True on the thread that writes the records."""
-    return threading.current_thread() is threading.main_thread()
