@@ -442,5 +442,5 @@ def before_request() -> None:
     listing: Listing | None = getattr(_fetching, "listing", None)
     if listing is not None:
         listing.wait_for_room()
-    if fetching_cancelled():
-        raise FetchCancelled
+        if listing.cancelled:
+            raise FetchCancelled

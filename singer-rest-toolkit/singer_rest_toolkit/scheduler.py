@@ -105,15 +105,14 @@ class Scheduler:
         """What was planned for ``stream``'s listing before its sync began (one context)."""
         return self._plans.get(stream.name)
 
-    def listing(
-        self, stream: ScheduledStream, context: Any, *, top_level: bool
-    ) -> Iterator[Record]:
+    def listing(self, stream: ScheduledStream, context: Any) -> Iterator[Record]:
         """The records of ``stream``'s listing for ``context``, fetched ahead when they were.
 
         A child listing comes from the pool of its own API family; a parent reads ahead as
         far as the largest pool of its children's families needs. A top-level stream first
         keeps the next streams of the sync fetching.
         """
+        top_level = stream.parent_stream_type is None
         children = stream.children_to_sync()
         pools = [pool for pool in {self.pool(c.api_family) for c in children} if pool is not None]
         try:
@@ -291,8 +290,7 @@ class ScheduledStream(FastRecordMessages, abc.ABC):
         if self.unavailable is not None:
             return
         self._children_to_sync = self.children_to_sync()
-        top_level = self.parent_stream_type is None
-        records = self.scheduler.listing(self, context, top_level=top_level)
+        records = self.scheduler.listing(self, context)
         try:
             for record in records:
                 self._delivered = True
