@@ -329,12 +329,11 @@ class Prefetcher:
         if key is None:
             return None
         with self._lock:
-            pending = self._pending.get(key)
-            listing = pending.popleft() if pending else None
-            if pending is not None and not pending:
+            if not (pending := self._pending.get(key)):
+                return None
+            listing = pending.popleft()
+            if not pending:
                 del self._pending[key]
-        if listing is None:
-            return None
         # Wait for a worker to start it, unless every worker is stuck on a listing read
         # later: then no worker may ever start it, and it is fetched here.
         started = time.monotonic()
@@ -407,7 +406,8 @@ class Prefetcher:
         records; ``children`` queues the child listings of each page from the worker. False
         if it cannot be queued."""
         key = context_key(name, context)
-        if key is None or fetching_cancelled():
+        fetching: Listing | None = getattr(_fetching, "listing", None)
+        if key is None or (fetching is not None and fetching.cancelled):
             return False  # a worker of a dropped listing queues nothing more
         listing = Listing(name, page_size, self.budget, children=children, waited=self._waited)
         with self._lock:
@@ -428,12 +428,6 @@ class Prefetcher:
             _fetching.listing = None
             with self._lock:
                 self._live.discard(listing)
-
-
-def fetching_cancelled() -> bool:
-    """True in a worker whose listing was dropped."""
-    listing: Listing | None = getattr(_fetching, "listing", None)
-    return listing is not None and listing.cancelled
 
 
 def before_request() -> None:
