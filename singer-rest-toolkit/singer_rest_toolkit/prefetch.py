@@ -158,8 +158,7 @@ class MemoryBudget:
             return True
 
     def learn(self, name: str, size: int) -> None:
-        """A page of stream ``name`` weighed ``size`` bytes (its largest is what its requests
-        reserve)."""
+        """A page of stream ``name`` weighed ``size`` bytes: its largest is :attr:`pages`."""
         with self._changed:
             self.pages[name] = max(self.pages.get(name, 0), size)
 
@@ -239,17 +238,14 @@ class Listing:
         the listing is dropped (its reader is gone)."""
         if self.children is not None:
             self.children(page, context)
-        size = max(parsed, len(page))
-        spill = self._spill
-        self._budget.wait_while(lambda: spill.unread >= SPILL_BYTES and not self.cancelled)
+        self._budget.wait_while(lambda: self._spill.unread >= SPILL_BYTES and not self.cancelled)
         if not self.cancelled:
-            self._pages.put(spill.write(page))
-        self._weighed(size)
+            self._pages.put(self._spill.write(page))
+        self._weighed(max(parsed, len(page)))
         return not self.cancelled
 
     def _weighed(self, size: int) -> None:
-        """The page of the request in flight arrived, weighing ``size`` bytes: what the
-        request reserved goes back, and the stream's next requests reserve its largest page."""
+        """The page of the request in flight arrived, weighing ``size`` bytes."""
         self._budget.take(self, -self._reserved)
         self._reserved = 0
         self._budget.learn(self.name, size)
