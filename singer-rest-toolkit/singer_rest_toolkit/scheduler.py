@@ -201,11 +201,12 @@ class Scheduler:
         self._plans.clear()  # what an earlier, failed sync worked out
         for stream in sorted(synced[1:], key=lambda stream: stream.independent_requests):
             plan = stream.plan_ahead()
-            if plan is not None:
-                self._plans[stream.name] = plan  # the stream's bookmark is read from here on
-                plan = stream.plan_windows(plan)
             if plan is None:
-                self._plans.pop(stream.name, None)
+                continue
+            self._plans[stream.name] = plan  # the stream's bookmark is read from here on
+            plan = stream.plan_windows(plan)
+            if plan is None:
+                del self._plans[stream.name]
                 continue
             self._plans[stream.name] = plan
             page_size = stream.page_size.current
