@@ -23,7 +23,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from typing import IO, Any, Final
 
 from singer_rest_toolkit import stop
@@ -216,17 +215,21 @@ class Listing:
         try:
             if self.cancelled:
                 return
-            records = iter(fetch(context))
+            page: list[Record] = []
             parsed = bytes_parsed()
-            # A page's records arrive together, so a full chunk is a whole page: handing it
-            # over before the next request (islice asks for no record more) keeps the main
-            # thread busy meanwhile.
-            while page := list(islice(records, self.page_size)):
-                size, parsed = bytes_parsed() - parsed, bytes_parsed()
-                if not self._put_page(page, context, size):
-                    return
-            # An empty last page's request, if any, gives back what it reserved.
-            self._weighed(max(bytes_parsed() - parsed, 1))
+            for record in fetch(context):
+                page.append(record)
+                # A page's records arrive together, so a full chunk is a whole page: handing
+                # it over before the next request keeps the main thread busy meanwhile.
+                if len(page) >= self.page_size:
+                    size, parsed = bytes_parsed() - parsed, bytes_parsed()
+                    if not self._put_page(page, context, size):
+                        return
+                    page = []
+            if page and not self._put_page(page, context, bytes_parsed() - parsed):
+                return
+            if not page:  # an empty last page: what its request reserved goes back
+                self._weighed(max(bytes_parsed() - parsed, 1))
             self._pages.put(_DONE)
         except BaseException as exc:  # raised again, in order, by records()
             self._pages.put(exc)
