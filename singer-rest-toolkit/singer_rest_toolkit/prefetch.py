@@ -225,7 +225,7 @@ class Listing:
                     size, parsed = bytes_parsed() - parsed, bytes_parsed()
                     if not self._put_page(page, context, size):
                         return
-                    page = []
+                    page = []  # before the next request: a worker holds one page at a time
             if page and not self._put_page(page, context, bytes_parsed() - parsed):
                 return
             if not page:  # an empty last page: what its request reserved goes back

@@ -3,8 +3,10 @@ sequential run meets it, and a listing no worker started is fetched by the main 
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -240,3 +242,36 @@ def test_a_listing_nobody_took_stops_fetching_when_dropped(prefetcher: Prefetche
     prefetcher.discard()  # e.g. a stream map dropped the stream: no reader will come
     assert stream.fetched == [{"n": 1}]
     assert prefetcher.budget.held == 0
+
+
+class Tracked(dict[str, int]):
+    """A record that can be referenced weakly (a dict cannot)."""
+
+
+def test_a_worker_holds_no_earlier_page_while_it_fetches_the_next() -> None:
+    """Once a page waits on disk, its records are the worker's no more: a worker that kept
+    the last page while fetching the next would hold two pages of a large tenant."""
+    earlier: list[weakref.ref[Tracked]] = []
+    alive: list[int] = []
+
+    def fetch_records(_context: Any) -> Iterator[dict[str, Any]]:
+        for n in range(3):
+            before_request()
+            gc.collect()
+            alive.append(sum(ref() is not None for ref in earlier))
+            page = [Tracked(id=n * 10 + k) for k in range(10)]
+            earlier.extend(weakref.ref(record) for record in page)
+            yield from page
+            del page
+
+    pool = Prefetcher(workers=1, name="test")
+    try:
+        assert pool.submit("tracked", None, fetch_records, 10)
+        listing = pool.take("tracked", None)
+        assert listing is not None
+        records = list(listing.records())
+    finally:
+        pool.discard()
+    assert records == [{"id": n} for n in range(30)]
+    # At most the one record the worker's loop variable still names.
+    assert max(alive) <= 1, f"records of earlier pages alive at each request: {alive}"
