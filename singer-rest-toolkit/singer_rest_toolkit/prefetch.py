@@ -63,7 +63,8 @@ def give_back_large_blocks() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (AttributeError, OSError, TypeError):  # not glibc, or no C library to ask
         return
-    mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD in glibc's malloc.h
+    m_mmap_threshold = -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, 128 * 1024)
 
 
 class FetchCancelled(Exception):  # noqa: N818 - a signal, never shown to the user
@@ -405,7 +406,7 @@ class Prefetcher:
         records; ``children`` queues the child listings of each page from the worker. False
         if it cannot be queued."""
         key = context_key(name, context)
-        fetching: Listing | None = getattr(_fetching, "listing", None)
+        fetching = _worker_listing()
         if key is None or (fetching is not None and fetching.cancelled):
             return False  # a worker of a dropped listing queues nothing more
         listing = Listing(name, page_size, self.budget, children=children, waited=self._waited)
@@ -429,10 +430,16 @@ class Prefetcher:
                 self._live.discard(listing)
 
 
+def _worker_listing() -> Listing | None:
+    """The listing this worker thread fetches; None on any other thread."""
+    listing: Listing | None = getattr(_fetching, "listing", None)
+    return listing
+
+
 def before_request() -> None:
     """In a worker, before it sends a request: wait while its pool holds all the memory it
     may (:meth:`Listing.wait_for_room`); stop if its listing was dropped."""
-    listing: Listing | None = getattr(_fetching, "listing", None)
+    listing = _worker_listing()
     if listing is not None:
         listing.wait_for_room()
         if listing.cancelled:
