@@ -71,7 +71,7 @@ def sandbox() -> Iterator[SandboxProcess]:
 
 def stock_record_path(patch: pytest.MonkeyPatch) -> None:
     """Sync through the SDK's own code instead of the toolkit's record path."""
-    patch.setattr(responses, "parse_json", lambda r: r.json(parse_float=decimal.Decimal))
+    patch.setattr(responses, "parse_json", lambda r, _=None: r.json(parse_float=decimal.Decimal))
     patch.setattr(FastRecordMessages, "_sync_records", Stream._sync_records)
     patch.setattr(RestStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE)
     patch.setattr(RestStream, "_record_conformance", lambda _: lambda record: record)

@@ -94,6 +94,7 @@ class VendorSide(Protocol):
     unavailable_hint: ClassVar[str]
     retry_base_delay_s: ClassVar[float]
     max_tries: int | None
+    records_key: ClassVar[str | None]
 
     def request_label(self, response: requests.Response) -> str: ...
 
@@ -256,7 +257,7 @@ class Exchange:
         if status >= HTTPStatus.BAD_REQUEST:
             raise FatalAPIError(self.error_line(response))
         try:
-            body = json_body(response)
+            body = json_body(response, stream.records_key)
         except ValueError as exc:
             reason = not_json_reason(response, exc)
             msg = f"{stream.name}: {self.status_line(response)} is not JSON: {reason}"

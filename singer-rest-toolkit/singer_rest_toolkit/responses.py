@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
@@ -17,6 +18,8 @@ from singer_rest_toolkit.sdk_internals.record_loop import forget_body
 MAX_MESSAGE_CHARS = 300
 _BODIES: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)  # numbers as the SDK reads them
+_OUTLINE = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
+_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
 _UTF8 = frozenset(("utf-8", "utf8"))
 _parsed = threading.local()  # per thread: bytes of the bodies it parsed (what a fetch ahead holds)
 
@@ -27,26 +30,61 @@ def bytes_parsed() -> int:
     return total
 
 
-def json_body(response: requests.Response) -> Any:
+def json_body(response: requests.Response, records_key: str | None = None) -> Any:
     """The parsed JSON body, parsed once per response (validation, parsing and paging all read
-    it, possibly in a worker thread). ValueError when it is not JSON (HTML, cut short)."""
+    it, possibly in a worker thread). ValueError when it is not JSON (HTML, cut short).
+
+    With ``records_key``, the records (that key's list, or the body when it is a list) stay
+    JSON text (``msgspec.Raw``) until :func:`each_record` reads them: a page of parsed records,
+    about three times its body, is never held whole."""
     try:
         return _BODIES[response]
     except KeyError:
-        body = _BODIES[response] = parse_json(response)
+        body = _BODIES[response] = parse_json(response, records_key)
         _parsed.total = bytes_parsed() + len(response.content)
         return body
 
 
-def parse_json(response: requests.Response) -> Any:
+def parse_json(response: requests.Response, records_key: str | None = None) -> Any:
     """The body as ``response.json(parse_float=Decimal)`` reads it, by msgspec when it is UTF-8;
-    what msgspec refuses (``NaN``, a lone surrogate, a byte order mark) goes to requests."""
+    what msgspec refuses (``NaN``, a lone surrogate, a byte order mark) goes to requests.
+    With ``records_key``, the records are left as JSON text (see :func:`json_body`)."""
     if (response.encoding or "utf-8").lower() in _UTF8:
         try:
-            return _DECODER.decode(response.content)
+            if records_key is None:
+                return _DECODER.decode(response.content)
+            if not response.content.isascii():  # msgspec checks UTF-8 only in what it parses
+                response.content.decode()
+            return _with_raw_records(_OUTLINE.decode(response.content), records_key)
         except msgspec.DecodeError:
             pass
     return response.json(parse_float=decimal.Decimal)
+
+
+def _with_raw_records(outline: dict[str, msgspec.Raw] | list[msgspec.Raw], key: str) -> Any:
+    """The body parsed but for its records: the list under ``key``, or the body if a list."""
+    if isinstance(outline, list):
+        return outline
+    return {
+        name: _raw_list(value) if name == key else _DECODER.decode(value)
+        for name, value in outline.items()
+    }
+
+
+def _raw_list(value: msgspec.Raw) -> Any:
+    try:
+        return _ROWS.decode(value)
+    except msgspec.ValidationError:  # not a list: parsed as it is
+        return _DECODER.decode(value)
+
+
+def each_record(records: Any) -> Iterator[dict[str, Any]]:
+    """The JSON objects among a page's ``records`` (a list, else none), each parsed as it is
+    read when :func:`json_body` left it as JSON text."""
+    for record in records if isinstance(records, list) else ():
+        value = _DECODER.decode(record) if isinstance(record, msgspec.Raw) else record
+        if isinstance(value, dict):
+            yield value
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

@@ -68,6 +68,9 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     """First backoff wait when the API sends no Retry-After (doubles, with full jitter)."""
     page_size_param: ClassVar[str] = "limit"
     """The query parameter of the page size; a request without it is not paged."""
+    records_key: ClassVar[str | None] = None
+    """The body's key of a page's records (read by :func:`~singer_rest_toolkit.responses.each_record`),
+    which stay JSON text until read; None: the body is parsed whole."""
     max_page_size: ClassVar[int | None] = None
     """The largest page the endpoint is documented to accept; None when undocumented (then
     the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.pagination import query_value, with_query_value
-from singer_rest_toolkit.responses import error_message, json_body, take_records
+from singer_rest_toolkit.responses import each_record, error_message, json_body, take_records
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
     paged: ClassVar[bool] = True
     """False for endpoints without ``page``/``perPage`` (a bare array)."""
     page_size_param = "perPage"
+    records_key = "Items"
     unavailable_hint = (
         "Check organization and the account's permissions, or deselect the '{name}' stream"
     )
@@ -234,8 +235,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The page's records (``Items`` or the bare array)."""
-        items = take_records(response, "Items")
-        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+        return each_record(take_records(response, self.records_key))
 
 
 class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream):

@@ -19,8 +19,8 @@ from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.bookmarks import bookmark_of
 from singer_rest_toolkit.dates import iso_z, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
+from singer_rest_toolkit.responses import each_record, json_object, take_records
 from singer_rest_toolkit.responses import error_message as vendor_error
-from singer_rest_toolkit.responses import json_object, take_records
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
     paged: ClassVar[bool] = True
     """False for listings that take no ``limit``/``next_token`` (ingest jobs)."""
     page_size_param = "limit"
+    records_key = "data"
     unavailable_hint = (
         "The API key cannot use this endpoint (or api_url is wrong): deselect the '{name}' stream"
     )
@@ -180,7 +181,7 @@ class AmperityStream(RestStream[str | None], abc.ABC):
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The records of ``data``, which the cached body then no longer holds."""
-        return [item for item in take_records(response, "data") or [] if isinstance(item, dict)]
+        return each_record(take_records(response, self.records_key))
 
 
 class ProfileApiStream(AmperityStream, abc.ABC):
