@@ -51,14 +51,21 @@ def parse_json(response: requests.Response, records_key: str | None = None) -> A
     With ``records_key``, the records are left as JSON text (see :func:`json_body`)."""
     if (response.encoding or "utf-8").lower() in _UTF8:
         try:
-            if records_key is None:
-                return _DECODER.decode(response.content)
-            if not response.content.isascii():  # msgspec checks UTF-8 only in what it parses
-                response.content.decode()
-            return _with_raw_records(_OUTLINE.decode(response.content), records_key)
+            if records_key is not None and _is_utf8(response.content):
+                return _with_raw_records(_OUTLINE.decode(response.content), records_key)
+            return _DECODER.decode(response.content)
         except msgspec.DecodeError:
             pass
     return response.json(parse_float=decimal.Decimal)
+
+
+def _is_utf8(content: bytes) -> bool:
+    """msgspec checks UTF-8 only in what it parses: a body that is not UTF-8 is parsed whole,
+    so it is refused or read (by version) before any record, as a whole parse does."""
+    try:
+        return content.isascii() or bool(content.decode())
+    except UnicodeDecodeError:
+        return False
 
 
 def _with_raw_records(outline: dict[str, msgspec.Raw] | list[msgspec.Raw], key: str) -> Any:
