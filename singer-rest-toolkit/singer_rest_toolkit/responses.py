@@ -62,10 +62,13 @@ def parse_json(response: requests.Response, records_key: str | None = None) -> A
 def _is_utf8(content: bytes) -> bool:
     """msgspec checks UTF-8 only in what it parses: a body that is not UTF-8 is parsed whole,
     so it is refused or read (by version) before any record, as a whole parse does."""
+    if content.isascii():
+        return True
     try:
-        return content.isascii() or bool(content.decode())
+        content.decode()
     except UnicodeDecodeError:
         return False
+    return True
 
 
 def _with_raw_records(outline: dict[str, msgspec.Raw] | list[msgspec.Raw], key: str) -> Any:

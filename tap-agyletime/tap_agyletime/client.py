@@ -99,7 +99,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
     host: ClassVar[str] = TENANT
     """``TENANT`` (``{tenant_url}``, paths start after ``/api``) or ``REGIONAL``."""
     page_size_param = "pageLimit"
-    records_key: ClassVar[str | None] = None
+    data_records_key: ClassVar[str | None] = None
     """Key of the record list when ``data`` is an object (else: its only list)."""
     unavailable_hint = (
         "This tenant cannot use this endpoint (or tenant_url/regional_url is wrong): "
@@ -179,7 +179,7 @@ class AgyleTimeStream(RestStream[str | None], abc.ABC):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The records of ``data`` (a list, or an object holding one)."""
         try:
-            return record_list(json_object(response)["data"], self.records_key)
+            return record_list(json_object(response)["data"], self.data_records_key)
         except ValueError as exc:
             msg = f"{self.name}: unexpected response to {self.request_label(response)}: {exc}"
             raise FatalAPIError(msg) from None
