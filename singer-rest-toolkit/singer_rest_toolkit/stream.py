@@ -18,7 +18,7 @@ from singer_rest_toolkit.bookmarks import bad_bookmark
 from singer_rest_toolkit.exchange import Exchange, Send
 from singer_rest_toolkit.pagination import PageSize
 from singer_rest_toolkit.records import ConformedRecords
-from singer_rest_toolkit.responses import body_excerpt, request_label
+from singer_rest_toolkit.responses import body_excerpt, each_record, request_label, take_records
 from singer_rest_toolkit.scheduler import ScheduledStream, Scheduler
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class StreamHost(Protocol):
 class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC):
     """A paced, retried GET listing of a :class:`~singer_rest_toolkit.tap.RestTap`. A vendor's
     base stream sets ``url_base``, its headers, ``get_http_request``, ``get_new_paginator``,
-    ``parse_response``, :meth:`vendor_message` and :meth:`check_body`."""
+    :attr:`records_key` (or ``parse_response``), :meth:`vendor_message` and :meth:`check_body`."""
 
     unavailable_hint: ClassVar[str] = "Deselect the '{name}' stream"
     """After a 403/404's error line: what to check, or how to deselect the stream."""
@@ -69,8 +69,8 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     page_size_param: ClassVar[str] = "limit"
     """The query parameter of the page size; a request without it is not paged."""
     records_key: ClassVar[str | None] = None
-    """The body's key of a page's records (read by :func:`~singer_rest_toolkit.responses.each_record`),
-    which stay JSON text until read; None: the body is parsed whole."""
+    """The body's key of a page's records (or the body itself, a bare array), which stay JSON
+    text until each is read; None: the body is parsed whole and ``parse_response`` is the SDK's."""
     max_page_size: ClassVar[int | None] = None
     """The largest page the endpoint is documented to accept; None when undocumented (then
     the tap's ``default_page_size`` is tried, and lowered if the API refuses or caps it)."""
@@ -205,6 +205,14 @@ class RestStream(ScheduledStream, ConformedRecords, RESTStream[_TToken], abc.ABC
     def error_line(self, response: requests.Response) -> str:
         """``stream: HTTP status from GET /path: vendor message (ids)``."""
         return self.exchange.error_line(response)
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        """The objects among the page's records (:attr:`records_key`), which the cached body
+        then no longer holds."""
+        if self.records_key is None:
+            return super().parse_response(response)
+        return each_record(take_records(response, self.records_key))
 
     def check_body(self, response: requests.Response, body: Any) -> None:
         """Raise RetriableAPIError (worth asking again) or FatalAPIError for a wrong 2xx body."""

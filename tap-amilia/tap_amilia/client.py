@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.pagination import query_value, with_query_value
-from singer_rest_toolkit.responses import each_record, error_message, json_body, take_records
+from singer_rest_toolkit.responses import error_message, json_body
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class AmiliaStream(RestStream[ParseResult | None]):
     paged: ClassVar[bool] = True
     """False for endpoints without ``page``/``perPage`` (a bare array)."""
     page_size_param = "perPage"
-    records_key = "Items"
+    records_key = "Items"  # or the bare array
     unavailable_hint = (
         "Check organization and the account's permissions, or deselect the '{name}' stream"
     )
@@ -231,11 +231,6 @@ class AmiliaStream(RestStream[ParseResult | None]):
     def page_fill(self, body: Any) -> tuple[int, bool] | None:
         following = paging_of(body).get("Next")
         return len(items_of(body) or []), isinstance(following, str) and bool(following.strip())
-
-    @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The page's records (``Items`` or the bare array)."""
-        return each_record(take_records(response, self.records_key))
 
 
 class AmiliaDateWindowStream(DateWindowStream[ParseResult | None], AmiliaStream):

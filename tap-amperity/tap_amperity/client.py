@@ -19,8 +19,8 @@ from singer_rest_toolkit import DateWindowStream, RestStream
 from singer_rest_toolkit.bookmarks import bookmark_of
 from singer_rest_toolkit.dates import iso_z, utc_now
 from singer_rest_toolkit.pagination import TokenPaginator
-from singer_rest_toolkit.responses import each_record, json_object, take_records
 from singer_rest_toolkit.responses import error_message as vendor_error
+from singer_rest_toolkit.responses import json_object
 from singer_rest_toolkit.stream import StreamHost
 
 if TYPE_CHECKING:
@@ -177,11 +177,6 @@ class AmperityStream(RestStream[str | None], abc.ABC):
     def page_fill(self, body: Any) -> tuple[int, bool] | None:
         token = body.get("next_token")
         return len(body["data"]), token not in (None, "")
-
-    @override
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """The records of ``data``, which the cached body then no longer holds."""
-        return each_record(take_records(response, self.records_key))
 
 
 class ProfileApiStream(AmperityStream, abc.ABC):
